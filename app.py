@@ -1,0 +1,44 @@
+"""Router and shared frame of the CNN explainer: navigation, sidebar, presenter mode.
+
+Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
+"""
+
+import streamlit as st
+
+from pages._registry import PAGES
+
+st.set_page_config(page_title="CNN explainer", page_icon=":material/grid_on:", layout="wide")
+
+sections: dict[str, list] = {
+    "Start": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)]
+}
+for page in PAGES:
+    sections.setdefault(page.section, []).append(
+        st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path)
+    )
+
+nav = st.navigation(sections)
+
+with st.sidebar:
+    st.toggle(
+        "Presenter mode",
+        key="presenter",
+        help="Larger text and figures for a projector in a lecture hall.",
+    )
+
+st.html(
+    """<style>
+    [data-testid="stCode"] code { font-size: 1.1rem; }
+    </style>"""
+)
+if st.session_state.get("presenter"):
+    st.html(
+        """<style>
+        html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
+        [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
+        [data-testid="stCode"] code { font-size: 1.5rem; }
+        h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; }
+        </style>"""
+    )
+
+nav.run()

@@ -1,0 +1,85 @@
+"""Decode and check pictures that users upload or that the app ships.
+
+Pictures become grey-level float arrays in [0, 1], small enough to convolve on the spot.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from core.errors import UserInputError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "images"
+EXAMPLES = {"A cat (Chelsea, scikit-image, CC0)": ASSETS / "cat.png"}
+MAX_PIXELS = 40_000_000  # refuse anything larger before decoding it
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Picture:
+    """A decoded picture: grey levels (H, W) in [0, 1] and what was done to get them."""
+
+    gray: np.ndarray  # (H, W) float64
+    notes: list[str] = field(default_factory=list)
+
+
+def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) -> Picture:
+    """Decode PNG or JPEG bytes into grey levels, downscaling so the longer side is ≤ ``max_side``.
+
+    Raises UserInputError for empty, oversized, corrupt or non-image files.
+    """
+    if not data:
+        raise UserInputError(f"{name} is empty (0 bytes): there is no picture in it.")
+    if len(data) > MAX_BYTES:
+        raise UserInputError(
+            f"{name} is {len(data) / 2**20:.0f} MB; pictures up to {MAX_BYTES // 2**20} MB are accepted."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.format not in ("PNG", "JPEG"):
+                raise UserInputError(
+                    f"{name} is a {img.format or 'unknown'} file; upload a PNG or JPEG picture."
+                )
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise UserInputError(
+                    f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); pictures up to "
+                    f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
+                )
+            img.load()
+    except UserInputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UserInputError(
+            f"{name} could not be read as a picture ({type(err).__name__}). Is it a PNG or JPEG?"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserInputError(
+            f"{name} claims to be a far larger picture than can be opened safely; pictures up to "
+            f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
+        ) from None
+    notes = []
+    if img.mode not in ("L", "I", "F"):
+        notes.append(f"converted from {img.mode} colour to grey levels")
+    gray = img.convert("L")
+    if max(gray.size) > max_side:
+        before = gray.size
+        gray.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        notes.append(
+            f"downscaled from {before[0]}x{before[1]} to {gray.size[0]}x{gray.size[1]} pixels"
+        )
+    return Picture(np.asarray(gray, dtype=np.float64) / 255.0, notes)
+
+
+def load_example(name: str, *, max_side: int = 192) -> Picture:
+    """One of the pictures shipped in assets/images, by its display name."""
+    path = EXAMPLES[name]
+    return load_picture(path.read_bytes(), name=path.name, max_side=max_side)

@@ -1,0 +1,141 @@
+"""Widgets shared by the explainer pages: matrix editors, the step player, the PyTorch check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+from core.conv import format_matrix, parse_matrix
+from core.errors import UserInputError
+from core.torch_ref import Check
+
+
+def presenter() -> bool:
+    return bool(st.session_state.get("presenter", False))
+
+
+def init_state(defaults: dict) -> None:
+    """Give widget keys their first values, without overwriting what the user has set."""
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def matrix_input(
+    label: str,
+    key: str,
+    *,
+    name: str,
+    max_rows: int = 16,
+    max_cols: int = 16,
+    help: str | None = None,
+    height: int = 150,
+) -> np.ndarray | None:
+    """A text area for a matrix; returns the parsed array, or shows why not and returns None."""
+    st.text_area(
+        label,
+        key=key,
+        height=height,
+        help=help
+        or "One row per line; numbers separated by spaces or commas. Fractions like 1/9 work.",
+    )
+    try:
+        return parse_matrix(st.session_state[key], name=name, max_rows=max_rows, max_cols=max_cols)
+    except UserInputError as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+
+
+def set_matrix(key: str, m: np.ndarray) -> None:
+    st.session_state[key] = format_matrix(m)
+
+
+def remember(key: str, value=None):
+    """Keep the last good state of a page; without ``value``, return what was kept (or None)."""
+    if value is not None:
+        st.session_state[key] = value
+    return st.session_state.get(key)
+
+
+def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
+    """Step, play, pause and scrub through ``n_steps`` steps; ``render(i)`` draws step i (0-based).
+
+    Play advances one step a second on the server, inside a fragment, so the rest of the
+    page is not recomputed while it plays.
+    """
+    key, playing_key = f"{prefix}_step", f"{prefix}_playing"
+    st.session_state[key] = min(max(int(st.session_state.get(key, 1)), 1), n_steps)
+    playing = bool(st.session_state.get(playing_key, False)) and n_steps > 1
+
+    def move(delta: int) -> None:
+        st.session_state[playing_key] = False
+        st.session_state[key] = min(max(st.session_state[key] + delta, 1), n_steps)
+
+    def toggle() -> None:
+        if not st.session_state.get(playing_key) and st.session_state[key] >= n_steps:
+            st.session_state[key] = 1  # play again from the start
+        st.session_state[playing_key] = not st.session_state.get(playing_key, False)
+
+    c1, c2, c3, c4, _ = st.columns([1, 1, 1, 1, 4])
+    c1.button(
+        "First",
+        icon=":material/first_page:",
+        key=f"{prefix}_first",
+        on_click=move,
+        args=(-n_steps,),
+    )
+    c2.button(
+        "Back", icon=":material/chevron_left:", key=f"{prefix}_prev", on_click=move, args=(-1,)
+    )
+    c3.button(
+        "Pause" if playing else "Play",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        key=f"{prefix}_play",
+        on_click=toggle,
+        disabled=n_steps <= 1,
+    )
+    c4.button(
+        "Next", icon=":material/chevron_right:", key=f"{prefix}_next", on_click=move, args=(1,)
+    )
+
+    @st.fragment(run_every=1.0 if playing else None)
+    def panel() -> None:
+        if st.session_state.get(playing_key):
+            if st.session_state[key] >= n_steps:
+                st.session_state[playing_key] = False
+                st.rerun()
+            st.session_state[key] += 1
+        if n_steps > 1:
+            st.slider(
+                f"Step (of {n_steps})", 1, n_steps, key=key, help="Drag to scrub through the steps."
+            )
+        render(st.session_state[key] - 1)
+
+    panel()
+
+
+def show_check(check: Check, *, shape_note: str = "") -> None:
+    """PyTorch's output beside ours with the largest difference."""
+    st.code(check.call, language="python")
+    a, b = st.columns(2)
+    a.markdown("**PyTorch**")
+    a.dataframe(_frame(check.torch_output), hide_index=True)
+    b.markdown("**This page**")
+    b.dataframe(_frame(check.our_output), hide_index=True)
+    verdict = "agree" if check.agrees else "DISAGREE"
+    st.metric(
+        "Largest absolute difference",
+        f"{check.max_abs_diff:.3g}",
+        help="Both are computed in 64-bit floating point.",
+    )
+    (st.success if check.agrees else st.error)(f"PyTorch and this page {verdict}. {shape_note}")
+
+
+def _frame(a: np.ndarray):
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    a = np.atleast_2d(a.reshape(a.shape[0], -1) if a.ndim > 2 else a)
+    return {f"col {j}": np.round(a[:, j], 6) for j in range(a.shape[1])}

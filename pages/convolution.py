@@ -1,0 +1,442 @@
+"""Convolution, step by step: 2-D on numbers you type, on a picture, and 1-D on a signal."""
+
+import numpy as np
+import streamlit as st
+
+from core import conv, presets
+from core.errors import UserInputError
+from core.figures import conv as figs
+from core.images import EXAMPLES, load_example, load_picture
+from core.torch_ref import check_conv
+from pages._shared import (
+    init_state,
+    matrix_input,
+    presenter,
+    remember,
+    set_matrix,
+    show_check,
+    stepper,
+)
+
+st.title("Convolution")
+st.markdown(
+    "A convolutional layer slides a small **kernel** over its input. At every position it "
+    "multiplies each kernel weight by the input value under it, adds the products up (plus a "
+    "bias), and writes that one number into the output, the **feature map**. Then the window "
+    "moves on by the **stride**. **Padding** adds a border around the input first; **dilation** "
+    "spreads the kernel's cells apart. PyTorch, like most libraries, does not flip the kernel "
+    "(strictly this is cross-correlation), and neither does this page."
+)
+
+tab2d, tabpic, tab1d = st.tabs(["2-D convolution", "On a picture", "1-D convolution"])
+
+MODES = {
+    "zeros": "zeros",
+    "constant (e.g. the textbook's one-padding)": "constant",
+    "reflect": "reflect",
+    "replicate": "replicate",
+    "circular": "circular",
+}
+
+
+def load_preset() -> None:
+    p = presets.conv_preset(
+        st.session_state.conv_preset,
+        rows=st.session_state.conv_rows,
+        cols=st.session_state.conv_cols,
+        krows=st.session_state.conv_krows,
+        kcols=st.session_state.conv_kcols,
+        seed=int(np.random.default_rng().integers(1 << 30)),
+    )
+    for c in range(st.session_state.conv_channels):
+        set_matrix(f"conv_x_{c}", p["input"] if c == 0 else np.rot90(p["input"], c))
+        kernel = p["kernel"] if c == 0 else np.eye(*p["kernel"].shape)
+        st.session_state[f"conv_k_{c}"] = (
+            presets.KERNEL_TEXT.get(st.session_state.conv_preset, conv.format_matrix(kernel))
+            if c == 0
+            else conv.format_matrix(kernel)
+        )
+    st.session_state.update(
+        conv_stride_h=1,
+        conv_stride_w=1,
+        conv_pad_kind="amount",
+        conv_pad_h=0,
+        conv_pad_w=0,
+        conv_pad_mode_label=next(iter(MODES)),
+        conv_dil_h=1,
+        conv_dil_w=1,
+        conv_bias=0.0,
+        conv_step=1,
+        conv_playing=False,
+    )
+
+
+def resize() -> None:
+    """Crop or zero-extend every channel's input and kernel to the chosen sizes."""
+    for c in range(st.session_state.conv_channels):
+        for key, shape in (
+            (f"conv_x_{c}", (st.session_state.conv_rows, st.session_state.conv_cols)),
+            (f"conv_k_{c}", (st.session_state.conv_krows, st.session_state.conv_kcols)),
+        ):
+            try:
+                m = conv.parse_matrix(st.session_state.get(key, "0"), max_rows=99, max_cols=99)
+            except UserInputError:
+                m = np.zeros((1, 1))
+            out = np.zeros(shape)
+            h, w = min(shape[0], m.shape[0]), min(shape[1], m.shape[1])
+            out[:h, :w] = m[:h, :w]
+            set_matrix(key, out)
+
+
+def channels_changed() -> None:
+    for c in range(st.session_state.conv_channels):
+        if f"conv_x_{c}" not in st.session_state or not st.session_state[f"conv_x_{c}"].strip():
+            base = st.session_state.get("conv_x_0", "0")
+            try:
+                m = conv.parse_matrix(base, max_rows=99, max_cols=99)
+            except UserInputError:
+                m = np.zeros((3, 3))
+            set_matrix(f"conv_x_{c}", np.rot90(m, c))
+            k = (
+                conv.parse_matrix(st.session_state.get("conv_k_0", "1"), max_rows=99, max_cols=99)
+                if st.session_state.get("conv_k_0")
+                else np.ones((1, 1))
+            )
+            set_matrix(f"conv_k_{c}", np.eye(*k.shape))
+
+
+init_state(
+    {
+        "conv_preset": presets.TEXTBOOK_CONV,
+        "conv_channels": 1,
+        "conv_rows": 6,
+        "conv_cols": 6,
+        "conv_krows": 3,
+        "conv_kcols": 3,
+        "conv_pad_value": 1.0,
+        "conv_pad_mode_label": next(iter(MODES)),
+    }
+)
+if "conv_x_0" not in st.session_state:
+    load_preset()
+
+with tab2d:
+    top = st.columns([3, 1, 1, 1, 1, 1, 1])
+    top[0].selectbox(
+        "Preset",
+        presets.CONV_PRESETS,
+        key="conv_preset",
+        on_change=load_preset,
+        help="Loads an input, a kernel and settings. 'Random integers' uses the sizes beside.",
+    )
+    top[1].number_input(
+        "Channels",
+        1,
+        3,
+        key="conv_channels",
+        on_change=channels_changed,
+        help="A colour picture has 3 channels. Each channel gets its own kernel; "
+        "their results are summed into one output.",
+    )
+    top[2].number_input("Input rows", 1, 16, key="conv_rows")
+    top[3].number_input("Input columns", 1, 16, key="conv_cols")
+    top[4].number_input("Kernel rows", 1, 7, key="conv_krows")
+    top[5].number_input("Kernel columns", 1, 7, key="conv_kcols")
+    top[6].button(
+        "Resize",
+        key="conv_resize",
+        on_click=resize,
+        help="Crop or extend (with zeros) the input and kernel to the sizes on the left.",
+    )
+
+    n_ch = st.session_state.conv_channels
+    xs, ks = [], []
+    cols = st.columns(2 * n_ch)
+    for c in range(n_ch):
+        suffix = f" (channel {c + 1})" if n_ch > 1 else ""
+        with cols[2 * c]:
+            xs.append(matrix_input(f"Input{suffix}", f"conv_x_{c}", name=f"input{suffix}"))
+        with cols[2 * c + 1]:
+            ks.append(
+                matrix_input(
+                    f"Kernel{suffix}", f"conv_k_{c}", name=f"kernel{suffix}", max_rows=7, max_cols=7
+                )
+            )
+
+    hp = st.columns(7)
+    hp[0].number_input("Stride ↓ (rows)", 0, 8, key="conv_stride_h")
+    hp[1].number_input("Stride → (columns)", 0, 8, key="conv_stride_w")
+    hp[2].selectbox(
+        "Padding",
+        ["amount", "same", "valid"],
+        key="conv_pad_kind",
+        help="'same' keeps the output as large as the input (stride 1 only); 'valid' means none.",
+    )
+    amount = st.session_state.conv_pad_kind == "amount"
+    hp[3].number_input("Padding ↓", 0, 8, key="conv_pad_h", disabled=not amount)
+    hp[4].number_input("Padding →", 0, 8, key="conv_pad_w", disabled=not amount)
+    hp[5].number_input("Dilation ↓", 0, 4, key="conv_dil_h")
+    hp[6].number_input("Dilation →", 0, 4, key="conv_dil_w")
+    hp2 = st.columns([2, 1, 1, 3])
+    hp2[0].selectbox(
+        "Padding mode",
+        list(MODES),
+        key="conv_pad_mode_label",
+        help="What the border is filled with.",
+    )
+    mode = MODES[st.session_state.conv_pad_mode_label]
+    hp2[1].number_input("Constant", step=1.0, key="conv_pad_value", disabled=mode != "constant")
+    hp2[2].number_input("Bias", step=0.5, key="conv_bias")
+
+    padding = (
+        (st.session_state.conv_pad_h, st.session_state.conv_pad_w)
+        if amount
+        else st.session_state.conv_pad_kind
+    )
+    settings = {
+        "stride": (st.session_state.conv_stride_h, st.session_state.conv_stride_w),
+        "padding": padding,
+        "padding_mode": mode,
+        "pad_value": st.session_state.conv_pad_value,
+        "dilation": (st.session_state.conv_dil_h, st.session_state.conv_dil_w),
+    }
+    result = None
+    if all(m is not None for m in xs + ks):
+        try:
+            shapes = {m.shape for m in xs}
+            if len(shapes) > 1:
+                raise UserInputError(
+                    "Every input channel must have the same size: "
+                    + ", ".join(
+                        f"channel {i + 1} is {m.shape[0]}x{m.shape[1]}" for i, m in enumerate(xs)
+                    )
+                    + "."
+                )
+            kshapes = {m.shape for m in ks}
+            if len(kshapes) > 1:
+                raise UserInputError("Every channel's kernel must have the same size.")
+            x = np.stack(xs)  # (C, H, W)
+            w = np.stack(ks)[None]  # (1, C, kH, kW)
+            b = np.array([st.session_state.conv_bias])
+            result = conv.conv2d(x, w, b, **settings)
+            remember("conv_last_good", (x, w, b, settings, result))
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+    if result is None:
+        kept = remember("conv_last_good")
+        if kept is None:
+            st.stop()
+        st.info("Showing the last settings that worked until the problem above is fixed.")
+    x, w, b, settings, result = remember("conv_last_good")
+
+    st.subheader("Output size")
+    h_ax = conv.axis_size(
+        "rows",
+        x.shape[1],
+        w.shape[2],
+        stride=settings["stride"][0],
+        pad_before=result.pads[0][0],
+        pad_after=result.pads[0][1],
+        dilation=settings["dilation"][0],
+    )
+    w_ax = conv.axis_size(
+        "columns",
+        x.shape[2],
+        w.shape[3],
+        stride=settings["stride"][1],
+        pad_before=result.pads[1][0],
+        pad_after=result.pads[1][1],
+        dilation=settings["dilation"][1],
+    )
+    st.latex(conv.size_formula_latex(h_ax, r"o_{\text{rows}}"))
+    st.latex(conv.size_formula_latex(w_ax, r"o_{\text{cols}}"))
+    st.caption(
+        "With the same padding p on both sides and no dilation this is the textbook's "
+        "(n + 2p − k) / s + 1. " + conv.size_note(h_ax) + " " + conv.size_note(w_ax)
+    )
+    st.markdown(
+        f"Output: **{result.out_shape[0]} × {result.out_shape[1]}**, "
+        f"{result.n_steps} window positions."
+    )
+
+    st.subheader("Step by step")
+
+    def render(i: int) -> None:
+        step = result.step(i)
+        r, c = step.index[1:]
+        st.plotly_chart(
+            figs.conv_step_figure(result, i, presenter=presenter()),
+            key="conv_fig",
+            config={"displayModeBar": False},
+        )
+        rows, cols_ = step.positions
+        st.markdown(
+            f"**Step {i + 1} of {result.n_steps}**: output row {r}, column {c}. The window covers "
+            f"padded rows {rows[0]}–{rows[-1]} and columns {cols_[0]}–{cols_[-1]}"
+            + (
+                f" (every {settings['dilation'][0]}ⁿᵈ row / {settings['dilation'][1]}ⁿᵈ column)"
+                if max(settings["dilation"]) > 1
+                else ""
+            )
+            + ". Each weight is multiplied by the value under it (weight × value):"
+        )
+        st.code(conv.step_equation(step), language=None, wrap_lines=True)
+        if x.shape[0] > 1:
+            shares = step.channel_sums()
+            parts = " + ".join(f"channel {k + 1}: {conv._num(v)}" for k, v in enumerate(shares))
+            st.markdown(
+                f"Per channel: {parts} + bias {conv._num(step.bias)} = **{conv._num(step.total)}**"
+            )
+
+    stepper("conv", result.n_steps, render)
+
+    if st.button("Check against PyTorch", key="conv_check"):
+        with st.spinner("Loading PyTorch…"):
+            chk = check_conv(x, w, b, result.output, **settings)
+        show_check(chk)
+
+with tabpic:
+    st.markdown(
+        "The same arithmetic on a real picture: every pixel is one input cell (grey level 0 to 1). "
+        "A kernel that responds to vertical edges lights up where brightness changes from left to "
+        "right; ReLU then keeps only the positive responses, as a CNN layer usually does."
+    )
+    pc = st.columns([2, 2, 3])
+    source = pc[0].radio(
+        "Picture", ["Example", "Upload your own"], key="pic_source", horizontal=True
+    )
+    kernel_name = pc[1].selectbox("Kernel", list(presets.KERNELS), index=3, key="pic_kernel")
+    picture = None
+    if source == "Example":
+        picture = load_example(next(iter(EXAMPLES)))
+    else:
+        up = pc[2].file_uploader("PNG or JPEG", type=["png", "jpg", "jpeg"], key="pic_upload")
+        if up is not None:
+            try:
+                picture = load_picture(up.getvalue(), name=up.name)
+                remember("pic_last_good", picture)
+            except UserInputError as err:
+                pc[2].error(str(err), icon=":material/error:")
+                picture = remember("pic_last_good")
+                if picture is not None:
+                    st.info("Showing the last picture that worked.")
+        else:
+            picture = remember("pic_last_good")
+    if picture is None:
+        st.info("Upload a PNG or JPEG picture, or choose the example.")
+    else:
+        for note in picture.notes:
+            st.caption(f"Note: {note}.")
+        kernel = presets.KERNELS[kernel_name]
+        fmap = conv.conv2d(picture.gray[None], kernel[None, None], padding="same").output[0]
+        st.latex(
+            r"\text{kernel} = "
+            + r"\begin{bmatrix}"
+            + r"\\".join(
+                " & ".join(conv._num(v) if float(v).is_integer() else f"{v:.3f}" for v in row)
+                for row in kernel
+            )
+            + r"\end{bmatrix}"
+        )
+        st.plotly_chart(
+            figs.image_maps_figure(picture.gray, fmap, presenter=presenter()), key="pic_fig"
+        )
+        st.caption(
+            f"Input {picture.gray.shape[0]}×{picture.gray.shape[1]} pixels, 'same' padding, "
+            f"so the feature map has the same size."
+        )
+
+with tab1d:
+    st.markdown(
+        "For audio the input is a 1-D signal: the kernel slides along time only. A signal with "
+        "several channels (stereo has two) is typed one channel per line; the filter then has one "
+        "kernel row per channel and sums over all of them, just as in 2-D."
+    )
+
+    def load_1d() -> None:
+        x1, k1 = presets.textbook_1d()
+        st.session_state.c1_x = conv.format_matrix(x1[None])
+        st.session_state.c1_k = " ".join(["1/9"] * 9)  # a 9-sample moving average
+        st.session_state.update(c1_stride=1, c1_pad=0, c1_dil=1, c1_step=1, c1_playing=False)
+
+    if "c1_x" not in st.session_state:
+        load_1d()
+    oc = st.columns([3, 3, 1, 1, 1, 1])
+    with oc[0]:
+        x1 = matrix_input(
+            "Signal (one line per channel)",
+            "c1_x",
+            name="signal",
+            max_rows=3,
+            max_cols=64,
+            height=100,
+        )
+    with oc[1]:
+        k1 = matrix_input(
+            "Kernel (one line per channel)",
+            "c1_k",
+            name="kernel",
+            max_rows=3,
+            max_cols=16,
+            height=100,
+        )
+    oc[2].number_input("Stride", 0, 8, key="c1_stride")
+    oc[3].number_input("Padding", 0, 8, key="c1_pad")
+    oc[4].number_input("Dilation", 0, 4, key="c1_dil")
+    oc[5].button("Textbook preset", key="c1_preset", on_click=load_1d)
+    res1 = None
+    if x1 is not None and k1 is not None:
+        try:
+            res1 = conv.conv1d(
+                x1,
+                k1[None],
+                stride=st.session_state.c1_stride,
+                padding=st.session_state.c1_pad,
+                dilation=st.session_state.c1_dil,
+            )
+            remember("c1_last_good", (x1, k1, res1))
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+    if res1 is None and remember("c1_last_good") is not None:
+        st.info("Showing the last settings that worked.")
+    kept1 = remember("c1_last_good")
+    if kept1 is not None:
+        x1, k1, res1 = kept1
+        ax = conv.axis_size(
+            "samples",
+            x1.shape[1],
+            k1.shape[1],
+            stride=res1.stride[0],
+            pad_before=res1.pads[0][0],
+            pad_after=res1.pads[0][1],
+            dilation=res1.dilation[0],
+        )
+        st.latex(conv.size_formula_latex(ax, "o"))
+        st.caption(conv.size_note(ax))
+        strides = ", ".join(
+            f"stride {s} → {conv.output_size(x1.shape[1], k1.shape[1], stride=s, pad_before=res1.pads[0][0], pad_after=res1.pads[0][1], dilation=res1.dilation[0])}"
+            for s in (1, 2, 4)
+        )
+        st.markdown(f"Output length **{res1.out_shape[0]}**. For comparison, {strides} outputs.")
+
+        def render1(i: int) -> None:
+            st.plotly_chart(
+                figs.conv_step_figure(res1, i, presenter=presenter()),
+                key="c1_fig",
+                config={"displayModeBar": False},
+            )
+            st.code(conv.step_equation(res1.step(i)), language=None, wrap_lines=True)
+
+        stepper("c1", res1.n_steps, render1)
+        if st.button("Check against PyTorch", key="c1_check"):
+            with st.spinner("Loading PyTorch…"):
+                chk = check_conv(
+                    x1,
+                    k1[None],
+                    None,
+                    res1.output,
+                    stride=res1.stride[0],
+                    padding=res1.pads[0][0],
+                    dilation=res1.dilation[0],
+                )
+            show_check(chk)

@@ -1,0 +1,206 @@
+"""Pooling, step by step: max and average pooling on numbers you type."""
+
+import numpy as np
+import streamlit as st
+
+from core import conv, presets
+from core.errors import UserInputError
+from core.figures import conv as figs
+from core.torch_ref import check_pool
+from pages._shared import (
+    init_state,
+    matrix_input,
+    presenter,
+    remember,
+    set_matrix,
+    show_check,
+    stepper,
+)
+
+st.title("Pooling")
+st.markdown(
+    "A pooling layer shrinks each feature map on its own, channel by channel. A window slides "
+    "over the map exactly as a convolution's would, but instead of weights it applies a fixed "
+    "rule: **max pooling** keeps the largest value in the window, **average pooling** their "
+    "mean. It has no parameters to learn. With a 2×2 window and stride 2 each map loses three "
+    "quarters of its cells, and every unit after it sees a larger part of the input."
+)
+
+
+def load_preset() -> None:
+    p = presets.POOL_PRESETS[st.session_state.pool_preset]
+    set_matrix("pool_x_0", p["input"])
+    for c in range(1, st.session_state.pool_channels):
+        set_matrix(f"pool_x_{c}", np.rot90(p["input"], c))
+    st.session_state.update(
+        pool_mode="max" if p["mode"] == "max" else "average",
+        pool_size=p["size"],
+        pool_stride=p["stride"],
+        pool_pad=p["padding"],
+        pool_dil=1,
+        pool_step=1,
+        pool_playing=False,
+    )
+
+
+def channels_changed() -> None:
+    for c in range(st.session_state.pool_channels):
+        if not st.session_state.get(f"pool_x_{c}", "").strip():
+            try:
+                m = conv.parse_matrix(
+                    st.session_state.get("pool_x_0", "0"), max_rows=99, max_cols=99
+                )
+            except UserInputError:
+                m = np.zeros((4, 4))
+            set_matrix(f"pool_x_{c}", np.rot90(m, c))
+
+
+init_state(
+    {
+        "pool_preset": next(iter(presets.POOL_PRESETS)),
+        "pool_channels": 1,
+        "pool_include_pad": True,
+        "pool_channel_shown": 1,
+    }
+)
+if "pool_x_0" not in st.session_state:
+    load_preset()
+
+top = st.columns([3, 1, 1])
+top[0].selectbox("Preset", list(presets.POOL_PRESETS), key="pool_preset", on_change=load_preset)
+top[1].number_input(
+    "Channels",
+    1,
+    3,
+    key="pool_channels",
+    on_change=channels_changed,
+    help="Pooling treats each channel separately: C channels in, C channels out.",
+)
+n_ch = st.session_state.pool_channels
+cols = st.columns(n_ch + 1)
+xs = []
+for c in range(n_ch):
+    with cols[c]:
+        suffix = f" (channel {c + 1})" if n_ch > 1 else ""
+        xs.append(matrix_input(f"Input{suffix}", f"pool_x_{c}", name=f"input{suffix}"))
+with cols[-1]:
+    st.radio("Pooling", ["max", "average"], key="pool_mode", horizontal=True)
+    hp = st.columns(4)
+    hp[0].number_input("Window", 0, 8, key="pool_size")
+    hp[1].number_input("Stride", 0, 8, key="pool_stride")
+    hp[2].number_input("Padding", 0, 4, key="pool_pad")
+    is_max = st.session_state.pool_mode == "max"
+    hp[3].number_input("Dilation", 0, 4, key="pool_dil", disabled=not is_max)
+    st.checkbox(
+        "Average counts padding cells",
+        key="pool_include_pad",
+        disabled=is_max,
+        help="PyTorch's count_include_pad: divide by the whole window, or only by the real cells in it.",
+    )
+
+result = None
+if all(m is not None for m in xs):
+    try:
+        if len({m.shape for m in xs}) > 1:
+            raise UserInputError("Every channel must have the same size.")
+        x = np.stack(xs)  # (C, H, W)
+        size, stride, pad = (
+            st.session_state.pool_size,
+            st.session_state.pool_stride,
+            st.session_state.pool_pad,
+        )
+        if is_max:
+            result = conv.max_pool2d(
+                x, size, stride=stride, padding=pad, dilation=st.session_state.pool_dil
+            )
+        else:
+            result = conv.avg_pool2d(
+                x,
+                size,
+                stride=stride,
+                padding=pad,
+                count_include_pad=st.session_state.pool_include_pad,
+            )
+        remember("pool_last_good", (x, result))
+    except UserInputError as err:
+        st.error(str(err), icon=":material/error:")
+if result is None:
+    if remember("pool_last_good") is None:
+        st.stop()
+    st.info("Showing the last settings that worked until the problem above is fixed.")
+x, result = remember("pool_last_good")
+
+st.subheader("Output size")
+axes = [
+    conv.axis_size(
+        name,
+        x.shape[1 + i],
+        result.kernel_size[i],
+        stride=result.stride[i],
+        pad_before=result.pads[i][0],
+        pad_after=result.pads[i][1],
+        dilation=result.dilation[i],
+    )
+    for i, name in enumerate(("rows", "columns"))
+]
+st.latex(conv.size_formula_latex(axes[0], r"o_{\text{rows}}"))
+st.latex(conv.size_formula_latex(axes[1], r"o_{\text{cols}}"))
+st.caption(
+    "The same formula as for a convolution, with the pooling window as the kernel. "
+    + conv.size_note(axes[0])
+    + " "
+    + conv.size_note(axes[1])
+)
+if is_max and result.pads[0][0]:
+    st.caption("Max pooling pads with −∞, so a padding cell can never win.")
+
+st.subheader("Step by step")
+if n_ch > 1:
+    st.radio("Channel shown", list(range(1, n_ch + 1)), key="pool_channel_shown", horizontal=True)
+channel = min(st.session_state.pool_channel_shown, n_ch) - 1
+
+
+def render(i: int) -> None:
+    step = result.step(i, filt=channel)
+    r, c = step.index[1:]
+    st.plotly_chart(
+        figs.pool_step_figure(result, i, channel=channel, presenter=presenter()),
+        key="pool_fig",
+        config={"displayModeBar": False},
+    )
+    where = ""
+    if step.argmax is not None:
+        where = (
+            f" The maximum sits at padded row {step.positions[0][step.argmax[0]]}, column "
+            f"{step.positions[1][step.argmax[1]]} (green outline)."
+        )
+    st.markdown(f"**Step {i + 1} of {result.n_steps}**: output row {r}, column {c}.{where}")
+    st.code(conv.step_equation(step), language=None, wrap_lines=True)
+
+
+stepper("pool", result.n_steps, render)
+
+st.subheader("Global average pooling")
+gap = conv.global_avg_pool(x)
+st.markdown(
+    "Many modern networks end with **global average pooling**: one window as large as the whole "
+    "map, so each channel becomes a single number, its mean. Here: "
+    + ", ".join(f"channel {i + 1} → **{conv._num(v)}**" for i, v in enumerate(gap))
+    + f" (an output of shape ({len(gap)},) whatever the input size)."
+)
+
+if st.button("Check against PyTorch", key="pool_check"):
+    with st.spinner("Loading PyTorch…"):
+        chk = check_pool(
+            x,
+            result.output,
+            kind=result.kind,
+            kernel_size=result.kernel_size,
+            stride=result.stride,
+            padding=result.pads[0][0]
+            if result.pads[0][0] == result.pads[1][0]
+            else (result.pads[0][0], result.pads[1][0]),
+            dilation=result.dilation,
+            count_include_pad=st.session_state.pool_include_pad,
+        )
+    show_check(chk)

@@ -1,0 +1,231 @@
+"""The Convolution page, driven through Streamlit's AppTest."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+PAGE = "../pages/convolution.py"
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def codes(app):
+    return [c.value for c in app.code]
+
+
+def errors(app):
+    return [e.value for e in app.error]
+
+
+def text_area(app, key):
+    return next(t for t in app.text_area if t.key == key)
+
+
+def torch_output(x, k, **kw):
+    xt = torch.tensor(x, dtype=torch.float64)[None, None]
+    kt = torch.tensor(k, dtype=torch.float64)[None, None]
+    return F.conv2d(xt, kt, **kw)[0, 0].numpy()
+
+
+def test_textbook_preset_shows_its_first_two_steps(at):
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+    assert any("Output: **2 × 2**" in m.value for m in at.markdown)
+    at.button(key="conv_next").click().run()
+    assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in codes(at)
+    at.button(key="conv_next").click().run()
+    at.button(key="conv_next").click().run()
+    assert "1×5 + 0×6 + 0×8 + 1×9 = 14" in codes(at)
+    at.button(key="conv_first").click().run()
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+
+
+def test_scrubbing_jumps_to_a_step(at):
+    at.slider(key="conv_step").set_value(3).run()
+    assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
+
+
+def test_editing_a_cell_changes_the_output(at):
+    text_area(at, "conv_x_0").input("1 2 3\n4 50 6\n7 8 9").run()
+    assert not at.exception
+    assert "1×1 + 0×2 + 0×4 + 1×50 = 51" in codes(at)
+
+
+def test_every_step_agrees_with_torch_for_a_strided_padded_preset(at):
+    at.selectbox(key="conv_preset").set_value("Sobel x (vertical edges)").run()
+    at.number_input(key="conv_stride_h").set_value(2).run()
+    at.number_input(key="conv_pad_h").set_value(1).run()
+    at.number_input(key="conv_pad_w").set_value(1).run()
+    from core.presets import EDGE_INPUT, KERNELS
+
+    ref = torch_output(EDGE_INPUT, KERNELS["Sobel x (vertical edges)"], stride=(2, 1), padding=1)
+    n = ref.size
+    assert at.slider(key="conv_step").max == n
+    for i in range(n):
+        at.slider(key="conv_step").set_value(i + 1).run()
+        eq = next(c for c in codes(at) if "×" in c)
+        assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref.flat[i])
+
+
+def test_check_against_pytorch_reports_zero_difference(at):
+    at.button(key="conv_check").click().run()
+    assert not at.exception
+    metric = next(m for m in at.metric if m.label == "Largest absolute difference")
+    assert float(metric.value) == 0.0
+    assert any("agree" in s.value for s in at.success)
+
+
+def test_three_channels_are_summed_with_the_bias(at):
+    at.number_input(key="conv_channels").set_value(3).run()
+    text_area(at, "conv_x_0").input("1 2\n3 4").run()
+    text_area(at, "conv_x_1").input("0 1\n1 0").run()
+    text_area(at, "conv_x_2").input("2 2\n2 2").run()
+    for c, k in enumerate(["1 0\n0 1", "1 1\n1 1", "0 0\n0 1"]):
+        text_area(at, f"conv_k_{c}").input(k).run()
+    at.number_input(key="conv_bias").set_value(0.5).run()
+    assert not errors(at)
+    x = np.array([[[1, 2], [3, 4]], [[0, 1], [1, 0]], [[2, 2], [2, 2]]], dtype=float)
+    w = np.array([[[[1, 0], [0, 1]], [[1, 1], [1, 1]], [[0, 0], [0, 1]]]], dtype=float)
+    ref = F.conv2d(
+        torch.tensor(x)[None], torch.tensor(w), torch.tensor([0.5], dtype=torch.float64)
+    )[0, 0, 0, 0].item()
+    eq = next(c for c in codes(at) if "×" in c)
+    assert eq.endswith(f"= {ref:g}")
+    shares = next(m.value for m in at.markdown if m.value.startswith("Per channel"))
+    assert "channel 1: 5 + channel 2: 2 + channel 3: 2 + bias 0.5" in shares
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("1 2 3\n4 x 6\n7 8 9", "Row 2, column 2 of the input is 'x'"),
+        ("1 2 3\n4 6\n7 8 9", "is a cell empty?"),
+        ("", "The input is empty"),
+        ("1 2 3\n4 nan 6\n7 8 9", "NaN and infinity are not allowed"),
+        ("1 2 3\n4 inf 6\n7 8 9", "NaN and infinity are not allowed"),
+        ("\n".join([" ".join(["1"] * 17)] * 3), "the largest allowed here is 16x16"),
+    ],
+)
+def test_bad_matrix_shows_a_message_and_keeps_the_last_good_result(at, text, message):
+    text_area(at, "conv_x_0").input(text).run()
+    assert not at.exception
+    assert any(message.lower() in e.lower() for e in errors(at)), errors(at)
+    # the last good result is still on screen
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+    assert any("last settings that worked" in i.value for i in at.info)
+
+
+def test_kernel_larger_than_padded_input_is_explained(at):
+    text_area(at, "conv_k_0").input("1 1 1 1 1\n" * 5).run()
+    assert any("5x5 kernel does not fit a 3x3 input with padding 0" in e for e in errors(at))
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+
+
+def test_stride_zero_is_explained(at):
+    at.number_input(key="conv_stride_w").set_value(0).run()
+    assert any("Stride must be a whole number of at least 1" in e for e in errors(at))
+
+
+def test_uneven_stride_names_the_unvisited_rows(at):
+    at.selectbox(key="conv_preset").set_value("Identity").run()  # 7x7 input, 3x3 kernel
+    at.number_input(key="conv_stride_h").set_value(3).run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "PyTorch floors it to 1" in caption
+    assert "padded row 6 (counting from 0) is never visited" in caption
+
+
+def test_one_padding_of_the_textbook(at):
+    at.selectbox(key="conv_pad_mode_label").set_value(
+        "constant (e.g. the textbook's one-padding)"
+    ).run()
+    at.number_input(key="conv_pad_h").set_value(1).run()
+    at.number_input(key="conv_pad_w").set_value(1).run()
+    # first window: padding ones at the top-left and the input's 1 at the bottom-right
+    assert "1×1 + 0×1 + 0×1 + 1×1 = 2" in codes(at)
+
+
+def _png(size=(50, 40), color=(200, 10, 10)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _picture_tab(at):
+    at.radio(key="pic_source").set_value("Upload your own").run()
+    return at
+
+
+def test_picture_example_renders(at):
+    assert not at.exception
+    assert any("grey levels" in c.value for c in at.caption)
+
+
+def test_picture_upload_good_then_bad_keeps_the_good_one(at):
+    _picture_tab(at)
+    at.file_uploader(key="pic_upload").set_value(("red.png", _png(), "image/png")).run()
+    assert not at.exception and not errors(at)
+    at.file_uploader(key="pic_upload").set_value(
+        ("broken.png", b"\x89PNG not really", "image/png")
+    ).run()
+    assert not at.exception
+    assert any("could not be read as a picture" in e for e in errors(at))
+    assert any("last picture that worked" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("empty.png", b"", "is empty (0 bytes)"),
+        ("text.jpg", b"hello, I am not a picture", "could not be read as a picture"),
+    ],
+)
+def test_bad_picture_uploads_are_explained(at, name, data, message):
+    _picture_tab(at)
+    at.file_uploader(key="pic_upload").set_value((name, data, "image/png")).run()
+    assert not at.exception
+    assert any(message in e for e in errors(at)), errors(at)
+
+
+def test_enormous_picture_is_refused_without_decoding(at):
+    # a PNG header that claims 20000 x 20000 pixels
+    big = Image.new("L", (20000, 20000))
+    buf = io.BytesIO()
+    big.save(buf, format="PNG", optimize=False, compress_level=1)
+    _picture_tab(at)
+    at.file_uploader(key="pic_upload").set_value(("huge.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert any("megapixels" in e for e in errors(at)), errors(at)
+
+
+def test_large_picture_is_downscaled(at):
+    _picture_tab(at)
+    at.file_uploader(key="pic_upload").set_value(("big.png", _png((1200, 800)), "image/png")).run()
+    assert any("downscaled from 1200x800" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("stride,expected", [(1, 17), (2, 9), (4, 5)])
+def test_1d_textbook_preset(at, stride, expected):
+    at.number_input(key="c1_stride").set_value(stride).run()
+    assert any(f"Output length **{expected}**" in m.value for m in at.markdown)
+
+
+def test_1d_multichannel_matches_torch(at):
+    text_area(at, "c1_x").input("1 2 3 4 5\n5 4 3 2 1").run()
+    text_area(at, "c1_k").input("1 -1\n2 0").run()
+    x = torch.tensor([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], dtype=torch.float64)[None]
+    w = torch.tensor([[1, -1], [2, 0]], dtype=torch.float64)[None]
+    ref = F.conv1d(x, w)[0, 0].numpy()
+    eq = [c for c in codes(at) if "×" in c][-1]
+    assert eq.endswith(f"= {ref[0]:g}")
+    at.button(key="c1_check").click().run()
+    assert any("agree" in s.value for s in at.success)
