@@ -31,4 +31,32 @@ PAGES = [
         "pooling",
         "Max and average pooling step by step, the maximum marked; global average pooling.",
     ),
+    PageInfo(
+        "How a network is built",
+        "pages/receptive_field.py",
+        "Receptive field",
+        ":material/center_focus_strong:",
+        "receptive_field",
+        "Stack convolution and pooling layers, pick any unit, and see exactly which input "
+        "cells it can see, down to the input, on a picture and on a spectrogram.",
+    ),
+    PageInfo(
+        "How a network is built",
+        "pages/anatomy.py",
+        "Architecture anatomy",
+        ":material/account_tree:",
+        "anatomy",
+        "LeNet-5, AlexNet, VGG-16, ResNet, MobileNet blocks and the models trained here: every "
+        "layer's output shape, parameters and cost, with PyTorch code to copy.",
+    ),
+    PageInfo(
+        "Sound",
+        "pages/audio.py",
+        "Audio explorer",
+        ":material/graphic_eq:",
+        "audio",
+        "Follow a clip (an example, your upload or a recording) from waveform to frames, "
+        "spectrogram, mel filterbank and log-mel: every stage visible, audible and equal "
+        "to librosa's.",
+    ),
 ]

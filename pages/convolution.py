@@ -8,6 +8,7 @@ from core.errors import UserInputError
 from core.figures import conv as figs
 from core.images import EXAMPLES, load_example, load_picture
 from core.torch_ref import check_conv
+from pages._router import ensure_router
 from pages._shared import (
     init_state,
     matrix_input,
@@ -17,6 +18,8 @@ from pages._shared import (
     show_check,
     stepper,
 )
+
+ensure_router()
 
 st.title("Convolution")
 st.markdown(

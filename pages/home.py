@@ -3,6 +3,9 @@
 import streamlit as st
 
 from pages._registry import PAGES
+from pages._router import ensure_router
+
+ensure_router()
 
 st.title("How a convolutional network computes")
 st.markdown(

@@ -7,6 +7,7 @@ from core import conv, presets
 from core.errors import UserInputError
 from core.figures import conv as figs
 from core.torch_ref import check_pool
+from pages._router import ensure_router
 from pages._shared import (
     init_state,
     matrix_input,
@@ -16,6 +17,8 @@ from pages._shared import (
     show_check,
     stepper,
 )
+
+ensure_router()
 
 st.title("Pooling")
 st.markdown(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,34 +30,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served_app():
-    """Start `streamlit run app.py` on a free local port; yield its base URL."""
+@contextlib.contextmanager
+def run_app():
+    """Start `streamlit run app.py` on a free local port; yield its base URL; stop it after."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -69,12 +53,21 @@ def served_app():
     else:
         proc.kill()
         raise RuntimeError("the app did not start within 60 s:\n" + proc.stdout.read().decode())
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """The app, served once for the whole test run."""
+    with run_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -117,10 +110,23 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def wait_for_app(page, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has finished running the page's script."""
+def wait_for_app(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has run the page's script and drawn everything it sent.
+
+    The app counts as settled when, twice in a row half a second apart, no script is
+    running (no status widget) and no element is still a loading skeleton.
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=timeout
+        """() => {
+            const busy = document.querySelector('[data-testid="stStatusWidget"]')
+                || document.querySelector('[data-testid="stSkeleton"]')
+                || !document.querySelector('[data-testid="stMain"] h1');
+            const now = Date.now();
+            if (busy) { window.__settledSince = null; return false; }
+            if (!window.__settledSince) { window.__settledSince = now; return false; }
+            return now - window.__settledSince > 500;
+        }""",
+        timeout=timeout,
+        polling=100,
     )
-    page.wait_for_timeout(500)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import screenshot, wait_for_app
+from tests.conftest import run_app, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -26,3 +26,18 @@ def test_convolution_steps_in_the_browser(served_app, page):
     wait_for_app(page)
     assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in page.locator('[data-testid="stCode"]').first.inner_text()
     screenshot(page, "convolution-step-2")
+
+
+def test_a_deep_link_to_a_fresh_server_gets_the_full_app(browser):
+    with run_app() as url:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1200})
+        pg.goto(f"{url}/pooling")
+        wait_for_app(pg)
+        nav = pg.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Home" in nav and "Convolution" in nav
+        assert "registry" not in nav.lower()  # helper modules are not pages
+        assert pg.get_by_text("Presenter mode").count() == 1
+        assert (
+            "(1 + 2 + 5 + 6) / 4 = 3.5" in pg.locator('[data-testid="stCode"]').first.inner_text()
+        )
+        pg.close()
