@@ -1,0 +1,69 @@
+"""AppTest of the Architecture anatomy page."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import models
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "anatomy.py")
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(PAGE, default_timeout=90)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def _metrics(app) -> dict:
+    return {m.label: m.value for m in app.metric}
+
+
+@pytest.mark.parametrize("name", list(models.PRESETS))
+def test_every_preset_renders_table_and_code(at, name):
+    at.selectbox(key="an_preset").set_value(name).run()
+    assert not at.exception
+    assert not at.error
+    spec = models.preset_spec(name, n_classes=models.PRESETS[name]["n_classes"])
+    summary = models.summarize(spec, models.PRESETS[name]["input_shape"])
+    assert _metrics(at)["PyTorch parameters"] == f"{summary.torch_params:,}"
+    assert "model = nn.Sequential(" in at.code[0].value
+    assert len(at.dataframe[0].value) == len(summary.rows)
+
+
+def test_spectrogram_classifier_shows_keras_totals(at):
+    at.selectbox(key="an_preset").set_value("spectrogram_cnn").run()
+    m = _metrics(at)
+    assert (m["Total params (Keras)"], m["Trainable"], m["Non-trainable"]) == (
+        "66,123",
+        "65,803",
+        "320",
+    )
+    assert "nn.Conv2d(1, 32, kernel_size=3)" in at.code[0].value
+    assert at.number_input(key="an_classes").value == 11
+
+
+def test_sigmoid_head_and_classes(at):
+    at.selectbox(key="an_preset").set_value("lenet5").run()
+    at.number_input(key="an_classes").set_value(2).run()
+    at.radio(key="an_head").set_value("sigmoid").run()
+    assert not at.exception
+    assert "nn.Sigmoid()" in at.code[0].value
+    assert "nn.Linear(84, 1)" in at.code[0].value
+
+
+def test_fc_vs_conv_arithmetic_is_written_out(at):
+    text = " ".join(m.value for m in at.markdown)
+    assert "44,100×1,000 + 1,000×1,000 + 1,000×1,000 = 46,100,000" in text
+    at.radio(key="an_fc_input").set_value("image").run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "150,528×1,000" in text
+
+
+def test_bad_logits_show_a_message(at):
+    at.text_input(key="an_logits").set_value("two, one").run()
+    assert not at.exception
+    assert any("numbers" in e.value for e in at.error)
