@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from core import conv, presets
+from core import conv, presets, signals
 from core.errors import UserInputError
 from core.figures import conv as figs
 from core.images import EXAMPLES, load_example, load_picture
@@ -349,6 +349,53 @@ with tabpic:
             f"so the feature map has the same size."
         )
 
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def clip_samples(filename: str) -> np.ndarray:
+    return signals.load_samples(filename)
+
+
+def audio_snippet_tab() -> None:
+    """A few hundred samples of a shipped clip through a 1-D kernel, and the whole clip by ear."""
+    names = signals.clip_names()
+    a = st.columns([3, 2, 2, 3, 1])
+    filename = a[0].selectbox("Clip", list(names), format_func=lambda f: names[f], key="c1a_clip")
+    samples = clip_samples(filename)
+    duration = len(samples) / signals.SR
+    a[1].slider("Start (s)", 0.0, max(duration - 0.05, 0.0), 0.5, step=0.01, key="c1a_start")
+    a[2].select_slider("Samples shown", [64, 128, 200, 400, 800], value=200, key="c1a_len")
+    a[3].selectbox("Kernel", list(signals.SIGNAL_KERNELS), key="c1a_kernel")
+    a[4].number_input("Stride", 1, 8, key="c1a_stride")
+    x = signals.excerpt(samples, start_s=st.session_state.c1a_start,
+                        n_samples=st.session_state.c1a_len)  # fmt: skip
+    kernel = signals.SIGNAL_KERNELS[st.session_state.c1a_kernel]
+    stride = st.session_state.c1a_stride
+    res = conv.conv1d(x[None], kernel[None, None], stride=stride)
+    ms = len(x) / signals.SR * 1000
+    st.caption(
+        f"{len(x)} samples = {ms:.1f} ms of audio at {signals.SR} Hz; a {len(kernel)}-tap kernel "
+        f"with stride {stride} gives {res.out_shape[0]} outputs."
+    )
+
+    def render(i: int) -> None:
+        st.plotly_chart(figs.signal_figure(res, i, presenter=presenter()), key="c1a_fig")
+        st.code(conv.step_equation(res.step(i)), language=None, wrap_lines=True)
+
+    stepper("c1a", res.n_steps, render)
+    st.markdown(
+        "**Hear it.** The same kernel slid over the whole clip: a moving average muffles the "
+        "sound (it removes fast changes, the high frequencies), a difference keeps only them. "
+        "A stride above 1 keeps every s-th output, so the result is played at the sample "
+        "rate divided by the stride."
+    )
+    whole = conv.conv1d(samples[None], kernel[None, None], stride=stride).output[0]
+    h1, h2 = st.columns(2)
+    h1.caption("Original")
+    h1.audio(samples.astype(np.float32), sample_rate=signals.SR)
+    h2.caption(f"Through the kernel ({signals.SR // stride} Hz)")
+    h2.audio(signals.to_audio(whole), sample_rate=signals.SR // stride)
+
+
 with tab1d:
     st.markdown(
         "For audio the input is a 1-D signal: the kernel slides along time only. A signal with "
@@ -364,82 +411,88 @@ with tab1d:
 
     if "c1_x" not in st.session_state:
         load_1d()
-    oc = st.columns([3, 3, 1, 1, 1, 1])
-    with oc[0]:
-        x1 = matrix_input(
-            "Signal (one line per channel)",
-            "c1_x",
-            name="signal",
-            max_rows=3,
-            max_cols=64,
-            height=100,
-        )
-    with oc[1]:
-        k1 = matrix_input(
-            "Kernel (one line per channel)",
-            "c1_k",
-            name="kernel",
-            max_rows=3,
-            max_cols=16,
-            height=100,
-        )
-    oc[2].number_input("Stride", 0, 8, key="c1_stride")
-    oc[3].number_input("Padding", 0, 8, key="c1_pad")
-    oc[4].number_input("Dilation", 0, 4, key="c1_dil")
-    oc[5].button("Textbook preset", key="c1_preset", on_click=load_1d)
-    res1 = None
-    if x1 is not None and k1 is not None:
-        try:
-            res1 = conv.conv1d(
-                x1,
-                k1[None],
-                stride=st.session_state.c1_stride,
-                padding=st.session_state.c1_pad,
-                dilation=st.session_state.c1_dil,
+    st.radio("Signal", ["Typed numbers", "An audio snippet"], key="c1_source", horizontal=True)
+    if st.session_state.c1_source == "An audio snippet":
+        audio_snippet_tab()
+    else:
+        oc = st.columns([3, 3, 1, 1, 1, 1])
+        with oc[0]:
+            x1 = matrix_input(
+                "Signal (one line per channel)",
+                "c1_x",
+                name="signal",
+                max_rows=3,
+                max_cols=64,
+                height=100,
             )
-            remember("c1_last_good", (x1, k1, res1))
-        except UserInputError as err:
-            st.error(str(err), icon=":material/error:")
-    if res1 is None and remember("c1_last_good") is not None:
-        st.info("Showing the last settings that worked.")
-    kept1 = remember("c1_last_good")
-    if kept1 is not None:
-        x1, k1, res1 = kept1
-        ax = conv.axis_size(
-            "samples",
-            x1.shape[1],
-            k1.shape[1],
-            stride=res1.stride[0],
-            pad_before=res1.pads[0][0],
-            pad_after=res1.pads[0][1],
-            dilation=res1.dilation[0],
-        )
-        st.latex(conv.size_formula_latex(ax, "o"))
-        st.caption(conv.size_note(ax))
-        strides = ", ".join(
-            f"stride {s} → {conv.output_size(x1.shape[1], k1.shape[1], stride=s, pad_before=res1.pads[0][0], pad_after=res1.pads[0][1], dilation=res1.dilation[0])}"
-            for s in (1, 2, 4)
-        )
-        st.markdown(f"Output length **{res1.out_shape[0]}**. For comparison, {strides} outputs.")
-
-        def render1(i: int) -> None:
-            st.plotly_chart(
-                figs.conv_step_figure(res1, i, presenter=presenter()),
-                key="c1_fig",
-                config={"displayModeBar": False},
+        with oc[1]:
+            k1 = matrix_input(
+                "Kernel (one line per channel)",
+                "c1_k",
+                name="kernel",
+                max_rows=3,
+                max_cols=16,
+                height=100,
             )
-            st.code(conv.step_equation(res1.step(i)), language=None, wrap_lines=True)
-
-        stepper("c1", res1.n_steps, render1)
-        if st.button("Check against PyTorch", key="c1_check"):
-            with st.spinner("Loading PyTorch…"):
-                chk = check_conv(
+        oc[2].number_input("Stride", 0, 8, key="c1_stride")
+        oc[3].number_input("Padding", 0, 8, key="c1_pad")
+        oc[4].number_input("Dilation", 0, 4, key="c1_dil")
+        oc[5].button("Textbook preset", key="c1_preset", on_click=load_1d)
+        res1 = None
+        if x1 is not None and k1 is not None:
+            try:
+                res1 = conv.conv1d(
                     x1,
                     k1[None],
-                    None,
-                    res1.output,
-                    stride=res1.stride[0],
-                    padding=res1.pads[0][0],
-                    dilation=res1.dilation[0],
+                    stride=st.session_state.c1_stride,
+                    padding=st.session_state.c1_pad,
+                    dilation=st.session_state.c1_dil,
                 )
-            show_check(chk)
+                remember("c1_last_good", (x1, k1, res1))
+            except UserInputError as err:
+                st.error(str(err), icon=":material/error:")
+        if res1 is None and remember("c1_last_good") is not None:
+            st.info("Showing the last settings that worked.")
+        kept1 = remember("c1_last_good")
+        if kept1 is not None:
+            x1, k1, res1 = kept1
+            ax = conv.axis_size(
+                "samples",
+                x1.shape[1],
+                k1.shape[1],
+                stride=res1.stride[0],
+                pad_before=res1.pads[0][0],
+                pad_after=res1.pads[0][1],
+                dilation=res1.dilation[0],
+            )
+            st.latex(conv.size_formula_latex(ax, "o"))
+            st.caption(conv.size_note(ax))
+            strides = ", ".join(
+                f"stride {s} → {conv.output_size(x1.shape[1], k1.shape[1], stride=s, pad_before=res1.pads[0][0], pad_after=res1.pads[0][1], dilation=res1.dilation[0])}"
+                for s in (1, 2, 4)
+            )
+            st.markdown(
+                f"Output length **{res1.out_shape[0]}**. For comparison, {strides} outputs."
+            )
+
+            def render1(i: int) -> None:
+                st.plotly_chart(
+                    figs.conv_step_figure(res1, i, presenter=presenter()),
+                    key="c1_fig",
+                    config={"displayModeBar": False},
+                )
+                st.code(conv.step_equation(res1.step(i)), language=None, wrap_lines=True)
+
+            stepper("c1", res1.n_steps, render1)
+            if st.button("Check against PyTorch", key="c1_check"):
+                with st.spinner("Loading PyTorch…"):
+                    chk = check_conv(
+                        x1,
+                        k1[None],
+                        None,
+                        res1.output,
+                        stride=res1.stride[0],
+                        padding=res1.pads[0][0],
+                        dilation=res1.dilation[0],
+                    )
+                show_check(chk)

@@ -229,3 +229,24 @@ def test_1d_multichannel_matches_torch(at):
     assert eq.endswith(f"= {ref[0]:g}")
     at.button(key="c1_check").click().run()
     assert any("agree" in s.value for s in at.success)
+
+
+def test_1d_audio_snippet_matches_torch(at):
+    from core import signals
+
+    at.radio(key="c1_source").set_value("An audio snippet").run()
+    at.selectbox(key="c1a_kernel").set_value(
+        "Difference [1, −1] (keeps only changes: a high-pass filter)"
+    ).run()
+    at.number_input(key="c1a_stride").set_value(2).run()
+    assert not at.exception
+    samples = signals.load_samples(at.selectbox(key="c1a_clip").value)
+    x = signals.excerpt(samples, start_s=at.slider(key="c1a_start").value, n_samples=200)
+    ref = F.conv1d(
+        torch.tensor(x)[None, None], torch.tensor([[[1.0, -1.0]]], dtype=torch.float64), stride=2
+    )[0, 0].numpy()
+    assert any(f"gives {ref.size} outputs" in c.value for c in at.caption)
+    at.slider(key="c1a_step").set_value(5).run()
+    eq = [c.value for c in at.code if "×" in c.value][-1]
+    assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref[4], abs=5e-4)
+    assert len(at.get("audio")) == 2
