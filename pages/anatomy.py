@@ -98,13 +98,21 @@ st.markdown(
     "the skip path, which is what lets ResNets go deep. When the block halves the size or "
     "changes the channel count, the skip path needs a 1×1 convolution (with stride) to match."
 )
+
+
+@st.cache_data(show_spinner=False)
+def block_figure(projection: bool, stride: int):
+    """The block diagrams never change: draw each once per server."""
+    return afig.resnet_block_figure(projection=projection, stride=stride)
+
+
 b1, b2 = st.columns(2)
 with b1:
     st.caption("64 → 64 channels, stride 1: identity skip")
-    st.plotly_chart(afig.resnet_block_figure(), key="an_block_identity")
+    st.plotly_chart(block_figure(False, 1), key="an_block_identity")
 with b2:
     st.caption("64 → 128 channels, stride 2: projection skip")
-    st.plotly_chart(afig.resnet_block_figure(projection=True, stride=2), key="an_block_proj")
+    st.plotly_chart(block_figure(True, 2), key="an_block_proj")
 blocks = models.summarize(
     models.preset_spec("resnet_block"), models.PRESETS["resnet_block"]["input_shape"]
 )

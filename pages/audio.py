@@ -4,6 +4,10 @@ Thin page: widgets and layout here, every number from core.audio (librosa-equal 
 every figure from core.figures.audio. No torch is imported.
 """
 
+import io
+
+import numpy as np
+import soundfile as sf
 import streamlit as st
 
 from core import audio as A
@@ -20,42 +24,128 @@ N_FFTS = [128, 256, 512, 1024, 2048, 4096]
 WINS = [64, 128, 160, 200, 256, 320, 400, 512, 800, 1024, 2048, 4096]
 CLIP_KEY = {A.Clip: lambda c: c.digest}  # hash the clip by its digest, not its samples
 HOPS = [16, 32, 64, 80, 128, 160, 200, 256, 320, 512, 1024]
+ENVELOPE_POINTS = 2400  # two points (min, max) per pixel column of a full-width figure
+MAX_COLUMNS = 1000  # spectrogram columns drawn at most: about the figure's width in pixels
 
 
 # ----------------------------------------------------------------------------- cached work
+# Results live in st.cache_resource: a rerun gets the very array back (read-only) instead of
+# unpickling a copy, which matters for a 30 s spectrum of several megabytes. Clips are keyed
+# by their digest and uploads by their file id, so no rerun hashes megabytes of samples.
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
-def load_bytes(data: bytes, name: str, sr: int) -> A.Clip:
-    return A.load_clip(data, name=name, target_sr=sr, max_seconds=MAX_SECONDS)
+def _frozen(a):
+    a.setflags(write=False)
+    return a
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_resource(max_entries=24, show_spinner=False)
+def load_upload(file_id: str, name: str, sr: int, _data: bytes) -> A.Clip:
+    clip = A.load_clip(_data, name=name, target_sr=sr, max_seconds=MAX_SECONDS)
+    _frozen(clip.samples)
+    return clip
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
 def load_example(filename: str, sr: int) -> A.Clip:
-    return A.load_example(filename, target_sr=sr, max_seconds=MAX_SECONDS)
+    clip = A.load_example(filename, target_sr=sr, max_seconds=MAX_SECONDS)
+    _frozen(clip.samples)
+    return clip
 
 
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=CLIP_KEY)
 def spectrum(clip: A.Clip, params: A.StftParams):
-    return A.stft(clip.samples, params)
+    return _frozen(A.stft(clip.samples, params))  # (n_bins, n_frames) complex
 
 
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=CLIP_KEY)
 def mel_power(clip: A.Clip, params: A.StftParams, mel: A.MelParams):
-    return A.mel_spectrogram(
-        clip.samples, sr=clip.sr, stft=params, mel=mel, S=spectrum(clip, params)
-    )
+    M = A.mel_spectrogram(clip.samples, sr=clip.sr, stft=params, mel=mel, S=spectrum(clip, params))
+    return _frozen(M)  # (n_mels, n_frames)
 
 
-@st.cache_data(
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+def spec_image(clip, params, kind: str, ref: str, top_db: int, view, log_y: bool):
+    """The cells of the spectrogram that are drawn, computed once per display setting.
+
+    Returns (Z, times, freqs, column step, rows in all): Z (rows, columns) float32, picked
+    (never averaged) from the full scaled spectrogram, so every value is librosa's.
+    """
+    S = spectrum(clip, params)
+    Z = A.scale_spectrogram(S, kind=kind, ref="max" if ref == "max" else 1.0, top_db=top_db)
+    times = A.frame_times(S.shape[1], sr=clip.sr, params=params)
+    cols, cstep = A.display_columns(times, start_s=view[0], end_s=view[1], max_columns=MAX_COLUMNS)
+    first = 1 if log_y else 0  # a log axis has no place for 0 Hz
+    rows = first + F.display_rows(S.shape[0] - first, log=log_y)
+    freqs = A.fft_frequencies(sr=clip.sr, n_fft=params.n_fft)
+    Zd = np.ascontiguousarray(Z[np.ix_(rows, cols)], dtype=np.float32)
+    return _frozen(Zd), _frozen(times[cols]), _frozen(freqs[rows]), cstep, S.shape[0] - first
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+def mel_image(clip, params, mel, which: str, n_mfcc: int, view):
+    """The drawn columns of log-mel (dB, ref = max), mel power or MFCC: (Z, times, step)."""
+    M = mel_power(clip, params, mel)
+    if which == "mel power":
+        Z = M
+    else:
+        Z = A.power_to_db(M, ref="max")
+        if which == "MFCC":
+            Z = A.mfcc(Z, n_mfcc=n_mfcc)
+    times = A.frame_times(M.shape[1], sr=clip.sr, params=params)
+    cols, step = A.display_columns(times, start_s=view[0], end_s=view[1], max_columns=MAX_COLUMNS)
+    Zd = np.ascontiguousarray(Z[:, cols], dtype=np.float32)
+    return _frozen(Zd), _frozen(times[cols]), step
+
+
+def _wav(y, sr: int) -> bytes:
+    """16-bit WAV bytes, scaled to full scale as st.audio does with arrays."""
+    y = np.asarray(y, dtype=np.float32)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    buf = io.BytesIO()
+    sf.write(buf, y / peak if peak > 0 else y, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=CLIP_KEY)
+def clip_wav(clip, t0: float | None = None, t1: float | None = None) -> bytes:
+    if t0 is None:
+        return _wav(clip.samples, clip.sr)
+    return _wav(A.region(clip.samples, sr=clip.sr, start_s=t0, end_s=t1), clip.sr)
+
+
+@st.cache_resource(
     max_entries=4, show_spinner="Rebuilding audio with Griffin-Lim…", hash_funcs=CLIP_KEY
 )
 def rebuilt(
     clip: A.Clip, params: A.StftParams, mel: A.MelParams, t0: float, t1: float, n_iter: int
 ):
-    return A.rebuild_region(
+    out = A.rebuild_region(
         clip.samples, sr=clip.sr, params=params, mel=mel, start_s=t0, end_s=t1, n_iter=n_iter
     )
+    return tuple(_wav(y, clip.sr) for y in out)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+def band_wav(clip, params, mel, band: int) -> bytes:
+    S = spectrum(clip, params)
+    y = A.mel_band_audio(S, sr=clip.sr, params=params, mel=mel, band=band, length=clip.n_samples)
+    return _wav(y, clip.sr)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
+def box_wav(clip, params, view, fr) -> bytes:
+    y = A.box_audio(
+        spectrum(clip, params),
+        sr=clip.sr,
+        params=params,
+        length=clip.n_samples,
+        t0=view[0],
+        t1=view[1],
+        f0=fr[0],
+        f1=fr[1],
+    )
+    return _wav(y, clip.sr)
 
 
 # ----------------------------------------------------------------------------- clip in
@@ -98,13 +188,13 @@ with c1:
             if up is None:
                 st.info("Drop a file above; until then the last clip stays on screen.")
             else:
-                clip = load_bytes(up.getvalue(), up.name, sr)
+                clip = load_upload(up.file_id, up.name, sr, up.getvalue())
         else:
             rec = st.audio_input("Record a clip", key="audio_record")
             if rec is None:
                 st.info("Press the microphone to record; until then the last clip stays.")
             else:
-                clip = load_bytes(rec.getvalue(), "recording", sr)
+                clip = load_upload(rec.file_id, "recording", sr, rec.getvalue())
     except UserInputError as e:
         st.error(str(e))
 
@@ -183,48 +273,94 @@ view = v1.slider(
     key="audio_view",
     help="Zooms the waveform and spectrograms; the region can be played.",
 )
-frame = v2.slider("frame m (window position)", 0, max(n_frames - 1, 0), 0, key="audio_frame")
-frame = min(frame, n_frames - 1)
+last = max(n_frames - 1, 0)
+if st.session_state.get("audio_frame", 0) > last:  # fewer frames after a parameter change
+    st.session_state["audio_frame"] = last
+frame = v2.slider("frame m (window position)", 0, last, key="audio_frame")
+frame = min(frame, last)
 
 stage = st.radio("Stage", STAGES, horizontal=True, key="audio_stage")
-S = spectrum(clip, params)  # (n_bins, n_frames) complex
-times = A.frame_times(n_frames, sr=clip.sr, params=params)
 fv = A.frame_at(clip.samples, sr=clip.sr, params=params, index=frame)
-cols, step = A.display_columns(times, start_s=view[0], end_s=view[1])
+t_frame = (fv.start + params.n_fft // 2) / clip.sr  # the frame's centre in seconds
 
 
-def thin_note() -> None:
+def step_frame(delta: int, last: int) -> None:
+    """Button callback: move the frame slider by ``delta`` hops, within 0..last."""
+    st.session_state["audio_frame"] = min(max(st.session_state["audio_frame"] + delta, 0), last)
+
+
+def thin_note(step: int, rows: tuple[int, int] | None = None) -> None:
+    parts = []
     if step > 1:
-        st.caption(f"Drawing every {step}th frame of {n_frames:,} (all values are exact).")
+        parts.append(f"every {step}th of the {n_frames:,} frames in view")
+    if rows is not None and rows[0] < rows[1]:
+        parts.append(f"{rows[0]} of the {rows[1]} frequency rows")
+    if parts:
+        st.caption(
+            "The figure has fewer pixels than cells, so it draws "
+            + " and ".join(parts)
+            + ": picked, not averaged, so every value shown is exact. Zoom the view to see all."
+        )
 
 
 # ----------------------------------------------------------------------------- stages
 
 if stage == STAGES[0]:
     st.subheader("Waveform: amplitude against time")
-    t, y, exact = A.envelope(clip.samples, sr=clip.sr, start_s=view[0], end_s=view[1])
+    t, y, exact = A.envelope(
+        clip.samples, sr=clip.sr, start_s=view[0], end_s=view[1], max_points=ENVELOPE_POINTS
+    )
     st.plotly_chart(
         F.waveform_figure(t, y, exact=exact, frame_span=(fv.times[0], fv.times[-1])),
         key="audio_fig_wave",
     )
-    shown = "every sample" if exact else "the min/max envelope (zoom in to see samples)"
+    shown = (
+        "every sample"
+        if exact
+        else f"the min/max envelope of {ENVELOPE_POINTS // 2:,} blocks, about one per pixel "
+        "column (zoom in to see the samples themselves)"
+    )
     st.caption(f"Showing {shown}. Red band: frame {frame}.")
     a1, a2 = st.columns(2)
     a1.markdown("Whole clip")
-    a1.audio(clip.samples, sample_rate=clip.sr)
+    a1.audio(clip_wav(clip), format="audio/wav")
     a2.markdown(f"Region {view[0]:.2f}–{view[1]:.2f} s")
     try:
-        a2.audio(
-            A.region(clip.samples, sr=clip.sr, start_s=view[0], end_s=view[1]), sample_rate=clip.sr
-        )
+        a2.audio(clip_wav(clip, view[0], view[1]), format="audio/wav")
     except UserInputError as e:
         a2.error(str(e))
 
 elif stage == STAGES[1]:
     st.subheader("Framing: slide a window, take a DFT")
+    b1, b2, b3 = st.columns([1, 1, 4])
+    b1.button(
+        "◀ previous frame",
+        key="audio_frame_prev",
+        on_click=step_frame,
+        args=(-1, last),
+        disabled=frame <= 0,
+        width="stretch",
+    )
+    b2.button(
+        "next frame ▶",
+        key="audio_frame_next",
+        on_click=step_frame,
+        args=(1, last),
+        disabled=frame >= last,
+        width="stretch",
+    )
+    b3.caption(
+        f"Each step moves the window by one hop, R = {params.hop_length} samples = "
+        f"{1000 * params.hop_length / clip.sr:.1f} ms (or drag the frame slider above)."
+    )
+    where = (
+        f"{fv.start / clip.sr:.3f} s"
+        if fv.start >= 0
+        else f"inside the zero padding, {-fv.start} samples before the clip"
+    )
     st.markdown(
-        f"Frame {frame} starts at sample {fv.start:,} "
-        f"({'inside the zero padding' if fv.start < 0 else f'{fv.start / clip.sr:.3f} s'}). "
+        f"Frame {frame} starts at sample {fv.start:,} ({where}) and is centred on "
+        f"t = {t_frame:.3f} s. "
         f"Its M = {params.win} samples are multiplied by the {params.window} window "
         f"(zero-padded to N = {params.n_fft}), then the DFT gives one column of the spectrogram:"
     )
@@ -245,7 +381,6 @@ elif stage == STAGES[1]:
     )
     peak = int(fv.magnitude.argmax())
     st.metric("Strongest bin in this frame", f"k = {peak} → {fv.freqs[peak]:.1f} Hz")
-    st.caption("Move the frame slider above to step the window along the clip.")
 
 elif stage == STAGES[2]:
     st.subheader("Spectrogram: all frames side by side")
@@ -259,23 +394,23 @@ elif stage == STAGES[2]:
         "from zero; anything more than top_db below the loudest cell is raised to that floor. "
         "ref = max puts the loudest cell at 0 dB."
     )
-    Z = A.scale_spectrogram(S, kind=kind, ref="max" if ref == "max" else 1.0, top_db=top_db)
-    freqs = fv.freqs
-    rows = slice(1, None) if log_y else slice(None)
+    Z, tz, fz, step, n_rows = spec_image(clip, params, kind, ref, top_db, view, log_y)
     st.plotly_chart(
         F.spectrogram_figure(
-            Z[rows][:, cols],
-            times=times[cols],
-            y=freqs[rows],
+            Z,
+            times=tz,
+            y=fz,
             y_title="frequency (Hz)",
             colorbar_title={"db": "dB", "magnitude": "|X|", "power": "|X|²"}[kind],
             log_y=log_y,
-            highlight_time=float(times[frame]),
+            highlight_time=t_frame,
         ),
         key="audio_fig_spec",
     )
-    thin_note()
-    st.caption(f"Shape {S.shape[0]} bins × {S.shape[1]:,} frames; cyan line: frame {frame}.")
+    thin_note(step, (Z.shape[0], n_rows))
+    st.caption(
+        f"Shape {params.n_fft // 2 + 1} bins × {n_frames:,} frames; cyan line: frame {frame}."
+    )
 
 elif stage == STAGES[3]:
     st.subheader("Mel: bend the frequency axis toward hearing")
@@ -289,39 +424,39 @@ elif stage == STAGES[3]:
     band = g2.slider("highlight band", 0, mel.n_mels - 1, mel.n_mels // 4, key="audio_band")
     fb = A.mel_filterbank(sr=clip.sr, n_fft=params.n_fft, mel=mel)
     g2.plotly_chart(F.filterbank_figure(fb, fv.freqs, highlight=band), key="audio_fig_fb")
-    M = mel_power(clip, params, mel)
-    D = A.power_to_db(M, ref="max")
-    ticks = A.mel_band_ticks(sr=clip.sr, mel=mel)
     st.markdown(
-        f"Mel spectrogram = filterbank ({fb.shape[0]}×{fb.shape[1]}) @ |X|² ({S.shape[0]}×{S.shape[1]:,})"
+        f"Mel spectrogram = filterbank ({fb.shape[0]}×{fb.shape[1]}) @ |X|² "
+        f"({fb.shape[1]}×{n_frames:,})"
     )
     which = st.radio(
         "show", ["log-mel (dB)", "mel power", "MFCC"], horizontal=True, key="audio_mel_view"
     )
+    n_mfcc = 0
     if which == "MFCC":
         n_mfcc = st.slider(
             "n_mfcc", 2, min(40, mel.n_mels), min(13, mel.n_mels), key="audio_n_mfcc"
         )
-        C = A.mfcc(D, n_mfcc=n_mfcc)
         st.caption("MFCC: an orthonormal DCT-II of each log-mel column, first n_mfcc rows kept.")
-        Z, y, title, bar, yt = C, list(range(n_mfcc)), "coefficient", "MFCC", None
-    elif which == "mel power":
-        Z, y, title, bar, yt = M, list(range(mel.n_mels)), "mel band", "power", ticks
+    Z, tz, step = mel_image(clip, params, mel, which, n_mfcc, view)
+    if which == "MFCC":
+        y, title, bar, yt = list(range(n_mfcc)), "coefficient", "MFCC", None
     else:
-        Z, y, title, bar, yt = D, list(range(mel.n_mels)), "mel band", "dB", ticks
+        ticks = A.mel_band_ticks(sr=clip.sr, mel=mel)
+        y, title, yt = list(range(mel.n_mels)), "mel band", ticks
+        bar = "power" if which == "mel power" else "dB"
     st.plotly_chart(
         F.spectrogram_figure(
-            Z[:, cols],
-            times=times[cols],
+            Z,
+            times=tz,
             y=y,
             y_title=title,
             colorbar_title=bar,
-            highlight_time=float(times[frame]),
+            highlight_time=t_frame,
             y_ticks=yt,
         ),
         key="audio_fig_mel",
     )
-    thin_note()
+    thin_note(step)
 
 elif stage == STAGES[4]:
     st.subheader("Hear it: what survives each step")
@@ -336,21 +471,18 @@ elif stage == STAGES[4]:
         seg, from_stft, from_mel = rebuilt(clip, params, mel, t0, t1, n_iter)
         r1, r2, r3 = st.columns(3)
         r1.markdown("Original region")
-        r1.audio(seg, sample_rate=clip.sr)
+        r1.audio(seg, format="audio/wav")
         r2.markdown("From |STFT| (Griffin-Lim)")
-        r2.audio(from_stft, sample_rate=clip.sr)
+        r2.audio(from_stft, format="audio/wav")
         r3.markdown(f"From the {mel.n_mels}-band mel spectrogram")
-        r3.audio(from_mel, sample_rate=clip.sr)
+        r3.audio(from_mel, format="audio/wav")
     except UserInputError as e:
         st.error(str(e))
     st.markdown("**One mel band** (the STFT weighted by one triangle, true phase kept)")
     band = st.slider("band", 0, mel.n_mels - 1, mel.n_mels // 4, key="audio_play_band")
     lo, hi = A.mel_edges(sr=clip.sr, mel=mel)[[band, band + 2]]
     st.caption(f"Band {band} spans {lo:.0f}–{hi:.0f} Hz.")
-    st.audio(
-        A.mel_band_audio(S, sr=clip.sr, params=params, mel=mel, band=band, length=clip.n_samples),
-        sample_rate=clip.sr,
-    )
+    st.audio(band_wav(clip, params, mel, band), format="audio/wav")
     st.markdown("**A time-frequency box** (the view region × this frequency range)")
     fr = st.slider(
         "frequency range (Hz)",
@@ -361,19 +493,7 @@ elif stage == STAGES[4]:
         key="audio_box_f",
     )
     try:
-        st.audio(
-            A.box_audio(
-                S,
-                sr=clip.sr,
-                params=params,
-                length=clip.n_samples,
-                t0=view[0],
-                t1=view[1],
-                f0=fr[0],
-                f1=fr[1],
-            ),
-            sample_rate=clip.sr,
-        )
+        st.audio(box_wav(clip, params, view, fr), format="audio/wav")
     except UserInputError as e:
         st.error(str(e))
 
@@ -395,19 +515,18 @@ else:
         f"{cov.band_low_hz:.0f} to {cov.band_high_hz:.0f} Hz. The same 3×3 filter covers a "
         "few tens of hertz low down and kilohertz high up: the mel axis is not uniform in Hz."
     )
-    D = A.power_to_db(mel_power(clip, params, mel), ref="max")
-    tc = float(times[frame])
-    hop_s = params.hop_length / clip.sr
+    Z, tz, step = mel_image(clip, params, mel, "log-mel (dB)", 0, view)
+        hop_s = params.hop_length / clip.sr
     st.plotly_chart(
         F.spectrogram_figure(
-            D[:, cols],
-            times=times[cols],
+            Z,
+            times=tz,
             y=list(range(mel.n_mels)),
             y_title="mel band",
             colorbar_title="dB",
-            box=(tc - 0.5 * hop_s, tc + 2.5 * hop_s, band - 0.5, band + 2.5),
+            box=(t_frame - 0.5 * hop_s, t_frame + 2.5 * hop_s, band - 0.5, band + 2.5),
             y_ticks=A.mel_band_ticks(sr=clip.sr, mel=mel),
         ),
         key="audio_fig_cnn",
     )
-    thin_note()
+    thin_note(step)

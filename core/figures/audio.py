@@ -1,30 +1,93 @@
 """Figures of the audio page: pure functions, numbers in, plotly Figure out.
 
-Heatmaps receive float32 arrays so plotly sends them to the browser as binary, and the
-caller thins very long spectrograms to a subset of their columns (every value drawn is
-still one of the computed values).
+Speed matters here: the page rebuilds a figure on every slider move, and plotly's own
+helpers (``make_subplots``, ``add_vline``, a named template) validate and deep-copy far more
+than they draw. So each figure is one ``go.Figure(data, layout)`` call with plain dicts:
+overlays are layout shapes, subplot grids are axis domains, and the look comes from the
+app's theme. Heatmaps receive float32 arrays so plotly sends them to the browser as
+binary; the caller thins long spectrograms with ``display_rows`` and
+``core.audio.display_columns`` to no more cells than the figure has pixels (every value
+drawn is still one of the computed values).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 _LINE = "#1f77b4"
 _ACCENT = "#d62728"
 _MUTED = "#7f7f7f"
+_CURSOR = "#00e5ff"
+MAX_ROWS = 300  # a 360 px spectrogram has about 300 px of plot height
 
 
-def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 45},
-        title=title,
-        showlegend=False,
-        template="plotly_white",
-    )
-    return fig
+def _figure(
+    data: list,
+    *,
+    height: int,
+    shapes: list[dict] | None = None,
+    annotations: list[dict] | None = None,
+    title: str | None = None,
+    **layout,
+) -> go.Figure:
+    """One validated construction: traces plus a plain layout dict."""
+    base = {
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 40 if title else 20, "b": 45},
+        "showlegend": False,
+        "shapes": shapes or [],
+        "annotations": annotations or [],
+    }
+    if title:
+        base["title"] = {"text": title}
+    return go.Figure(data=data, layout={**base, **layout})
+
+
+def _vband(x0: float, x1: float, color: str, opacity: float) -> dict:
+    """A shaded band over the whole height of the plot, from x0 to x1 in data units."""
+    return {
+        "type": "rect",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x0,
+        "x1": x1,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": color,
+        "opacity": opacity,
+        "line": {"width": 0},
+        "layer": "below",
+    }
+
+
+def _vline(x: float, color: str, *, width: float = 2, dash: str = "solid") -> dict:
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": color, "width": width, "dash": dash},
+    }
+
+
+def display_rows(n_rows: int, *, max_rows: int = MAX_ROWS, log: bool = False) -> np.ndarray:
+    """Indices of the rows to draw out of ``n_rows``: all of them, or at most ``max_rows``.
+
+    On a linear axis every ``step``-th row is kept; on a log axis the kept rows are spaced
+    geometrically, so the low bins that a log axis stretches are all still there. Rows are
+    picked, never averaged: each drawn value is one of the computed ones. Shape (k,).
+    """
+    if n_rows <= max_rows:
+        return np.arange(n_rows)
+    if log:
+        idx = np.unique(np.round(np.geomspace(1, n_rows, max_rows)).astype(int) - 1)
+        return idx
+    step = -(-n_rows // max_rows)
+    return np.arange(0, n_rows, step)
 
 
 def waveform_figure(
@@ -42,25 +105,26 @@ def waveform_figure(
     ``region`` shades the selected time range, ``frame_span`` the current analysis frame.
     """
     mode = "lines+markers" if exact and t.size <= 400 else "lines"
-    fig = go.Figure(
-        go.Scatter(
-            x=t.astype(np.float64),
-            y=y.astype(np.float32),
-            mode=mode,
-            line={"color": _LINE, "width": 1},
-            marker={"size": 4},
-            hovertemplate="t = %{x:.5f} s<br>x = %{y:.4f}<extra></extra>",
-        )
+    trace = go.Scatter(
+        x=np.asarray(t, dtype=np.float64),
+        y=np.asarray(y, dtype=np.float32),
+        mode=mode,
+        line={"color": _LINE, "width": 1},
+        marker={"size": 4},
+        hovertemplate="t = %{x:.5f} s<br>x = %{y:.4f}<extra></extra>",
     )
+    shapes = []
     if region is not None:
-        fig.add_vrect(x0=region[0], x1=region[1], fillcolor="#ffbf00", opacity=0.18, line_width=0)
+        shapes.append(_vband(region[0], region[1], "#ffbf00", 0.18))
     if frame_span is not None:
-        fig.add_vrect(
-            x0=frame_span[0], x1=frame_span[1], fillcolor=_ACCENT, opacity=0.15, line_width=0
-        )
-    fig.update_xaxes(title="time (s)")
-    fig.update_yaxes(title="amplitude", range=[-1.05, 1.05])
-    return _layout(fig, height=height)
+        shapes.append(_vband(frame_span[0], frame_span[1], _ACCENT, 0.15))
+    return _figure(
+        [trace],
+        height=height,
+        shapes=shapes,
+        xaxis={"title": {"text": "time (s)"}},
+        yaxis={"title": {"text": "amplitude"}, "range": [-1.05, 1.05]},
+    )
 
 
 def frame_figure(
@@ -71,39 +135,67 @@ def frame_figure(
     windowed: np.ndarray,
     freqs: np.ndarray,
     magnitude: np.ndarray,
-    height: int = 300,
+    height: int = 320,
 ) -> go.Figure:
     """Three panels: the frame x(n) with the window w(n), x(n) w(n), and |X(k)| in hertz.
 
     ``times``, ``raw``, ``window`` and ``windowed`` have shape (n_fft,); ``freqs`` and
     ``magnitude`` have shape (1 + n_fft // 2,).
     """
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=("frame x(n) and window w(n)", "windowed frame x(n)·w(n)", "|X(k)|"),
-        horizontal_spacing=0.07,
-    )
-    ms = (times - times[0]) * 1000.0
-    fig.add_trace(go.Scatter(x=ms, y=raw, line={"color": _LINE, "width": 1}), 1, 1)
-    fig.add_trace(
-        go.Scatter(x=ms, y=window, line={"color": _ACCENT, "width": 1.5, "dash": "dash"}), 1, 1
-    )
-    fig.add_trace(go.Scatter(x=ms, y=windowed, line={"color": _LINE, "width": 1}), 1, 2)
-    fig.add_trace(
+    gap = 0.08
+    width = (1.0 - 2 * gap) / 3
+    domains = [[i * (width + gap), i * (width + gap) + width] for i in range(3)]
+    titles = ("frame x(n) and window w(n)", "windowed frame x(n)·w(n)", "|X(k)|")
+    ms = (np.asarray(times) - times[0]) * 1000.0
+    line = {"color": _LINE, "width": 1}
+    data = [
+        go.Scatter(x=ms, y=raw, line=line, name="x(n)", xaxis="x", yaxis="y"),
+        go.Scatter(
+            x=ms,
+            y=window,
+            line={"color": _ACCENT, "width": 1.5, "dash": "dash"},
+            name="w(n)",
+            xaxis="x",
+            yaxis="y",
+        ),
+        go.Scatter(x=ms, y=windowed, line=line, name="x(n)·w(n)", xaxis="x2", yaxis="y2"),
         go.Scatter(
             x=freqs,
             y=magnitude,
-            line={"color": _LINE, "width": 1},
+            line=line,
             hovertemplate="%{x:.0f} Hz<br>|X| = %{y:.4g}<extra></extra>",
+            xaxis="x3",
+            yaxis="y3",
         ),
-        1,
-        3,
+    ]
+    axes = {}
+    for i, (dom, xt) in enumerate(
+        zip(domains, ("ms into the frame", "ms into the frame", "frequency (Hz)"), strict=True)
+    ):
+        s = "" if i == 0 else str(i + 1)
+        axes[f"xaxis{s}"] = {"domain": dom, "anchor": f"y{s}", "title": {"text": xt}}
+        axes[f"yaxis{s}"] = {"anchor": f"x{s}", "automargin": True}
+    notes = [
+        {
+            "text": t,
+            "x": (d[0] + d[1]) / 2,
+            "y": 1.0,
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": "center",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 14},
+        }
+        for t, d in zip(titles, domains, strict=True)
+    ]
+    return _figure(
+        data,
+        height=height,
+        annotations=notes,
+        margin={"l": 50, "r": 20, "t": 40, "b": 45},
+        **axes,
     )
-    fig.update_xaxes(title_text="ms into the frame", row=1, col=1)
-    fig.update_xaxes(title_text="ms into the frame", row=1, col=2)
-    fig.update_xaxes(title_text="frequency (Hz)", row=1, col=3)
-    return _layout(fig, height=height)
 
 
 def spectrogram_figure(
@@ -124,49 +216,62 @@ def spectrogram_figure(
     ``Z`` has shape (len(y), len(times)). ``highlight_time`` draws the current frame's
     column; ``box`` = (t0, t1, y0, y1) outlines a region (e.g. a filter's window).
     """
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.asarray(Z, dtype=np.float32),
-            x=np.asarray(times, dtype=np.float32),
-            y=np.asarray(y, dtype=np.float32),
-            colorscale="Magma",
-            colorbar={"title": {"text": colorbar_title}},
-            hovertemplate="t = %{x:.3f} s<br>" + y_title + " = %{y:.4g}<br>%{z:.4g}<extra></extra>",
-        )
+    heat = go.Heatmap(
+        z=np.asarray(Z, dtype=np.float32),
+        x=np.asarray(times, dtype=np.float32),
+        y=np.asarray(y, dtype=np.float32),
+        colorscale="Magma",
+        colorbar={"title": {"text": colorbar_title}},
+        hovertemplate="t = %{x:.3f} s<br>" + y_title + " = %{y:.4g}<br>%{z:.4g}<extra></extra>",
     )
+    shapes = []
     if highlight_time is not None:
-        fig.add_vline(x=highlight_time, line={"color": "#00e5ff", "width": 2})
+        shapes.append(_vline(highlight_time, _CURSOR))
     if box is not None:
         t0, t1, y0, y1 = box
-        fig.add_shape(
-            type="rect", x0=t0, x1=t1, y0=y0, y1=y1, line={"color": "#00e5ff", "width": 2}
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "y",
+                "x0": t0,
+                "x1": t1,
+                "y0": y0,
+                "y1": y1,
+                "line": {"color": _CURSOR, "width": 2},
+            }
         )
-    fig.update_xaxes(title="time (s)")
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    yaxis = {"title": {"text": y_title}, "type": "log" if log_y else "linear"}
     if y_ticks is not None:
-        fig.update_yaxes(tickvals=y_ticks[0], ticktext=y_ticks[1])
-    return _layout(fig, height=height)
+        yaxis.update(tickvals=list(y_ticks[0]), ticktext=list(y_ticks[1]))
+    return _figure(
+        [heat],
+        height=height,
+        shapes=shapes,
+        xaxis={"title": {"text": "time (s)"}},
+        yaxis=yaxis,
+    )
 
 
 def mel_scale_figure(
     freqs: np.ndarray, htk: np.ndarray, slaney: np.ndarray, *, height: int = 320
 ) -> go.Figure:
     """Mel value against frequency for the HTK and the Slaney formulas; arrays shape (k,)."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(x=freqs, y=htk, name="HTK: 2595·log10(1 + f/700)", line={"color": _LINE})
-    )
-    fig.add_trace(
+    data = [
+        go.Scatter(x=freqs, y=htk, name="HTK: 2595·log10(1 + f/700)", line={"color": _LINE}),
         go.Scatter(
             x=freqs, y=slaney, name="Slaney: linear below 1 kHz, log above", line={"color": _ACCENT}
-        )
+        ),
+    ]
+    return _figure(
+        data,
+        height=height,
+        shapes=[_vline(1000, _MUTED, width=1, dash="dot")],
+        showlegend=True,
+        legend={"x": 0.02, "y": 0.98},
+        xaxis={"title": {"text": "frequency (Hz)"}},
+        yaxis={"title": {"text": "mel"}},
     )
-    fig.add_vline(x=1000, line={"color": _MUTED, "dash": "dot"})
-    fig.update_xaxes(title="frequency (Hz)")
-    fig.update_yaxes(title="mel")
-    _layout(fig, height=height)
-    fig.update_layout(showlegend=True, legend={"x": 0.02, "y": 0.98})
-    return fig
 
 
 def filterbank_figure(
@@ -187,7 +292,7 @@ def filterbank_figure(
         lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 2, row.size)
         xs += [freqs[lo:hi], gap]
         ys += [row[lo:hi], gap]
-    fig = go.Figure(
+    data = [
         go.Scatter(
             x=np.concatenate(xs) if xs else [],
             y=np.concatenate(ys) if ys else [],
@@ -196,13 +301,13 @@ def filterbank_figure(
             connectgaps=False,
             hovertemplate="%{x:.0f} Hz<br>weight %{y:.4g}<extra></extra>",
         )
-    )
+    ]
     if highlight is not None and 0 <= highlight < fb.shape[0]:
         row = fb[highlight]
         nz = np.flatnonzero(row)
         if nz.size:
             lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 2, row.size)
-            fig.add_trace(
+            data.append(
                 go.Scatter(
                     x=freqs[lo:hi],
                     y=row[lo:hi],
@@ -211,6 +316,9 @@ def filterbank_figure(
                     hovertemplate=f"band {highlight}<br>" + "%{x:.0f} Hz<extra></extra>",
                 )
             )
-    fig.update_xaxes(title="frequency (Hz)")
-    fig.update_yaxes(title="weight")
-    return _layout(fig, height=height)
+    return _figure(
+        data,
+        height=height,
+        xaxis={"title": {"text": "frequency (Hz)"}},
+        yaxis={"title": {"text": "weight"}},
+    )
