@@ -24,8 +24,8 @@ N_FFTS = [128, 256, 512, 1024, 2048, 4096]
 WINS = [64, 128, 160, 200, 256, 320, 400, 512, 800, 1024, 2048, 4096]
 CLIP_KEY = {A.Clip: lambda c: c.digest}  # hash the clip by its digest, not its samples
 HOPS = [16, 32, 64, 80, 128, 160, 200, 256, 320, 512, 1024]
-ENVELOPE_POINTS = 2400  # two points (min, max) per pixel column of a full-width figure
-MAX_COLUMNS = 1000  # spectrogram columns drawn at most: about the figure's width in pixels
+ENVELOPE_POINTS = 1600  # min and max of 800 blocks: about one block per pixel column
+MAX_COLUMNS = 800  # spectrogram columns drawn at most: about the plot width in pixels
 
 
 # ----------------------------------------------------------------------------- cached work
@@ -516,7 +516,7 @@ else:
         "few tens of hertz low down and kilohertz high up: the mel axis is not uniform in Hz."
     )
     Z, tz, step = mel_image(clip, params, mel, "log-mel (dB)", 0, view)
-        hop_s = params.hop_length / clip.sr
+    hop_s = params.hop_length / clip.sr
     st.plotly_chart(
         F.spectrogram_figure(
             Z,

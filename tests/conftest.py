@@ -117,6 +117,7 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     running (no status widget) and no element is still a loading skeleton.
     """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.evaluate("() => { window.__settledSince = null; }")
     page.wait_for_function(
         """() => {
             const busy = document.querySelector('[data-testid="stStatusWidget"]')

@@ -147,3 +147,55 @@ def test_page_and_core_do_not_import_torch():
     )
     root = str(Path(PAGE).parents[1])
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def _drawn(at, key):
+    """The arrays of the first trace of a plotly chart as the browser receives them."""
+    import base64
+    import json
+
+    chart = next(e for e in at.get("plotly_chart") if e.proto.id and key in e.proto.id)
+    trace = json.loads(chart.proto.spec)["data"][0]
+
+    def arr(v):
+        if isinstance(v, dict):
+            a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+            shape = v.get("shape")
+            return a.reshape([int(s) for s in str(shape).split(",")]) if shape else a
+        return np.asarray(v)
+
+    return arr(trace["z"]), arr(trace["x"]), arr(trace["y"])
+
+
+def test_drawn_spectrogram_cells_are_librosa_values():
+    """Thinned to the figure's pixels, the cells drawn are still exact librosa dB values."""
+    at = page()
+    at.select_slider(key="audio_n_fft").set_value(2048).run()
+    at.radio(key="audio_stage").set_value(STAGES[2]).run()
+    assert not at.exception and not at.error
+    z, x, f = _drawn(at, "audio_fig_spec")
+    y = librosa.load(
+        str(Path(PAGE).parents[1] / "assets" / "audio" / "speech_it.ogg"), sr=SR, mono=True
+    )[0]
+    ref = librosa.power_to_db(
+        np.abs(librosa.stft(y, n_fft=2048, hop_length=160, win_length=400)) ** 2, ref=np.max
+    )  # (1025, n_frames)
+    rows = np.rint(f * 2048 / SR).astype(int)
+    cols = np.rint(x * SR / 160).astype(int)
+    assert z.shape == (rows.size, cols.size) and rows.size < ref.shape[0]  # rows were thinned
+    assert z.shape[0] <= 300 and z.shape[1] <= 800
+    np.testing.assert_allclose(z, ref[np.ix_(rows, cols)], atol=2e-3)
+    assert "of the 1025 frequency rows" in texts(at.caption)
+
+
+def test_step_buttons_move_the_window_by_one_hop():
+    at = page()
+    at.radio(key="audio_stage").set_value(STAGES[1]).run()
+    assert "Frame 0 starts at sample -256" in texts(at.markdown)
+    at.button(key="audio_frame_next").click().run()
+    at.button(key="audio_frame_next").click().run()
+    assert not at.exception
+    assert at.slider(key="audio_frame").value == 2
+    assert "Frame 2 starts at sample 64" in texts(at.markdown)  # 2 * 160 - 256
+    at.button(key="audio_frame_prev").click().run()
+    assert "Frame 1 starts at sample -96" in texts(at.markdown)

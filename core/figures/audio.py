@@ -20,6 +20,16 @@ _ACCENT = "#d62728"
 _MUTED = "#7f7f7f"
 _CURSOR = "#00e5ff"
 MAX_ROWS = 300  # a 360 px spectrogram has about 300 px of plot height
+# Magma, with its first stop "#000004" moved to "#010106": Streamlit's chart theme uses colours
+# #000001..#000040 as placeholders and swaps them for theme colours in the browser, which
+# painted the quietest cells pink.
+_MAGMA = [
+    [i / 9, c]
+    for i, c in enumerate(
+        ["#010106", "#180f3d", "#440f76", "#721f81", "#9e2f7f"]
+        + ["#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"]
+    )
+]
 
 
 def _figure(
@@ -220,7 +230,7 @@ def spectrogram_figure(
         z=np.asarray(Z, dtype=np.float32),
         x=np.asarray(times, dtype=np.float32),
         y=np.asarray(y, dtype=np.float32),
-        colorscale="Magma",
+        colorscale=_MAGMA,
         colorbar={"title": {"text": colorbar_title}},
         hovertemplate="t = %{x:.3f} s<br>" + y_title + " = %{y:.4g}<br>%{z:.4g}<extra></extra>",
     )
@@ -256,11 +266,21 @@ def spectrogram_figure(
 def mel_scale_figure(
     freqs: np.ndarray, htk: np.ndarray, slaney: np.ndarray, *, height: int = 320
 ) -> go.Figure:
-    """Mel value against frequency for the HTK and the Slaney formulas; arrays shape (k,)."""
+    """Mel value against frequency for the HTK and the Slaney formulas; arrays shape (k,).
+
+    The two scales use different units (HTK reaches about 2840 mel at 8 kHz, Slaney about
+    45), so each has its own vertical axis: HTK on the left, Slaney on the right.
+    """
     data = [
-        go.Scatter(x=freqs, y=htk, name="HTK: 2595·log10(1 + f/700)", line={"color": _LINE}),
         go.Scatter(
-            x=freqs, y=slaney, name="Slaney: linear below 1 kHz, log above", line={"color": _ACCENT}
+            x=freqs, y=htk, name="HTK: 2595·log10(1 + f/700), left axis", line={"color": _LINE}
+        ),
+        go.Scatter(
+            x=freqs,
+            y=slaney,
+            name="Slaney: linear below 1 kHz, log above, right axis",
+            line={"color": _ACCENT},
+            yaxis="y2",
         ),
     ]
     return _figure(
@@ -268,9 +288,17 @@ def mel_scale_figure(
         height=height,
         shapes=[_vline(1000, _MUTED, width=1, dash="dot")],
         showlegend=True,
-        legend={"x": 0.02, "y": 0.98},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom"},
+        margin={"l": 60, "r": 60, "t": 60, "b": 45},
         xaxis={"title": {"text": "frequency (Hz)"}},
-        yaxis={"title": {"text": "mel"}},
+        yaxis={"title": {"text": "HTK mel"}, "rangemode": "tozero"},
+        yaxis2={
+            "title": {"text": "Slaney mel"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
     )
 
 
