@@ -106,8 +106,8 @@ st.markdown(
     "centre of unit 0 $start_{out} = start_{in} + (d(k-1)/2 - p)\\,j_{in}$"
 )
 
-left, right = st.columns([5, 6], gap="medium")
-with left:
+editor = st.container()
+with editor:
     st.selectbox(
         "Preset stack",
         list(rf.PRESETS),
@@ -115,16 +115,14 @@ with left:
         key="rf_preset",
         on_change=_load_preset,
     )
-    c1, c2 = st.columns(2)
+    c1, c2, _ = st.columns([1, 1, 2])
     c1.number_input("Input height", min_value=1, max_value=512, step=1, key="rf_in_h",
                     on_change=_reset_unit, args=(S.rf_n,))  # fmt: skip
     c2.number_input("Input width", min_value=1, max_value=512, step=1, key="rf_in_w",
                     on_change=_reset_unit, args=(S.rf_n,))  # fmt: skip
     with st.expander(f"Layers ({S.rf_n})", expanded=S.rf_n <= 8):
         for i in range(S.rf_n):
-            cols = st.columns(
-                [1.9, 1.3, 1.3, 1.3, 1.3, 0.75, 0.75, 0.75], vertical_alignment="bottom"
-            )
+            cols = st.columns([2, 2, 2, 2, 2, 1, 1, 1, 2], vertical_alignment="bottom")
             name = S.get(f"rf_name_{i}") or ""
             cols[0].selectbox(f"{i + 1}. {name}".strip(), ["conv", "pool"], key=f"rf_kind_{i}")
             cols[1].number_input("k", min_value=1, max_value=64, key=f"rf_k_{i}")
@@ -132,26 +130,34 @@ with left:
             cols[3].number_input("p", min_value=0, max_value=32, key=f"rf_p_{i}")
             cols[4].number_input("d", min_value=1, max_value=16, key=f"rf_d_{i}")
             cols[5].button(
-                ":material/arrow_upward:",
+                "",
+                icon=":material/arrow_upward:",
                 key=f"rf_up_{i}",
                 on_click=_move,
                 args=(i, -1),
                 help="Move up",
             )
             cols[6].button(
-                ":material/arrow_downward:",
+                "",
+                icon=":material/arrow_downward:",
                 key=f"rf_down_{i}",
                 on_click=_move,
                 args=(i, 1),
                 help="Move down",
             )
             cols[7].button(
-                ":material/close:", key=f"rf_del_{i}", on_click=_remove, args=(i,), help="Remove"
+                "",
+                icon=":material/close:",
+                key=f"rf_del_{i}",
+                on_click=_remove,
+                args=(i,),
+                help="Remove",
             )
         a1, a2 = st.columns(2)
         a1.button("Add conv layer", key="rf_add_conv", on_click=_add, args=("conv",))
         a2.button("Add pool layer", key="rf_add_pool", on_click=_add, args=("pool",))
 
+left, right = st.columns([2, 3], gap="medium")
 layers = _read_layers()
 broken_at = None
 try:
