@@ -250,3 +250,36 @@ def test_1d_audio_snippet_matches_torch(at):
     eq = [c.value for c in at.code if "×" in c.value][-1]
     assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref[4], abs=5e-4)
     assert len(at.get("audio")) == 2
+
+
+def test_play_advances_one_step_per_tick_and_pause_stops(at):
+    at.button(key="conv_play").click().run()
+    assert at.button(key="conv_play").label == "Pause"
+    assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in codes(at)  # the first tick moved on one step
+    at.run()
+    assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
+    at.button(key="conv_play").click().run()
+    assert at.button(key="conv_play").label == "Play"
+    at.run()
+    assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
+
+
+def test_resize_and_random_preset(at):
+    at.number_input(key="conv_rows").set_value(4).run()
+    at.number_input(key="conv_cols").set_value(5).run()
+    at.button(key="conv_resize").click().run()
+    rows = text_area(at, "conv_x_0").value.splitlines()
+    assert len(rows) == 4 and all(len(r.split()) == 5 for r in rows)
+    assert rows[0].split()[:3] == ["1", "2", "3"]  # the old numbers are kept
+    at.number_input(key="conv_kcols").set_value(2).run()
+    at.selectbox(key="conv_preset").set_value("Random integers").run()
+    x = np.array(
+        [[float(v) for v in r.split()] for r in text_area(at, "conv_x_0").value.splitlines()]
+    )
+    k = np.array(
+        [[float(v) for v in r.split()] for r in text_area(at, "conv_k_0").value.splitlines()]
+    )
+    assert x.shape == (4, 5) and k.shape == (3, 2)
+    ref = torch_output(x, k)
+    eq = next(c for c in codes(at) if "×" in c)
+    assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref[0, 0])
