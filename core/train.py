@@ -1,0 +1,683 @@
+"""The training loop: recipe in, trained model and a history of events out.
+
+``train(model, data, recipe, device, on_event=..., stop=...)`` trains any ``nn.Module`` that maps
+a batch ``(N, ...)`` to logits ``(N, C)`` (or ``(N, 1)`` for a two-class task with one sigmoid
+output) on tensors held in memory: the data are moved to the device once and batched by
+indexing, with no DataLoader. It keeps a copy of the best weights by validation score and puts
+them back at the end, stops on a NaN/infinite loss or when ``stop`` (a ``threading.Event``) is
+set, and reports each batch and epoch to ``on_event`` as plain frozen dataclasses, so a page can
+read them from another thread. The device is chosen in one place: ``choose_device``.
+
+Headless::
+
+    python -m core.train --dataset digits --model lenet5 --epochs 3 --out model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import UserInputError
+from core.metrics import confusion_matrix
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "step", "onecycle", "plateau")
+AUGMENTATIONS = ("none", "image", "spectrogram", "waveform")
+
+
+# ---------------------------------------------------------------- device (the one place) ----
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """Pick the device to train on: CUDA, then Apple's MPS, then the CPU.
+
+    Parameters
+    ----------
+    preference : {"auto", "cuda", "mps", "cpu"}
+        "auto" takes the first available; naming a device asks for it and fails with a
+        sentence if this machine does not have it.
+    """
+    pref = preference.lower().strip()
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if pref == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if pref == "cuda" and not cuda:
+        raise UserInputError("No CUDA GPU is available on this machine; choose 'cpu' or 'auto'.")
+    if pref == "mps" and not mps:
+        raise UserInputError(
+            "Apple's MPS is not available on this machine; choose 'cpu' or 'auto'."
+        )
+    if pref not in ("cuda", "mps", "cpu"):
+        raise UserInputError(f"Unknown device {preference!r}: choose auto, cuda, mps or cpu.")
+    return torch.device(pref)
+
+
+# --------------------------------------------------------------------------- the recipe ----
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that says how to train (not what: the model and data come separately).
+
+    Attributes
+    ----------
+    optimizer : {"sgd", "adam", "adamw"}; SGD uses ``momentum``.
+    scheduler : {"none", "step", "onecycle", "plateau"}
+        "step" multiplies the rate by ``gamma`` every ``step_size`` epochs; "onecycle" warms
+        up to ``lr`` then anneals, per batch; "plateau" multiplies by ``gamma`` when the
+        validation loss has not improved for ``patience`` epochs.
+    augment : {"none", "image", "spectrogram", "waveform"}
+        "image": random shifts (up to ``max_shift`` pixels) and rotations (up to
+        ``max_rotation`` degrees); "spectrogram": SpecAugment frequency and time masks (widths
+        up to ``freq_mask`` and ``time_mask`` bins), a random time shift (up to ``time_shift``
+        of the length) and Gaussian noise of std ``noise_std``; "waveform": time shift, noise
+        and a random gain.
+    select_by : {"val_acc", "val_loss"}: what "best" means for the kept checkpoint.
+    batch_every : send a BatchEvent every this many batches (1 = all).
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    step_size: int = 5
+    gamma: float = 0.1
+    patience: int = 2
+    batch_size: int = 64
+    epochs: int = 10
+    augment: str = "none"
+    max_shift: int = 2
+    max_rotation: float = 10.0
+    freq_mask: int = 8
+    time_mask: int = 16
+    time_shift: float = 0.1
+    noise_std: float = 0.0
+    seed: int = 0
+    select_by: str = "val_acc"
+    batch_every: int = 1
+
+    def validate(self) -> Recipe:
+        """Raise UserInputError with a sentence for the first bad setting; return self."""
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}."),
+            (self.scheduler in SCHEDULERS, f"scheduler must be one of {', '.join(SCHEDULERS)}."),
+            (
+                self.augment in AUGMENTATIONS,
+                f"augmentation must be one of {', '.join(AUGMENTATIONS)}.",
+            ),
+            (self.select_by in ("val_acc", "val_loss"), "select_by must be val_acc or val_loss."),
+            (
+                math.isfinite(self.lr) and 0 < self.lr <= 10,
+                "The learning rate must be a positive number (typically 1e-4 to 1e-1).",
+            ),
+            (0 <= self.momentum < 1, "Momentum must be between 0 and 1 (0.9 is usual)."),
+            (self.weight_decay >= 0, "Weight decay cannot be negative."),
+            (1 <= self.batch_size <= 65536, "The batch size must be between 1 and 65536."),
+            (1 <= self.epochs <= 10000, "The number of epochs must be between 1 and 10000."),
+            (self.step_size >= 1, "The StepLR step size must be at least 1 epoch."),
+            (0 < self.gamma <= 1, "The decay factor gamma must be in (0, 1]."),
+            (self.patience >= 0, "Patience cannot be negative."),
+            (self.max_shift >= 0 and self.max_rotation >= 0, "Shifts and rotations must be >= 0."),
+            (self.freq_mask >= 0 and self.time_mask >= 0, "Mask widths must be >= 0."),
+            (0 <= self.time_shift < 1, "The time shift is a fraction of the length, in [0, 1)."),
+            (self.noise_std >= 0, "The noise level cannot be negative."),
+            (self.batch_every >= 1, "batch_every must be at least 1."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserInputError(message)
+        return self
+
+
+#: Recipes that work well on the bundled datasets (the pages start from these).
+DEFAULT_RECIPES: dict[str, Recipe] = {
+    "digits": Recipe(
+        optimizer="adamw", lr=4e-3, weight_decay=1e-3, scheduler="onecycle", batch_size=64,
+        epochs=12, augment="image",
+    ),
+    "commands": Recipe(
+        optimizer="adamw",
+        lr=3e-3,
+        weight_decay=1e-2,
+        scheduler="onecycle",
+        batch_size=32,
+        epochs=20,
+        augment="spectrogram",
+    ),
+    "instruments": Recipe(
+        optimizer="adam", lr=3e-3, scheduler="onecycle", batch_size=32, epochs=15,
+        augment="spectrogram",
+    ),
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the events ----
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One optimisation step done."""
+
+    epoch: int  # 1-based
+    batch: int  # 1-based within the epoch
+    n_batches: int
+    step: int  # 1-based over the whole run
+    total_steps: int
+    loss: float
+    lr: float
+    elapsed: float  # seconds since the run started
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """One epoch done, with its validation results."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    elapsed: float
+    is_best: bool
+    best_epoch: int
+    val_confusion: np.ndarray | None = None  # (C, C) counts, rows = true class
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """The run ended: ``reason`` is "finished", "stopped" or "diverged"."""
+
+    reason: str
+    message: str
+    best_epoch: int | None
+    elapsed: float
+
+
+Event = BatchEvent | EpochEvent | EndEvent
+
+
+@dataclass
+class TrainData:
+    """Tensors to train on: inputs (N, ...) float and class indices (N,) int64."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+
+
+@dataclass
+class TrainResult:
+    """What a run produced; the model passed to ``train`` now holds the best weights."""
+
+    history: list[EpochEvent]
+    reason: str  # "finished", "stopped" or "diverged"
+    message: str
+    best_epoch: int | None
+    best_state: dict[str, torch.Tensor] | None = field(repr=False, default=None)  # on the CPU
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Evaluation of a model on a set: loss, accuracy, predictions and scores."""
+
+    loss: float
+    accuracy: float
+    predictions: np.ndarray  # (N,) predicted class
+    probabilities: np.ndarray  # (N, C) softmax, or (N, 2) [1 - p, p] for one sigmoid output
+    confusion: np.ndarray  # (C, C) counts
+
+
+# ---------------------------------------------------------------------- loss and scoring ----
+
+
+def _loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and number of correct predictions; one output column means sigmoid + BCE."""
+    if logits.ndim != 2:
+        raise UserInputError(
+            f"The model must output one row of class scores per example, shape (N, classes); "
+            f"it outputs {tuple(logits.shape)}. Add Flatten and a Linear layer at the end."
+        )
+    if logits.shape[1] == 1:  # (N, 1): one sigmoid output for a two-class task
+        z = logits[:, 0]
+        loss = F.binary_cross_entropy_with_logits(z, y.to(z.dtype))
+        correct = ((z > 0).long() == y).sum()
+    else:  # (N, C): softmax over classes
+        loss = F.cross_entropy(logits, y)
+        correct = (logits.argmax(dim=1) == y).sum()
+    return loss, correct
+
+
+def _check_outputs(logits: torch.Tensor, y: torch.Tensor) -> None:
+    n_out = logits.shape[1] if logits.ndim == 2 else None
+    n_classes = int(y.max().item()) + 1 if y.numel() else 0
+    if n_out is not None and n_out != 1 and n_out < n_classes:
+        raise UserInputError(
+            f"The model has {n_out} outputs but the data have {n_classes} classes: set the last "
+            f"Linear layer's out_features to {n_classes}."
+        )
+    if n_out == 1 and n_classes > 2:
+        raise UserInputError(
+            "One sigmoid output only works for two classes; this data set has "
+            f"{n_classes}: give the last layer {n_classes} outputs."
+        )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, *, batch_size: int = 512
+) -> EvalResult:
+    """Loss, accuracy, predictions, class probabilities and confusion matrix on ``(x, y)``.
+
+    Parameters
+    ----------
+    x : Tensor (N, ...), y : Tensor (N,) int64
+    device : torch.device or str the model lives on.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    total_loss, probs = 0.0, []
+    try:
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(device, non_blocking=True)
+            yb = y[i : i + batch_size].to(device, non_blocking=True)
+            logits = model(xb)
+            _check_outputs(logits, yb)
+            loss, _ = _loss_and_correct(logits, yb)
+            total_loss += loss.item() * len(xb)
+            if logits.shape[1] == 1:
+                p = torch.sigmoid(logits)  # (B, 1)
+                probs.append(torch.cat([1 - p, p], dim=1).cpu())
+            else:
+                probs.append(torch.softmax(logits, dim=1).cpu())
+    finally:
+        model.train(was_training)
+    prob = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)  # (N, C)
+    pred = prob.argmax(axis=1) if len(prob) else np.zeros(0, np.int64)
+    y_np = y.cpu().numpy()
+    n_classes = max(prob.shape[1] if prob.ndim == 2 else 0, int(y_np.max()) + 1 if len(y_np) else 0)
+    cm = confusion_matrix(y_true=y_np, y_pred=pred, n_classes=max(n_classes, 1))
+    return EvalResult(
+        loss=total_loss / max(len(x), 1),
+        accuracy=float((pred == y_np).mean()) if len(y_np) else 0.0,
+        predictions=pred,
+        probabilities=prob,
+        confusion=cm,
+    )
+
+
+# ------------------------------------------------------------------------- augmentation ----
+
+
+def _augment_images(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torch.Tensor:
+    """Random small rotation and shift per image, one affine warp for the batch. x: (N, C, H, W)."""
+    n, _, h, w = x.shape
+    dev = x.device
+    angle = (torch.rand(n, generator=gen, device=dev) * 2 - 1) * math.radians(recipe.max_rotation)
+    shift = (torch.rand(n, 2, generator=gen, device=dev) * 2 - 1) * recipe.max_shift
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 2, 3, device=dev, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    theta[:, 0, 2] = shift[:, 0] * 2 / w  # pixels -> normalised [-1, 1] coordinates
+    theta[:, 1, 2] = shift[:, 1] * 2 / h
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+
+
+def _roll_time(x: torch.Tensor, max_frac: float, gen: torch.Generator) -> torch.Tensor:
+    """Circularly shift each example along its last (time) axis by up to max_frac of it."""
+    t = x.shape[-1]
+    max_shift = int(max_frac * t)
+    if max_shift == 0:
+        return x
+    shifts = torch.randint(-max_shift, max_shift + 1, (x.shape[0],), generator=gen, device=x.device)
+    idx = (torch.arange(t, device=x.device) - shifts[:, None]) % t  # (N, T)
+    idx = idx.view(x.shape[0], *([1] * (x.ndim - 2)), t).expand_as(x)
+    return torch.gather(x, -1, idx)
+
+
+def _augment_spectrograms(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torch.Tensor:
+    """SpecAugment masks, time shift and noise. x: (N, C, F, T) log-mel."""
+    import torchaudio.transforms as AT
+
+    x = _roll_time(x, recipe.time_shift, gen)
+    if recipe.freq_mask > 0:
+        x = AT.FrequencyMasking(recipe.freq_mask, iid_masks=True)(x)
+    if recipe.time_mask > 0:
+        x = AT.TimeMasking(recipe.time_mask, iid_masks=True)(x)
+    if recipe.noise_std > 0:
+        x = x + recipe.noise_std * torch.randn(x.shape, generator=gen, device=x.device)
+    return x
+
+
+def _augment_waveforms(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torch.Tensor:
+    """Time shift, random gain (-6..+0 dB) and noise. x: (N, C, T) or (N, T)."""
+    x = _roll_time(x, recipe.time_shift, gen)
+    gain_db = -6 * torch.rand(x.shape[0], generator=gen, device=x.device)
+    x = x * (10 ** (gain_db / 20)).view(-1, *([1] * (x.ndim - 1)))
+    if recipe.noise_std > 0:
+        x = x + recipe.noise_std * torch.randn(x.shape, generator=gen, device=x.device)
+    return x
+
+
+def augment_batch(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torch.Tensor:
+    """Apply the recipe's augmentation to one training batch (returns a new tensor)."""
+    if recipe.augment == "image":
+        if x.ndim != 4:
+            raise UserInputError("Image augmentation needs image batches shaped (N, C, H, W).")
+        return _augment_images(x, recipe, gen)
+    if recipe.augment == "spectrogram":
+        if x.ndim != 4:
+            raise UserInputError(
+                "Spectrogram augmentation needs batches shaped (N, C, mels, time)."
+            )
+        return _augment_spectrograms(x, recipe, gen)
+    if recipe.augment == "waveform":
+        return _augment_waveforms(x, recipe, gen)
+    return x
+
+
+# ---------------------------------------------------------------------------- optimiser ----
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise UserInputError("The model has no trainable parameters: add a Conv or Linear layer.")
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+        )
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
+    if recipe.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size, gamma=recipe.gamma)
+    if recipe.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch
+        )
+    if recipe.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=recipe.gamma, patience=recipe.patience
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------- the loop ----
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def train(
+    model: nn.Module,
+    data: TrainData,
+    recipe: Recipe,
+    device,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on ``data`` following ``recipe``.
+
+    Parameters
+    ----------
+    model : nn.Module mapping (N, ...) to logits (N, C), or (N, 1) for one sigmoid output.
+    data : TrainData; the validation part may be None (then the last epoch counts as best).
+    recipe : Recipe
+    device : torch.device or str; the model and the data are moved there once.
+    on_event : called with each BatchEvent, EpochEvent and the final EndEvent (from this thread).
+    stop : when set (from any thread) the run ends before the next batch.
+
+    Returns
+    -------
+    TrainResult; ``model`` holds the best-by-validation weights (or the last ones if no epoch
+    finished or there is no validation set).
+    """
+    recipe.validate()
+    device = torch.device(device)
+    emit = on_event or (lambda _e: None)
+    start = time.perf_counter()
+
+    x, y = data.x_train, data.y_train
+    if len(x) == 0 or len(x) != len(y):
+        raise UserInputError("The training set is empty or its inputs and labels differ in count.")
+    has_val = data.x_val is not None and data.y_val is not None and len(data.x_val) > 0
+    model.to(device)
+    x, y = x.to(device), y.to(device).long()  # moved once
+    x_val = data.x_val.to(device) if has_val else None
+    y_val = data.y_val.to(device).long() if has_val else None
+
+    n = len(x)
+    bs = min(recipe.batch_size, n)
+    n_batches = math.ceil(n / bs)
+    if n % bs == 1 and n_batches > 1:
+        n_batches -= 1  # a last batch of one example would break BatchNorm: skip it
+    total_steps = n_batches * recipe.epochs
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, n_batches)
+    gen = torch.Generator(device=device).manual_seed(recipe.seed)
+
+    history: list[EpochEvent] = []
+    best_state, best_epoch, best_key = None, None, None
+    reason, message = "finished", f"Finished {recipe.epochs} epochs."
+    step = 0
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(recipe.seed)  # dropout and SpecAugment masks, inside this run only
+        for epoch in range(1, recipe.epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=gen, device=device)
+            loss_sum = torch.zeros((), device=device)
+            correct_sum = torch.zeros((), device=device, dtype=torch.long)
+            seen = 0
+            for b in range(n_batches):
+                if stop is not None and stop.is_set():
+                    reason = "stopped"
+                    message = f"Stopped by the user during epoch {epoch}."
+                    break
+                idx = perm[b * bs : (b + 1) * bs]
+                xb, yb = x[idx], y[idx]
+                if recipe.augment != "none":
+                    xb = augment_batch(xb, recipe, gen)
+                logits = model(xb)
+                if step == 0:
+                    _check_outputs(logits, y)
+                loss, correct = _loss_and_correct(logits, yb)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    reason = "diverged"
+                    message = (
+                        f"The loss became {loss_value} at epoch {epoch}, batch {b + 1}: training "
+                        f"diverged. Try a smaller learning rate (now {recipe.lr:g})."
+                    )
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if recipe.scheduler == "onecycle":
+                    scheduler.step()
+                step += 1
+                loss_sum += loss.detach() * len(idx)
+                correct_sum += correct
+                seen += len(idx)
+                if step % recipe.batch_every == 0 or b == n_batches - 1:
+                    emit(
+                        BatchEvent(
+                            epoch=epoch,
+                            batch=b + 1,
+                            n_batches=n_batches,
+                            step=step,
+                            total_steps=total_steps,
+                            loss=loss_value,
+                            lr=optimizer.param_groups[0]["lr"],
+                            elapsed=time.perf_counter() - start,
+                        )
+                    )
+            if reason != "finished":
+                break
+
+            lr_now = optimizer.param_groups[0]["lr"]
+            train_loss = loss_sum.item() / max(seen, 1)
+            train_acc = correct_sum.item() / max(seen, 1)
+            val_loss = val_acc = cm = None
+            if has_val:
+                ev = evaluate(model, x_val, y_val, device)
+                val_loss, val_acc, cm = ev.loss, ev.accuracy, ev.confusion
+                key = (val_acc, -val_loss) if recipe.select_by == "val_acc" else (-val_loss,)
+            else:
+                key = (epoch,)  # no validation: the latest epoch is the best we know
+            is_best = best_key is None or key > best_key
+            if is_best and math.isfinite(val_loss if val_loss is not None else 0.0):
+                best_key, best_epoch, best_state = key, epoch, _state_copy(model)
+            if recipe.scheduler == "step":
+                scheduler.step()
+            elif recipe.scheduler == "plateau":
+                scheduler.step(val_loss if val_loss is not None else train_loss)
+            event = EpochEvent(
+                epoch=epoch,
+                epochs=recipe.epochs,
+                train_loss=train_loss,
+                train_acc=train_acc,
+                val_loss=val_loss,
+                val_acc=val_acc,
+                lr=lr_now,
+                elapsed=time.perf_counter() - start,
+                is_best=best_epoch == epoch,
+                best_epoch=best_epoch if best_epoch is not None else epoch,
+                val_confusion=cm,
+            )
+            history.append(event)
+            emit(event)
+
+    if best_state is not None:
+        model.load_state_dict(best_state)  # put the best weights back
+        message += f" Kept the weights of epoch {best_epoch}, the best on validation."
+    elif reason != "finished":
+        message += " No epoch had finished, so the model keeps its current weights."
+    elapsed = time.perf_counter() - start
+    emit(EndEvent(reason=reason, message=message, best_epoch=best_epoch, elapsed=elapsed))
+    return TrainResult(
+        history=history,
+        reason=reason,
+        message=message,
+        best_epoch=best_epoch,
+        best_state=best_state,
+        elapsed=elapsed,
+    )
+
+
+# ------------------------------------------------------------------------------ the CLI ----
+
+
+def _main(argv: list[str] | None = None) -> int:
+    from core import data as datasets
+    from core import models
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.train", description="Train a CNN on a bundled dataset, headless."
+    )
+    parser.add_argument("--dataset", default="digits", choices=datasets.DATASETS)
+    parser.add_argument("--model", default="lenet5")
+    parser.add_argument("--epochs", type=int, default=Recipe.epochs)
+    parser.add_argument("--batch-size", type=int, default=Recipe.batch_size)
+    parser.add_argument("--lr", type=float, default=Recipe.lr)
+    parser.add_argument("--optimizer", default=Recipe.optimizer, choices=OPTIMIZERS)
+    parser.add_argument("--scheduler", default=Recipe.scheduler, choices=SCHEDULERS)
+    parser.add_argument("--weight-decay", type=float, default=Recipe.weight_decay)
+    parser.add_argument("--augment", default=None, choices=AUGMENTATIONS)
+    parser.add_argument("--seed", type=int, default=Recipe.seed)
+    parser.add_argument("--limit", type=int, default=0, help="use only this many training examples")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=None, help="where to save the trained model (.pt)")
+    args = parser.parse_args(argv)
+
+    device = choose_device(args.device)
+    ds = datasets.load(args.dataset)
+    prepared = datasets.model_inputs(ds, model=args.model)
+    x, y = prepared.x, prepared.y  # (N, ...) float32, (N,) int64
+    tr, va, te = (ds.splits[k] for k in ("train", "val", "test"))
+    if args.limit:
+        tr = tr[: args.limit]
+    recipe = Recipe(
+        optimizer=args.optimizer,
+        lr=args.lr,
+        scheduler=args.scheduler,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        augment=args.augment or prepared.augment,
+        seed=args.seed,
+    )
+    torch.manual_seed(args.seed)
+    input_shape = tuple(x.shape[1:])
+    spec = models.preset_spec(
+        args.model, input_shape=input_shape, n_classes=len(ds.class_names), head="none"
+    )
+    model = models.build_model(spec, input_shape, logits=True)
+    print(
+        f"dataset {ds.name}: {len(tr)} train / {len(va)} val / {len(te)} test, input {input_shape}"
+    )
+    print(f"model {args.model}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    print(f"device {device}; recipe {recipe}")
+
+    def show(e: Event) -> None:
+        if isinstance(e, EpochEvent):
+            print(
+                f"epoch {e.epoch:3d}/{e.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.4f}"
+                f"  val loss {e.val_loss:.4f} acc {e.val_acc:.4f}  lr {e.lr:.2e}"
+                f"  {e.elapsed:6.1f}s{'  *' if e.is_best else ''}",
+                flush=True,
+            )
+        elif isinstance(e, EndEvent):
+            print(e.message, flush=True)
+
+    result = train(
+        model,
+        TrainData(x[tr], y[tr], x[va], y[va]),
+        recipe,
+        device,
+        on_event=show,
+    )
+    test = evaluate(model, x[te], y[te], device)
+    print(f"test loss {test.loss:.4f} acc {test.accuracy:.4f}")
+    if args.out:
+        torch.save(
+            {
+                "state_dict": _state_copy(model),
+                "spec": spec,
+                "input_shape": list(input_shape),
+                "class_names": list(ds.class_names),
+                "dataset": ds.name,
+                "recipe": asdict(recipe),
+                "test_accuracy": test.accuracy,
+            },
+            args.out,
+        )
+        print(f"saved {args.out}")
+    return 0 if result.reason != "diverged" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -1,0 +1,285 @@
+"""core.train on tiny data: loss falls, best checkpoint restored, Stop, NaN, CLI, device."""
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core.errors import UserInputError
+from core.train import (
+    BatchEvent,
+    EndEvent,
+    EpochEvent,
+    Recipe,
+    TrainData,
+    augment_batch,
+    choose_device,
+    evaluate,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def blobs(n=240, seed=0, n_classes=3):
+    """Three separable Gaussian blobs in 2-D: x (n, 2), y (n,)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % n_classes
+    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.5]])[:n_classes]
+    x = centres[y] + 0.6 * torch.randn(n, 2, generator=g)
+    return x, y
+
+
+def small_mlp(seed=0, n_out=3):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, n_out))
+
+
+def split(x, y):
+    return TrainData(x[:180], y[:180], x[180:], y[180:])
+
+
+def test_loss_falls_and_events_arrive():
+    x, y = blobs()
+    events = []
+    model = small_mlp()
+    result = train(
+        model, split(x, y), Recipe(lr=0.05, epochs=5, batch_size=32), "cpu", on_event=events.append
+    )
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    batches = [e for e in events if isinstance(e, BatchEvent)]
+    assert result.reason == "finished"
+    assert len(epochs) == 5 and isinstance(events[-1], EndEvent)
+    assert len(batches) == 5 * 6  # 180 examples / 32 -> 6 batches, each reported
+    assert batches[-1].step == batches[-1].total_steps == 30
+    assert epochs[-1].train_loss < 0.5 * epochs[0].train_loss
+    assert epochs[-1].val_acc > 0.9
+    # the epoch's confusion matrix is the validation set's, rows = true class
+    assert epochs[-1].val_confusion.sum() == 60
+    ev = evaluate(model, x[180:], y[180:], "cpu")
+    # evaluate's loss is the mean cross-entropy, as torch computes it
+    with torch.no_grad():
+        ref = nn.functional.cross_entropy(model(x[180:]), y[180:]).item()
+    assert ev.loss == pytest.approx(ref, rel=1e-5)
+    assert ev.probabilities.shape == (60, 3)
+    np.testing.assert_allclose(ev.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+@pytest.mark.parametrize("scheduler", ["none", "step", "onecycle", "plateau"])
+def test_every_optimizer_and_scheduler_learns(optimizer, scheduler):
+    x, y = blobs()
+    lr = 0.1 if optimizer == "sgd" else 0.03
+    recipe = Recipe(optimizer=optimizer, scheduler=scheduler, lr=lr, epochs=4, step_size=2)
+    result = train(small_mlp(), split(x, y), recipe, "cpu")
+    assert result.history[-1].val_acc > 0.85
+
+
+def test_step_scheduler_changes_the_rate():
+    x, y = blobs()
+    recipe = Recipe(optimizer="sgd", scheduler="step", lr=0.1, step_size=1, gamma=0.5, epochs=3)
+    result = train(small_mlp(), split(x, y), recipe, "cpu")
+    assert [h.lr for h in result.history] == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_best_checkpoint_is_restored():
+    x, y = blobs()
+    model = small_mlp()
+    data = split(x, y)
+    events = []
+    result = train(model, data, Recipe(lr=0.05, epochs=6), "cpu", on_event=events.append)
+    best = result.best_epoch
+    accs = [h.val_acc for h in result.history]
+    assert accs[best - 1] == max(accs)
+    # the model now holds exactly the saved best weights
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, result.best_state[k])
+    assert evaluate(model, data.x_val, data.y_val, "cpu").accuracy == pytest.approx(max(accs))
+
+
+def test_restores_the_best_not_the_last():
+    """Validation labels that only the first epochs get right: the best epoch is early."""
+    x, y = blobs(n_classes=2)
+    x_val, y_val = x[180:], y[180:]
+    model = small_mlp(n_out=2)
+    # train on the true labels, validate on flipped ones: val accuracy falls as it learns
+    data = TrainData(x[:180], y[:180], x_val, 1 - y_val)
+    result = train(model, data, Recipe(lr=0.05, epochs=5), "cpu")
+    accs = [h.val_acc for h in result.history]
+    assert result.best_epoch == int(np.argmax(accs)) + 1
+    assert result.best_epoch < 5
+    assert evaluate(model, x_val, 1 - y_val, "cpu").accuracy == pytest.approx(max(accs))
+
+
+def test_stop_mid_epoch_keeps_best_so_far():
+    x, y = blobs()
+    stop = threading.Event()
+    seen = []
+
+    def on_event(e):
+        seen.append(e)
+        if isinstance(e, BatchEvent) and e.epoch == 2 and e.batch == 3:
+            stop.set()  # as the Stop button would, from another thread
+
+    model = small_mlp()
+    recipe = Recipe(lr=0.05, epochs=10, batch_size=16)  # 12 batches per epoch
+    result = train(model, split(x, y), recipe, "cpu", on_event=on_event, stop=stop)
+    batches = [e for e in seen if isinstance(e, BatchEvent)]
+    assert result.reason == "stopped"
+    assert (batches[-1].epoch, batches[-1].batch) == (2, 3)  # no batch ran after Stop
+    assert len(result.history) == 1 and result.best_epoch == 1
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, result.best_state[k])
+    assert isinstance(seen[-1], EndEvent) and seen[-1].reason == "stopped"
+
+
+def test_stop_from_another_thread():
+    x, y = blobs(n=2000)
+    stop = threading.Event()
+    started = threading.Event()
+    model = small_mlp()
+    out = {}
+
+    def run():
+        out["r"] = train(
+            model,
+            TrainData(x, y, x[:100], y[:100]),
+            Recipe(lr=0.01, epochs=10_000, batch_size=8),
+            "cpu",
+            on_event=lambda e: started.set(),
+            stop=stop,
+        )
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert started.wait(30)
+    stop.set()
+    t.join(30)
+    assert not t.is_alive()
+    assert out["r"].reason == "stopped" and len(out["r"].history) < 10_000
+
+
+def test_nan_loss_stops_the_run():
+    x, y = blobs()
+    x = x.clone()
+    x[5] = float("nan")  # one poisoned example: the batch holding it gives a NaN loss
+    result = train(small_mlp(), TrainData(x, y), Recipe(epochs=3, batch_size=256), "cpu")
+    assert result.reason == "diverged"
+    assert "nan" in result.message.lower() and "learning rate" in result.message
+    assert result.history == []
+
+
+def test_huge_learning_rate_diverges_with_message():
+    x, y = blobs()
+    x = x * 1e4
+    recipe = Recipe(optimizer="sgd", lr=10.0, momentum=0.0, epochs=30)
+    result = train(small_mlp(), split(x, y), recipe, "cpu")
+    assert result.reason == "diverged"
+    assert "smaller learning rate" in result.message
+
+
+def test_seed_makes_runs_identical():
+    x, y = blobs()
+    r = Recipe(lr=0.05, epochs=2, seed=7)
+    a, b = small_mlp(), small_mlp()
+    ha = train(a, split(x, y), r, "cpu").history
+    hb = train(b, split(x, y), r, "cpu").history
+    assert [h.train_loss for h in ha] == [h.train_loss for h in hb]
+
+
+def test_single_sigmoid_output_uses_bce():
+    x, y = blobs(n_classes=2)
+    model = small_mlp(n_out=1)
+    result = train(model, split(x, y), Recipe(lr=0.05, epochs=5), "cpu")
+    assert result.history[-1].val_acc > 0.9
+    ev = evaluate(model, x[180:], y[180:], "cpu")
+    with torch.no_grad():
+        z = model(x[180:])[:, 0]
+        ref = nn.functional.binary_cross_entropy_with_logits(z, y[180:].float()).item()
+        p = torch.sigmoid(z).numpy()
+    assert ev.loss == pytest.approx(ref, rel=1e-5)
+    np.testing.assert_allclose(ev.probabilities[:, 1], p, rtol=1e-6)
+
+
+def test_wrong_output_size_is_a_user_error():
+    x, y = blobs()
+    with pytest.raises(UserInputError, match="out_features to 3"):
+        train(small_mlp(n_out=2), split(x, y), Recipe(epochs=1), "cpu")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(lr=-1), dict(optimizer="rmsprop"), dict(batch_size=0), dict(epochs=0), dict(momentum=1)],
+)
+def test_bad_recipe_is_a_user_error(bad):
+    with pytest.raises(UserInputError):
+        Recipe(**bad).validate()
+
+
+def test_choose_device():
+    assert choose_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected is None and torch.backends.mps.is_available():
+        expected = "mps"
+    assert choose_device("auto").type == (expected or "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserInputError):
+            choose_device("cuda")
+    with pytest.raises(UserInputError):
+        choose_device("tpu")
+
+
+def test_image_augmentation_shifts_and_rotates():
+    img = torch.zeros(1, 1, 28, 28)
+    img[0, 0, 10:18, 12:16] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    none = augment_batch(img, Recipe(augment="image", max_shift=0, max_rotation=0), gen)
+    torch.testing.assert_close(none, img, atol=1e-5, rtol=0)  # identity warp
+    out = augment_batch(img.repeat(8, 1, 1, 1), Recipe(augment="image", max_shift=3), gen)
+    assert out.shape == (8, 1, 28, 28)
+    assert not torch.allclose(out[0], out[1])  # each image gets its own warp
+    # a shift/rotation keeps most of the ink inside the frame
+    assert torch.all(out.sum(dim=(1, 2, 3)) > 0.7 * img.sum())
+
+
+def test_spectrogram_augmentation_masks():
+    spec = torch.ones(4, 1, 64, 100)
+    gen = torch.Generator().manual_seed(0)
+    r = Recipe(augment="spectrogram", freq_mask=10, time_mask=20, time_shift=0.0)
+    torch.manual_seed(0)
+    out = augment_batch(spec, r, gen)
+    assert out.shape == spec.shape
+    zeros = (out == 0).float()
+    # masked cells are zeroed whole rows (mel bands) or whole columns (frames)
+    assert zeros.sum() > 0
+    row_full = zeros.mean(dim=3) == 1
+    col_full = zeros.mean(dim=2) == 1
+    explained = row_full[..., :, None] | col_full[..., None, :]
+    assert torch.equal(zeros.bool(), explained)
+
+
+def test_time_shift_is_circular():
+    wav = torch.arange(10.0).repeat(3, 1)[:, None]  # (3, 1, 10)
+    gen = torch.Generator().manual_seed(1)
+    out = augment_batch(wav, Recipe(augment="waveform", time_shift=0.5), gen)
+    # same multiset of samples up to the random gain in each row
+    for row_in, row_out in zip(wav[:, 0], out[:, 0], strict=True):
+        g = row_out.abs().max() / 9.0
+        assert sorted((row_out / g).round().tolist()) == sorted(row_in.tolist())
+
+
+def test_cli_runs(tmp_path):
+    out = tmp_path / "model.pt"
+    cmd = [sys.executable, "-m", "core.train", "--dataset", "digits", "--model", "lenet5",
+           "--epochs", "1", "--limit", "300", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch   1/1" in proc.stdout and "test loss" in proc.stdout
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["class_names"] == [str(d) for d in range(10)]
+    assert ckpt["input_shape"] == [1, 32, 32]
