@@ -19,11 +19,22 @@ for page in PAGES:
 
 nav = st.navigation(sections)
 
+DEVICE_LABELS = {"auto": "Auto: CUDA, then MPS, then CPU", "cpu": "CPU", "cuda": "CUDA GPU",
+                 "mps": "Apple GPU (MPS)"}  # fmt: skip
+
 with st.sidebar:
     st.toggle(
         "Presenter mode",
         key="presenter",
         help="Larger text and figures for a projector in a lecture hall.",
+    )
+    st.selectbox(
+        "Training device",
+        ["auto", "cpu", "cuda", "mps"],
+        format_func=DEVICE_LABELS.get,
+        key="device_choice",
+        help="Where models are trained: a GPU when there is one, else the CPU. "
+        "The explainer pages always compute on the CPU.",
     )
 
 st.html(
