@@ -1,0 +1,157 @@
+"""Read a user's zip of examples (one folder per class) without trusting it.
+
+Nothing is written to disk: members are read into memory one by one, with limits on their
+number, on each member's size and on the total unpacked size, checked against what is
+actually decompressed (a zip's own size fields can lie). Paths that climb out of the
+archive (``../``), absolute paths, links and special files are refused with a sentence.
+
+Example
+-------
+>>> files = read_class_zip(open("my_sounds.zip", "rb").read())  # doctest: +SKIP
+>>> files.classes  # {"clap": [("clap/1.wav", b"RIFF..."), ...], "snap": [...]}  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import stat
+import zipfile
+from dataclasses import dataclass, field
+
+from core.errors import UserInputError
+
+MAX_FILES = 2_000
+MAX_MEMBER_BYTES = 20 * 1024 * 1024
+MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 1000  # a member that inflates more than this is treated as a zip bomb
+AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
+IMAGE_EXT = {".png", ".jpg", ".jpeg"}
+_IGNORED = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+@dataclass
+class ClassFiles:
+    """Files grouped by class folder: ``classes[name]`` is a list of (path, bytes)."""
+
+    classes: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # sentences about files left out
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(files) for name, files in self.classes.items()}
+
+
+def _safe_path(name: str) -> str:
+    """The member's path, normalised; refuses absolute paths and any climb out of the archive."""
+    if "\\" in name:
+        name = name.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise UserInputError(
+            f"The zip contains an absolute path ({name!r}); only relative class/file paths are "
+            "accepted, so nothing can be written outside its folder."
+        )
+    parts = name.split("/")
+    if ".." in parts:
+        raise UserInputError(
+            f"The zip contains a path that climbs out of its folder ({name!r}); it was refused "
+            "as a whole. Make the zip from inside the folder that holds the class folders."
+        )
+    return posixpath.normpath(name)
+
+
+def _is_link_or_special(info: zipfile.ZipInfo) -> bool:
+    mode = info.external_attr >> 16
+    return bool(mode) and (stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)))
+
+
+def read_class_zip(data: bytes, *, kinds: set[str] | None = None, max_files: int = MAX_FILES,
+                   max_total: int = MAX_TOTAL_BYTES) -> ClassFiles:  # fmt: skip
+    """Read a zip holding one folder per class; return the accepted files by class.
+
+    Parameters
+    ----------
+    data : bytes
+        The uploaded zip.
+    kinds : set of file extensions to keep (default: audio and image files)
+    max_files, max_total : limits on the number of members and the unpacked bytes
+
+    Raises
+    ------
+    UserInputError
+        Not a zip, damaged, too many files, too large when unpacked (a zip bomb), a path
+        that escapes the folder, a link, or no usable files.
+    """
+    kinds = kinds or (AUDIO_EXT | IMAGE_EXT)
+    if not data:
+        raise UserInputError("The zip is empty (0 bytes).")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise UserInputError("That file is not a zip archive (or it is damaged).") from None
+    out = ClassFiles()
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_files:
+            raise UserInputError(
+                f"The zip holds {len(infos)} entries; at most {max_files} are accepted."
+            )
+        total = 0
+        for info in infos:
+            path = _safe_path(info.filename)
+            if _is_link_or_special(info):
+                raise UserInputError(
+                    f"The zip contains a link or special file ({info.filename!r}); only plain "
+                    "files are accepted."
+                )
+            if info.is_dir() or any(part in info.filename for part in _IGNORED):
+                continue
+            ext = posixpath.splitext(path)[1].lower()
+            parts = path.split("/")
+            if ext not in kinds:
+                out.skipped.append(f"{path}: not an accepted file type")
+                continue
+            if len(parts) < 2:
+                out.skipped.append(f"{path}: not inside a class folder")
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise UserInputError(
+                    f"{path} would unpack to {info.file_size / 2**20:.0f} MB; files up to "
+                    f"{MAX_MEMBER_BYTES // 2**20} MB are accepted."
+                )
+            try:
+                content = _read_limited(zf, info, max_total - total)
+            except zipfile.BadZipFile as err:
+                raise UserInputError(f"The zip is damaged ({err}).") from None
+            except RuntimeError as err:  # encrypted members
+                raise UserInputError(f"{path} could not be read: {err}.") from None
+            total += len(content)
+            label = parts[-2]
+            out.classes.setdefault(label, []).append((path, content))
+    if not out.classes:
+        raise UserInputError(
+            "The zip has no usable files: put each class's files in a folder named after the "
+            "class (e.g. clap/1.wav, snap/1.wav)."
+        )
+    return out
+
+
+def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """Decompress one member, stopping as soon as it exceeds what is allowed."""
+    limit = min(MAX_MEMBER_BYTES, budget)
+    chunks, size = [], 0
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit or (
+                info.compress_size and size > MAX_RATIO * info.compress_size + 4096
+            ):
+                raise UserInputError(
+                    f"{info.filename} inflates far beyond its packed size (a 'zip bomb'), or the "
+                    f"archive unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB; it was refused."
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)

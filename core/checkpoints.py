@@ -1,0 +1,173 @@
+"""Save a trained model so it can be loaded again later or elsewhere, without pickle.
+
+A saved model is one zip holding two files:
+
+* ``model.safetensors``: the weights and buffers (safetensors stores raw tensors only, so
+  loading it can never run code);
+* ``model.json``: the layer spec (core.models format), the input shape, the class names, the
+  output head and, for audio, the feature settings.
+
+:func:`load_bundle` checks both, rebuilds the network from the spec and loads the weights
+strictly, so a spec that does not match its weights is refused with a sentence. A pickled
+PyTorch checkpoint (``torch.save``) is recognised and refused: unpickling can run code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+from core.errors import UserInputError
+
+FORMAT = "cnn-explainer-model"
+VERSION = 1
+MAX_BUNDLE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass
+class Bundle:
+    """A model rebuilt from a saved bundle, with everything needed to use it."""
+
+    model: object  # torch.nn.Module, in eval mode
+    spec: list
+    input_shape: tuple[int, ...]
+    class_names: list[str]
+    head: str = "softmax"
+    features: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def save_bundle(model, *, spec: list, input_shape, class_names, head: str = "softmax",
+                features: dict | None = None, extra: dict | None = None) -> bytes:  # fmt: skip
+    """The bytes of a .zip holding model.safetensors and model.json."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": spec,
+        "input_shape": list(input_shape),
+        "class_names": list(class_names),
+        "head": head,
+        "features": features,
+        "extra": extra or {},
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.safetensors", save(state))
+        zf.writestr("model.json", json.dumps(meta, indent=2))
+    return buf.getvalue()
+
+
+def _looks_pickled(data: bytes) -> bool:
+    if data[:1] == b"\x80":  # a raw pickle stream
+        return True
+    if data[:2] == b"PK":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            return False
+        return any(n.endswith((".pkl", "/data.pkl")) or n == "data.pkl" for n in names)
+    return False
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise UserInputError(
+            f"The file has no {name}: a saved model holds model.safetensors and model.json."
+        ) from None
+    if info.file_size > limit:
+        raise UserInputError(f"{name} is larger than {limit // 2**20} MB; it was refused.")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise UserInputError(f"{name} unpacks to more than {limit // 2**20} MB; it was refused.")
+    return data
+
+
+def _check_meta(meta) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UserInputError("model.json was not written by this app (its 'format' is missing).")
+    if meta.get("version") != VERSION:
+        raise UserInputError(
+            f"model.json has version {meta.get('version')}; this app reads {VERSION}."
+        )
+    spec, shape, names = meta.get("spec"), meta.get("input_shape"), meta.get("class_names")
+    if not isinstance(spec, list) or not all(isinstance(layer, dict) for layer in spec):
+        raise UserInputError("model.json's 'spec' must be a list of layers.")
+    if not isinstance(shape, list) or not all(isinstance(v, int) and v > 0 for v in shape):
+        raise UserInputError("model.json's 'input_shape' must be a list of positive whole numbers.")
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise UserInputError("model.json's 'class_names' must list at least two class names.")
+    if meta.get("head") not in ("softmax", "sigmoid"):
+        raise UserInputError("model.json's 'head' must be 'softmax' or 'sigmoid'.")
+
+
+def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
+    """Check a saved model and rebuild it; never unpickles anything.
+
+    Raises UserInputError for an empty or damaged file, a pickled checkpoint, a missing or
+    malformed model.json, or weights that do not fit the spec.
+    """
+    if not data:
+        raise UserInputError(f"{name} is empty (0 bytes).")
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise UserInputError(f"{name} is larger than {MAX_BUNDLE_BYTES // 2**20} MB.")
+    if _looks_pickled(data):
+        raise UserInputError(
+            f"{name} is a pickled PyTorch checkpoint (torch.save). Loading a pickle can run any "
+            "code hidden in it, so this app refuses it. Save models from this app (a .zip with "
+            "model.safetensors and model.json), or convert the weights to safetensors."
+        )
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise UserInputError(
+            f"{name} is not a saved model: expected a .zip with model.safetensors and model.json."
+        ) from None
+    with zf:
+        raw_meta = _read_member(zf, "model.json", 5 * 2**20)
+        weights = _read_member(zf, "model.safetensors", MAX_BUNDLE_BYTES)
+    try:
+        meta = json.loads(raw_meta)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserInputError(f"model.json is not valid JSON ({err}).") from None
+    _check_meta(meta)
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from core.models import build_model
+
+    try:
+        state = load(weights)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise UserInputError(f"model.safetensors could not be read ({err}).") from None
+    shape = tuple(meta["input_shape"])
+    model = build_model(meta["spec"], shape, logits=True)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:3])}")
+        for k in wrong[:3]:
+            parts.append(
+                f"{k} is {tuple(state[k].shape)} but the spec needs {tuple(expected[k].shape)}"
+            )
+        raise UserInputError("The weights do not fit the layer spec: " + "; ".join(parts) + ".")
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return Bundle(model, meta["spec"], shape, meta["class_names"], meta["head"],
+                  meta.get("features"), meta.get("extra") or {})  # fmt: skip
