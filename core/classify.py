@@ -1,0 +1,148 @@
+"""Ask a trained model about a new clip or picture, with the same preprocessing as in training.
+
+A :class:`Preprocess` records how training examples were turned into tensors (the
+representation, the feature settings, the standardisation and the fixed length or picture
+size). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
+training window is scored in overlapping windows, giving a timeline of the winning class
+and its probability; the clip's answer is the average of the windows' probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.errors import UserInputError
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How examples become model inputs. Saved in a model bundle's ``features``."""
+
+    representation: str  # "log-mel", "waveform" or "image"
+    length: int = 0  # samples per example (audio)
+    sample_rate: int = 16_000
+    settings: dict | None = None  # core.features.FeatureSettings as a dict (log-mel)
+    mean: float = 0.0  # the standardisation the training set used (log-mel)
+    std: float = 1.0
+    image_shape: tuple[int, ...] | None = None  # (C, H, W) the model reads (images)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocess:
+        try:
+            d = dict(d)
+            if d.get("image_shape") is not None:
+                d["image_shape"] = tuple(d["image_shape"])
+            return cls(**d)
+        except TypeError as err:
+            raise UserInputError(f"The saved feature settings are not readable ({err}).") from None
+
+
+@dataclass
+class Prediction:
+    """Class probabilities for the whole input, and per window for long clips."""
+
+    class_names: list[str]
+    probs: np.ndarray  # (K,)
+    window_starts: np.ndarray | None = None  # (W,) seconds
+    window_probs: np.ndarray | None = None  # (W, K)
+    window_seconds: float = 0.0
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(self.class_names[i], float(self.probs[i])) for i in order]
+
+
+def _probabilities(model, x, head: str) -> np.ndarray:
+    """Softmax (or sigmoid for one output) of the model's logits: (N, K)."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        device = next(model.parameters()).device
+        logits = model(x.to(device)).float().cpu()
+    if logits.shape[1] == 1 or head == "sigmoid":
+        if logits.shape[1] == 1:
+            p1 = torch.sigmoid(logits[:, 0])
+            return torch.stack([1 - p1, p1], dim=1).numpy()
+        return torch.sigmoid(logits).numpy()
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def audio_tensor(windows: np.ndarray, pre: Preprocess):
+    """(N, T) waveforms -> the tensor the model reads: (N, 1, n_mels, frames) or (N, 1, T)."""
+    import torch
+
+    wav = torch.as_tensor(np.asarray(windows, dtype=np.float32))
+    if pre.representation == "waveform":
+        return wav[:, None]
+    from core.features import FeatureSettings, LogMel
+
+    extract = LogMel(FeatureSettings(**(pre.settings or {"sample_rate": pre.sample_rate})))
+    with torch.no_grad():
+        spec = extract(wav)
+    return (spec - pre.mean) / (pre.std + 1e-6)
+
+
+def windows_of(
+    samples: np.ndarray, length: int, *, hop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a clip into windows of ``length`` samples (hop = half a window); pad the last one.
+
+    Returns the windows (W, length) and their start indices (W,). A clip shorter than one
+    window is centred in it, as in training.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if length < 1:
+        raise UserInputError("The model's input length is unknown.")
+    if len(samples) <= length:
+        out = np.zeros(length, dtype=np.float32)
+        start = (length - len(samples)) // 2
+        out[start : start + len(samples)] = samples
+        return out[None], np.array([0])
+    hop = hop or max(length // 2, 1)
+    starts = np.arange(0, len(samples) - length + hop, hop)
+    starts = starts[starts < len(samples)]
+    padded = np.concatenate([samples, np.zeros(length, dtype=np.float32)])
+    return np.stack([padded[s : s + length] for s in starts]), starts
+
+
+def classify_clip(model, samples: np.ndarray, *, pre: Preprocess, class_names, head: str = "softmax",
+                  max_windows: int = 600) -> Prediction:  # fmt: skip
+    """Probabilities for a clip at ``pre.sample_rate``; long clips scored window by window."""
+    windows, starts = windows_of(samples, pre.length)
+    if len(windows) > max_windows:
+        raise UserInputError(
+            f"The clip would need {len(windows)} windows; clips up to "
+            f"{max_windows * pre.length / 2 / pre.sample_rate:.0f} s can be classified."
+        )
+    probs = np.concatenate(
+        [_probabilities(model, audio_tensor(windows[i : i + 64], pre), head)
+         for i in range(0, len(windows), 64)]
+    )  # fmt: skip
+    return Prediction(list(class_names), probs.mean(axis=0), starts / pre.sample_rate, probs,
+                      pre.length / pre.sample_rate)  # fmt: skip
+
+
+def image_tensor(gray: np.ndarray, pre: Preprocess):
+    """A grey picture in [0, 1] -> (1, C, H, W) at the model's size (what the network sees)."""
+    import torch
+    from PIL import Image
+
+    c, h, w = pre.image_shape
+    pil = Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+    arr = np.asarray(pil.resize((w, h), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+    x = torch.as_tensor(arr)[None, None]  # (1, 1, H, W)
+    return x.repeat(1, c, 1, 1) if c > 1 else x
+
+
+def classify_image(
+    model, gray: np.ndarray, *, pre: Preprocess, class_names, head: str = "softmax"
+) -> Prediction:
+    """Probabilities for one grey picture."""
+    probs = _probabilities(model, image_tensor(gray, pre), head)[0]
+    return Prediction(list(class_names), probs)

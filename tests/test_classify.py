@@ -1,0 +1,89 @@
+"""Classifying a new clip or picture: windows, probabilities and preprocessing."""
+
+import numpy as np
+import pytest
+import torch
+
+from core import classify
+from core.classify import Preprocess
+
+
+class MeanModel(torch.nn.Module):
+    """Logits [mean, -mean] of the input: class 0 for positive signals, class 1 for negative."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, x):
+        m = x.flatten(1).mean(dim=1) * self.scale
+        return torch.stack([m, -m], dim=1)
+
+
+def test_windows_cover_the_clip_with_half_overlap():
+    x = np.arange(25, dtype=np.float32)
+    w, starts = classify.windows_of(x, 10)
+    assert starts.tolist() == [0, 5, 10, 15]  # the last window ends on the last sample
+    np.testing.assert_array_equal(w[1], np.arange(5, 15))
+    w, starts = classify.windows_of(np.arange(27, dtype=np.float32), 10)
+    assert starts.tolist() == [0, 5, 10, 15, 20]
+    np.testing.assert_array_equal(w[-1], [20, 21, 22, 23, 24, 25, 26, 0, 0, 0])
+    short, s0 = classify.windows_of(np.ones(4, dtype=np.float32), 10)
+    assert short.shape == (1, 10) and s0.tolist() == [0] and short[0, 3:7].tolist() == [1, 1, 1, 1]
+
+
+def test_long_clip_gets_a_timeline():
+    sr, n = 16000, 8000
+    clip = np.concatenate([np.full(4 * n, 0.2), np.full(4 * n, -0.2)]).astype(np.float32)
+    pre = Preprocess("waveform", length=n, sample_rate=sr)
+    pred = classify.classify_clip(MeanModel(), clip, pre=pre, class_names=["up", "down"])
+    assert pred.window_probs.shape == (len(pred.window_starts), 2)
+    winners = pred.window_probs.argmax(axis=1)
+    assert winners[0] == 0 and winners[-2] == 1
+    expected = torch.softmax(torch.tensor([2.0, -2.0]), 0).numpy()
+    np.testing.assert_allclose(pred.window_probs[0], expected, rtol=1e-5)
+    np.testing.assert_allclose(pred.probs, pred.window_probs.mean(axis=0))
+    assert pred.top(1)[0][0] in ("up", "down")
+
+
+def test_log_mel_preprocessing_matches_training():
+    from core.data import log_mel_features
+    from core.features import FeatureSettings
+
+    rng = np.random.default_rng(0)
+    wav = rng.uniform(-0.5, 0.5, (3, 16000)).astype(np.float32)
+    settings = FeatureSettings()
+    ref = log_mel_features(wav, settings=settings)
+    mean, std = float(ref.mean()), float(ref.std())
+    pre = Preprocess("log-mel", length=16000, settings=settings.__dict__, mean=mean, std=std)
+    got = classify.audio_tensor(wav, pre)
+    torch.testing.assert_close(got, (ref - mean) / (std + 1e-6))
+
+
+def test_image_is_resized_to_what_the_network_reads():
+    gray = np.zeros((56, 40))
+    gray[:, 20:] = 1.0
+    x = classify.image_tensor(gray, Preprocess("image", image_shape=(1, 28, 28)))
+    assert x.shape == (1, 1, 28, 28)
+    assert x[0, 0, :, :12].max() < 0.05 and x[0, 0, :, 16:].min() > 0.95
+
+
+def test_one_sigmoid_output_gives_two_probabilities():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
+    with torch.no_grad():
+        model[1].weight.fill_(1.0)
+        model[1].bias.zero_()
+    gray = np.ones((2, 2))
+    pred = classify.classify_image(model, gray, pre=Preprocess("image", image_shape=(1, 2, 2)),
+                                   class_names=["no", "yes"], head="sigmoid")  # fmt: skip
+    p = 1 / (1 + np.exp(-4.0))
+    np.testing.assert_allclose(pred.probs, [1 - p, p], rtol=1e-5)
+
+
+def test_preprocess_round_trips_through_a_dict():
+    pre = Preprocess("image", image_shape=(1, 28, 28))
+    assert Preprocess.from_dict(pre.to_dict()) == pre
+    from core.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="not readable"):
+        Preprocess.from_dict({"representation": "image", "bogus": 1})
