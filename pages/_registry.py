@@ -59,4 +59,13 @@ PAGES = [
         "spectrogram, mel filterbank and log-mel: every stage visible, audible and equal "
         "to librosa's.",
     ),
+    PageInfo(
+        "Your data",
+        "pages/your_data.py",
+        "Your own classes",
+        ":material/mic:",
+        "your_data",
+        "Name your own classes, record or upload examples (or a zip of class folders), see "
+        "each as the network will, and train on them.",
+    ),
 ]

@@ -1,0 +1,195 @@
+"""Your own classes: record or upload examples per class (or a zip), then train on them."""
+
+import numpy as np
+import streamlit as st
+
+from core import archive, userdata
+from core.errors import UserInputError
+from core.figures.thumbs import log_mel_thumbnail
+from pages._router import ensure_router
+
+ensure_router()
+
+S = st.session_state
+SR = 16_000
+MAX_EXAMPLES = 600  # per browser session, so one user cannot fill the server's memory
+KINDS = {"Sounds": "audio", "Pictures": "image"}
+
+st.title("Your own data")
+st.markdown(
+    "Teach a network your own classes: name them, then record or upload a few examples of "
+    "each (or upload a zip with one folder per class). Every clip is checked the way the audio "
+    "explorer checks it, and shown as the log-mel image the network will read. When each class "
+    f"has at least {userdata.MIN_PER_CLASS} examples (ideally {userdata.FEW_PER_CLASS} or more), "
+    "use the set for training."
+)
+
+
+def collection() -> userdata.Gathered:
+    kind = KINDS[S.yd_kind]
+    if "yd_data" not in S or S.yd_data.kind != kind:
+        S.yd_data = userdata.Gathered(kind)
+    return S.yd_data
+
+
+def n_examples(g: userdata.Gathered) -> int:
+    return sum(g.counts.values())
+
+
+def merge(new: userdata.Gathered) -> None:
+    """Add decoded examples to the collection, within the session's limit."""
+    g = collection()
+    room = MAX_EXAMPLES - n_examples(g)
+    added = 0
+    for label, items in new.examples.items():
+        g.examples.setdefault(label, [])
+        g.names.setdefault(label, [])
+        for example, name in zip(items, new.names[label], strict=True):
+            if added >= room:
+                new.problems.append(
+                    f"The limit of {MAX_EXAMPLES} examples is reached; the rest was left out."
+                )
+                break
+            g.examples[label].append(example)
+            g.names[label].append(name)
+            added += 1
+    S.yd_messages = [("warning", p) for p in new.problems] + [("info", n) for n in new.notes]
+    if added:
+        S.yd_messages.insert(0, ("success", f"Added {added} example(s)."))
+
+
+def add_class() -> None:
+    try:
+        name = userdata.clean_class_name(S.yd_new_class)
+    except UserInputError as err:
+        S.yd_messages = [("error", str(err))]
+        return
+    g = collection()
+    if name in g.examples:
+        S.yd_messages = [("error", f"There is already a class called '{name}'.")]
+        return
+    g.examples[name], g.names[name] = [], []
+    S.yd_new_class = ""
+    S.yd_messages = []
+
+
+def add_files(label: str, files: list[tuple[str, bytes]]) -> None:
+    try:
+        merge(userdata.gather({label: files}, kind=collection().kind, sr=SR))
+    except UserInputError as err:
+        S.yd_messages = [("error", str(err))]
+
+
+def delete_example(label: str, i: int) -> None:
+    g = collection()
+    del g.examples[label][i]
+    del g.names[label][i]
+
+
+def delete_class(label: str) -> None:
+    g = collection()
+    g.examples.pop(label, None)
+    g.names.pop(label, None)
+
+
+def add_zip() -> None:
+    up = S.get("yd_zip")
+    if up is None or not fresh([up]):
+        return
+    kinds = archive.AUDIO_EXT if collection().kind == "audio" else archive.IMAGE_EXT
+    try:
+        files = archive.read_class_zip(up.getvalue(), kinds=kinds)
+        new = userdata.gather(files.classes, kind=collection().kind, sr=SR)
+        new.problems = files.skipped + new.problems
+        merge(new)
+    except UserInputError as err:
+        S.yd_messages = [("error", f"{up.name}: {err}")]
+
+
+def fresh(uploads) -> list:
+    """The uploads (or recordings) not added yet: a widget keeps its files across reruns."""
+    seen = S.setdefault("yd_seen", set())
+    new = [u for u in uploads if u.file_id not in seen]
+    seen.update(u.file_id for u in new)
+    return new
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def thumbnail(samples: np.ndarray) -> np.ndarray:
+    return log_mel_thumbnail(samples, sr=SR)
+
+
+if "yd_kind" not in S:
+    S.yd_kind = "Sounds"
+st.radio("What will the network tell apart?", list(KINDS), key="yd_kind", horizontal=True)
+g = collection()
+
+a, b = st.columns([3, 1], vertical_alignment="bottom")
+a.text_input("New class name", key="yd_new_class", placeholder="e.g. clap, whistle, snap")
+b.button("Add class", key="yd_add_class", on_click=add_class, icon=":material/add:")
+
+with st.expander("Upload a zip with one folder per class", expanded=False):
+    st.caption(
+        "e.g. clap/1.wav, clap/2.wav, snap/1.wav. Limits: "
+        f"{archive.MAX_FILES} files, {archive.MAX_TOTAL_BYTES // 2**20} MB unpacked; paths "
+        "that leave the folder, links and zip bombs are refused."
+    )
+    st.file_uploader("Zip", type=["zip"], key="yd_zip", on_change=add_zip)
+
+for kind, text in S.get("yd_messages", []):
+    getattr(st, kind)(text)
+
+for label in list(g.examples):
+    items = g.examples[label]
+    count = len(items)
+    badge = "" if count >= userdata.FEW_PER_CLASS else " — needs more examples"
+    with st.expander(
+        f"**{label}**: {count} example(s){badge}", expanded=count < userdata.FEW_PER_CLASS
+    ):
+        c1, c2 = st.columns(2)
+        if g.kind == "audio":
+            rec = c1.audio_input("Record an example", key=f"yd_rec_{label}_{count}")
+            if rec is not None and fresh([rec]):
+                add_files(label, [(f"recording {count + 1}.wav", rec.getvalue())])
+                st.rerun()
+            ups = c2.file_uploader("Upload clips", type=["wav", "flac", "ogg", "mp3"],
+                                   accept_multiple_files=True, key=f"yd_up_{label}_{count}")  # fmt: skip
+        else:
+            ups = c2.file_uploader("Upload pictures", type=["png", "jpg", "jpeg"],
+                                   accept_multiple_files=True, key=f"yd_up_{label}_{count}")  # fmt: skip
+        new_uploads = fresh(ups or [])
+        if new_uploads:
+            add_files(label, [(u.name, u.getvalue()) for u in new_uploads])
+            st.rerun()
+        for i, (example, name) in enumerate(zip(items, g.names[label], strict=True)):
+            row = st.columns([2, 3, 1], vertical_alignment="center")
+            if g.kind == "audio":
+                row[0].image(thumbnail(example), caption=f"{name} · {len(example) / SR:.2f} s",
+                             width="stretch")  # fmt: skip
+                row[1].audio(example, sample_rate=SR)
+            else:
+                row[0].image(np.clip(example, 0, 1), caption=name, width=96)
+            row[2].button("", icon=":material/delete:", key=f"yd_del_{label}_{i}",
+                          on_click=delete_example, args=(label, i), help="Delete this example")  # fmt: skip
+        st.button(
+            f"Delete class '{label}'", key=f"yd_delc_{label}", on_click=delete_class, args=(label,)
+        )
+
+st.subheader("Use for training")
+if g.examples:
+    st.dataframe({"class": list(g.counts), "examples": list(g.counts.values())}, hide_index=True)
+try:
+    warnings = userdata.check(g)
+except UserInputError as err:
+    st.info(str(err))
+else:
+    for w in warnings:
+        st.warning(w)
+    if st.button("Use these classes for training", key="yd_use", type="primary"):
+        S.user_dataset = userdata.to_dataset(g, sr=SR)
+        ds = S.user_dataset
+        st.success(
+            f"Ready: {len(ds.y)} examples of {ds.n_classes} classes "
+            f"({len(ds.splits['train'])} for training, {len(ds.splits['val'])} for validation, "
+            f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'."
+        )

@@ -1,0 +1,162 @@
+"""The 'Your own data' page: classes, recordings, uploads, zips and their messages."""
+
+import io
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+PAGE = "../pages/your_data.py"
+
+
+def wav(freq, seconds=0.5, sr=16000):
+    t = np.arange(int(seconds * sr)) / sr
+    buf = io.BytesIO()
+    sf.write(buf, (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, format="WAV")
+    return buf.getvalue()
+
+
+def zip_of(members, links=()):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((stat.S_IFLNK if name in links else stat.S_IFREG) | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def add_class(app, name):
+    app.text_input(key="yd_new_class").input(name).run()
+    app.button(key="yd_add_class").click().run()
+
+
+def messages(app):
+    return [
+        m.value for m in list(app.error) + list(app.warning) + list(app.info) + list(app.success)
+    ]
+
+
+def test_two_classes_by_upload_and_recording_become_a_training_set(at):
+    add_class(at, "low")
+    add_class(at, "high")
+    at.file_uploader(key="yd_up_low_0").set_value(
+        [(f"l{i}.wav", wav(200 + 10 * i), "audio/wav") for i in range(4)]
+    ).run()
+    assert not at.exception
+    at.file_uploader(key="yd_up_high_0").set_value(
+        [(f"h{i}.wav", wav(3000 + 10 * i), "audio/wav") for i in range(3)]
+    ).run()
+    at.audio_input(key="yd_rec_high_3").set_value(("rec.wav", wav(3100), "audio/wav")).run()
+    assert not at.exception
+    assert any("Added 1 example" in m for m in messages(at))
+    table = at.dataframe[0].value
+    assert table["examples"].tolist() == [4, 4]
+    assert any("only 4 examples" in w.value for w in at.warning)
+    at.button(key="yd_use").click().run()
+    ds = at.session_state["user_dataset"]
+    assert ds.class_names == ("low", "high") and ds.x.shape == (8, 8000)
+    assert any("Open the Train page" in s.value for s in at.success)
+
+
+def test_deleting_examples_and_classes(at):
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([("1.wav", wav(300), "audio/wav"),
+                                                 ("2.wav", wav(400), "audio/wav")]).run()  # fmt: skip
+    at.button(key="yd_del_a_0").click().run()
+    assert at.session_state["yd_data"].names["a"] == ["2.wav"]
+    at.button(key="yd_delc_a").click().run()
+    assert "a" not in at.session_state["yd_data"].examples
+
+
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("empty.wav", b"", "empty"),
+        ("text.wav", b"hello there, not audio", "not"),
+    ],
+)
+def test_unreadable_clips_are_named(at, name, data, message):
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([(name, data, "audio/wav")]).run()
+    assert not at.exception
+    assert any(m.startswith(f"a/{name}:") and message in m.lower() for m in messages(at)), messages(
+        at
+    )
+
+
+def test_zip_with_classes(at):
+    data = zip_of(
+        {f"clap/{i}.wav": wav(500 + i) for i in range(4)}
+        | {f"snap/{i}.wav": wav(2500 + i) for i in range(4)}
+    )
+    at.file_uploader(key="yd_zip").set_value(("set.zip", data, "application/zip")).run()
+    assert not at.exception
+    assert at.session_state["yd_data"].counts == {"clap": 4, "snap": 4}
+
+
+@pytest.mark.parametrize(
+    "members,links,message",
+    [
+        ({"../evil.wav": b"x"}, (), "climbs out of its folder"),
+        ({"clap/bomb.wav": bytes(8 * 2**20)}, (), "zip bomb"),
+        ({"clap/l.wav": b"/etc/passwd"}, ("clap/l.wav",), "link"),
+        ({"readme.txt": b"hi"}, (), "no usable files"),
+    ],
+)
+def test_bad_zips_are_refused_and_nothing_is_lost(at, members, links, message):
+    add_class(at, "kept")
+    at.file_uploader(key="yd_up_kept_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    at.file_uploader(key="yd_zip").set_value(
+        ("bad.zip", zip_of(members, links), "application/zip")
+    ).run()
+    assert not at.exception
+    assert any(message in m for m in messages(at)), messages(at)
+    assert at.session_state["yd_data"].counts == {"kept": 1}
+
+
+def test_single_and_empty_classes_cannot_be_used(at):
+    add_class(at, "only")
+    at.file_uploader(key="yd_up_only_0").set_value(
+        [(f"{i}.wav", wav(300 + i), "audio/wav") for i in range(5)]
+    ).run()
+    assert any("at least two classes" in i.value for i in at.info)
+    add_class(at, "empty")
+    assert any("no usable examples yet: empty" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "yd_use"]
+
+
+def test_duplicate_and_blank_class_names(at):
+    add_class(at, "x")
+    add_class(at, "x")
+    assert any("already a class called 'x'" in e.value for e in at.error)
+    add_class(at, "   ")
+    assert any("needs a name" in e.value for e in at.error)
+
+
+def test_pictures_of_mixed_sizes(at):
+    from PIL import Image
+
+    def png(size, v):
+        buf = io.BytesIO()
+        Image.new("L", size, v).save(buf, format="PNG")
+        return buf.getvalue()
+
+    at.radio(key="yd_kind").set_value("Pictures").run()
+    add_class(at, "dark")
+    at.file_uploader(key="yd_up_dark_0").set_value(
+        [(f"{i}.png", png((20 + i, 20), 10), "image/png") for i in range(4)]
+    ).run()
+    assert any("different sizes" in i.value for i in at.info)
