@@ -22,9 +22,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import posixpath
 import shutil
 import tarfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -63,6 +65,30 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                  "truck")  # fmt: skip
 SPEECH_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+TITLES = {"mnist": "MNIST handwritten digits (11 MB)",
+          "fashion_mnist": "Fashion-MNIST clothing (30 MB)",
+          "cifar10": "CIFAR-10 colour photos (163 MB)",
+          "speech_commands": "Google Speech Commands v2 (2.3 GB; chosen words only are kept)"}  # fmt: skip
+
+
+def data_dir() -> Path:
+    """Where downloads are kept: $CNN_DATA_DIR, else ~/.cache/cnn-explainer."""
+    return Path(os.environ.get("CNN_DATA_DIR") or Path.home() / ".cache" / "cnn-explainer")
+
+
+def mirror() -> str | None:
+    """An optional local mirror of the original files ($CNN_DATASETS_BASE_URL), same checksums."""
+    return os.environ.get("CNN_DATASETS_BASE_URL") or None
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    """One lock per destination file, so two sessions never write the same download at once."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path), threading.Lock())
 
 
 # --------------------------------------------------------------------------- download
@@ -86,6 +112,11 @@ def download(url: str, dest: Path, *, checksum: str, progress: Progress | None =
              timeout: float = 30.0) -> Path:  # fmt: skip
     """Stream ``url`` to ``dest`` (via a .part file), then verify it; reuse a verified copy."""
     dest = Path(dest)
+    with _lock_for(dest):
+        return _download_locked(url, dest, checksum=checksum, progress=progress, timeout=timeout)
+
+
+def _download_locked(url: str, dest: Path, *, checksum: str, progress, timeout: float) -> Path:
     if dest.exists() and verify(dest, checksum):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -184,8 +215,28 @@ def _idx(path: Path) -> np.ndarray:
         raise UserInputError(f"{path.name} is not a readable IDX file ({err}).") from None
 
 
-def _image_dataset(name, x_train, y_train, x_test, y_test, class_names, *, val_fraction=0.1):
+def _first_per_class(y: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of the first ``limit`` examples of each class (all when limit is None)."""
+    if limit is None:
+        return np.arange(len(y))
+    keep = np.concatenate([np.flatnonzero(y == c)[:limit] for c in np.unique(y)])
+    return np.sort(keep)
+
+
+def _image_dataset(name, x_train, y_train, x_test, y_test, class_names, *, val_fraction=0.1,
+                   limit_per_class=None):  # fmt: skip
     from core.data import Dataset
+
+    tr = _first_per_class(np.asarray(y_train), limit_per_class)
+    te = _first_per_class(
+        np.asarray(y_test), None if limit_per_class is None else max(limit_per_class // 5, 1)
+    )
+    x_train, y_train, x_test, y_test = (
+        x_train[tr],
+        np.asarray(y_train)[tr],
+        x_test[te],
+        np.asarray(y_test)[te],
+    )
 
     x = np.concatenate([x_train, x_test]).astype(np.float32) / 255.0
     if x.ndim == 3:
@@ -201,11 +252,12 @@ def _image_dataset(name, x_train, y_train, x_test, y_test, class_names, *, val_f
 
 
 def fetch(name: str, root: Path, *, words: tuple[str, ...] = SPEECH_WORDS, base_url: str | None = None,
-          checksums: dict | None = None, progress=None):  # fmt: skip
+          checksums: dict | None = None, progress=None, limit_per_class: int | None = None):  # fmt: skip
     """Download (once), verify and load a real dataset as a core.data.Dataset.
 
     ``progress(filename, file_index, n_files, bytes_done, bytes_total)`` is called while
-    downloading.
+    downloading. ``limit_per_class`` keeps the first N training examples of each class (and
+    N/5 test examples), so a large set fits in memory and trains in minutes.
     """
     root = Path(root)
     if name not in SOURCES:
@@ -216,13 +268,14 @@ def fetch(name: str, root: Path, *, words: tuple[str, ...] = SPEECH_WORDS, base_
         return _image_dataset(name, _idx(paths["train-images-idx3-ubyte.gz"]),
                               _idx(paths["train-labels-idx1-ubyte.gz"]),
                               _idx(paths["t10k-images-idx3-ubyte.gz"]),
-                              _idx(paths["t10k-labels-idx1-ubyte.gz"]), names)  # fmt: skip
+                              _idx(paths["t10k-labels-idx1-ubyte.gz"]), names,
+                              limit_per_class=limit_per_class)  # fmt: skip
     if name == "cifar10":
-        return _cifar(paths["cifar-10-python.tar.gz"], root / name)
+        return _cifar(paths["cifar-10-python.tar.gz"], root / name, limit_per_class)
     return _speech_commands(paths["speech_commands_v0.02.tar.gz"], root / name, words)
 
 
-def _cifar(archive: Path, folder: Path):
+def _cifar(archive: Path, folder: Path, limit_per_class: int | None = None):
     extract_tar(archive, folder, keep=lambda n: n.startswith("cifar-10-batches-py/"))
     from torchvision.datasets import CIFAR10
 
@@ -230,7 +283,8 @@ def _cifar(archive: Path, folder: Path):
     test = CIFAR10(str(folder), train=False, download=False)
     to_chw = lambda a: np.transpose(a, (0, 3, 1, 2))  # noqa: E731  (N, H, W, C) -> (N, C, H, W)
     return _image_dataset("cifar10", to_chw(train.data), np.array(train.targets),
-                          to_chw(test.data), np.array(test.targets), CIFAR_CLASSES)  # fmt: skip
+                          to_chw(test.data), np.array(test.targets), CIFAR_CLASSES,
+                          limit_per_class=limit_per_class)  # fmt: skip
 
 
 def _speech_commands(archive: Path, folder: Path, words: tuple[str, ...], sr: int = 16_000):

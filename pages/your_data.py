@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from core import archive, userdata
+from core import archive, online, userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages._router import ensure_router
@@ -193,3 +193,42 @@ else:
             f"({len(ds.splits['train'])} for training, {len(ds.splits['val'])} for validation, "
             f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'."
         )
+
+st.divider()
+st.subheader("Or download a real dataset")
+st.markdown(
+    "When this machine is online, the classic datasets can be fetched, checked against their "
+    "published checksums and used for training like the ones that ship with the app. They are "
+    "kept on the server's disk, so the next user does not download them again."
+)
+d1, d2, d3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+d1.selectbox("Dataset", list(online.TITLES), format_func=online.TITLES.get, key="yd_online")
+if S.yd_online == "speech_commands":
+    d2.multiselect("Words to keep", online.SPEECH_WORDS, default=["yes", "no"], key="yd_words")
+else:
+    d2.number_input("Training examples per class", 50, 6000, 1000, step=50, key="yd_limit",
+                    help="The first N of each class (and N/5 test examples), so training stays quick.")  # fmt: skip
+if d3.button("Download", key="yd_download"):
+    bar = st.progress(0.0, text="Connecting…")
+
+    def report(filename, index, n_files, done, total):
+        frac = (index + (done / total if total else 0.0)) / n_files
+        size = (
+            f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+        )
+        bar.progress(min(frac, 1.0), text=f"{filename}: {size}")
+
+    try:
+        words = tuple(S.get("yd_words", ("yes", "no")))
+        limit = None if S.yd_online == "speech_commands" else int(S.yd_limit)
+        S.user_dataset = online.fetch(S.yd_online, online.data_dir(), words=words,
+                                      base_url=online.mirror(), progress=report,
+                                      limit_per_class=limit)  # fmt: skip
+    except UserInputError as err:
+        bar.empty()
+        st.error(str(err))
+    else:
+        bar.progress(1.0, text="Done")
+        ds = S.user_dataset
+        st.success(f"{online.TITLES[S.yd_online]}: {len(ds.y)} examples of {ds.n_classes} classes "
+                   "are ready. Open the Train page and choose 'Your data'.")  # fmt: skip

@@ -192,3 +192,14 @@ def test_cifar10_layout_through_torchvision(server, tmp_path, rng, monkeypatch):
     first = batches["data_batch_1"]["data"][0].reshape(3, 32, 32)
     np.testing.assert_allclose(ds.x[0] * 255, first, atol=1e-4)
     assert ds.y[20:].tolist() == batches["test_batch"]["labels"]
+
+
+def test_limit_per_class_keeps_the_first_examples(server, tmp_path, rng):
+    base, www = server
+    arrays, sums = write_mnist(www, rng, n_train=40, n_test=20)
+    ds = online.fetch("mnist", tmp_path / "d", base_url=base, checksums=sums, limit_per_class=2)
+    train_labels = arrays["train-labels-idx1-ubyte.gz"]
+    assert len(ds.splits["train"]) + len(ds.splits["val"]) == 20  # 2 of each of 10 digits
+    assert sorted(ds.y[:20].tolist()) == sorted(np.repeat(np.arange(10), 2).tolist())
+    np.testing.assert_allclose(ds.x[0, 0] * 255, arrays["train-images-idx3-ubyte.gz"][0], atol=1e-4)
+    assert train_labels[0] == ds.y[0]

@@ -160,3 +160,40 @@ def test_pictures_of_mixed_sizes(at):
         [(f"{i}.png", png((20 + i, 20), 10), "image/png") for i in range(4)]
     ).run()
     assert any("different sizes" in i.value for i in at.info)
+
+
+def test_download_when_offline_says_so(at, monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CNN_DATASETS_BASE_URL", f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path))
+    at.button(key="yd_download").click().run()
+    assert not at.exception
+    assert any("seems to be offline" in e.value for e in at.error)
+
+
+def test_download_from_a_mirror_with_wrong_files_is_refused(at, monkeypatch, tmp_path):
+    import http.server
+    import threading
+    from functools import partial
+
+    www = tmp_path / "www"
+    www.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (www / name).write_bytes(b"not the real file")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("CNN_DATASETS_BASE_URL", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "data"))
+        at.button(key="yd_download").click().run()
+    finally:
+        httpd.shutdown()
+    assert not at.exception
+    assert any("does not match its published checksum" in e.value for e in at.error)
+    assert "user_dataset" not in at.session_state
