@@ -333,6 +333,17 @@ class OpResult:
     def out_shape(self) -> tuple[int, ...]:
         return self.output.shape[1:]
 
+    def axes(self) -> list[AxisSize]:
+        """The output-size arithmetic of each spatial axis, as :func:`axis_size` gives it."""
+        names = AXIS_NAMES[len(self.kernel_size)]
+        return [
+            axis_size(name, n_padded - p0 - p1, k, stride=s, pad_before=p0, pad_after=p1, dilation=d)
+            for name, n_padded, k, s, (p0, p1), d in zip(
+                names, self.padded.shape[1:], self.kernel_size, self.stride, self.pads,
+                self.dilation, strict=True,
+            )
+        ]  # fmt: skip
+
     @property
     def n_steps(self) -> int:
         return int(np.prod(self.out_shape))

@@ -233,24 +233,7 @@ with tab2d:
     x, w, b, settings, result = remember("conv_last_good")
 
     st.subheader("Output size")
-    h_ax = conv.axis_size(
-        "rows",
-        x.shape[1],
-        w.shape[2],
-        stride=settings["stride"][0],
-        pad_before=result.pads[0][0],
-        pad_after=result.pads[0][1],
-        dilation=settings["dilation"][0],
-    )
-    w_ax = conv.axis_size(
-        "columns",
-        x.shape[2],
-        w.shape[3],
-        stride=settings["stride"][1],
-        pad_before=result.pads[1][0],
-        pad_after=result.pads[1][1],
-        dilation=settings["dilation"][1],
-    )
+    h_ax, w_ax = result.axes()
     st.latex(conv.size_formula_latex(h_ax, r"o_{\text{rows}}"))
     st.latex(conv.size_formula_latex(w_ax, r"o_{\text{cols}}"))
     st.caption(
@@ -456,15 +439,7 @@ with tab1d:
         kept1 = remember("c1_last_good")
         if kept1 is not None:
             x1, k1, res1 = kept1
-            ax = conv.axis_size(
-                "samples",
-                x1.shape[1],
-                k1.shape[1],
-                stride=res1.stride[0],
-                pad_before=res1.pads[0][0],
-                pad_after=res1.pads[0][1],
-                dilation=res1.dilation[0],
-            )
+            (ax,) = res1.axes()
             st.latex(conv.size_formula_latex(ax, "o"))
             st.caption(conv.size_note(ax))
             strides = ", ".join(

@@ -134,18 +134,7 @@ if result is None:
 x, result = remember("pool_last_good")
 
 st.subheader("Output size")
-axes = [
-    conv.axis_size(
-        name,
-        x.shape[1 + i],
-        result.kernel_size[i],
-        stride=result.stride[i],
-        pad_before=result.pads[i][0],
-        pad_after=result.pads[i][1],
-        dilation=result.dilation[i],
-    )
-    for i, name in enumerate(("rows", "columns"))
-]
+axes = result.axes()
 st.latex(conv.size_formula_latex(axes[0], r"o_{\text{rows}}"))
 st.latex(conv.size_formula_latex(axes[1], r"o_{\text{cols}}"))
 st.caption(

@@ -1,21 +1,14 @@
 """AppTest of the Architecture anatomy page."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import models
-
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "anatomy.py")
+from tests.apptest import open_page
 
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(PAGE, default_timeout=90)
-    app.run()
-    assert not app.exception
-    return app
+    return open_page("anatomy")
 
 
 def _metrics(app) -> dict:

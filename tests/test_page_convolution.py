@@ -7,29 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-PAGE = "../pages/convolution.py"
+from tests.apptest import codes, errors, open_page, text_area
 
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.run()
-    assert not app.exception
-    return app
-
-
-def codes(app):
-    return [c.value for c in app.code]
-
-
-def errors(app):
-    return [e.value for e in app.error]
-
-
-def text_area(app, key):
-    return next(t for t in app.text_area if t.key == key)
+    return open_page("convolution")
 
 
 def torch_output(x, k, **kw):

@@ -4,29 +4,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from streamlit.testing.v1 import AppTest
 
-PAGE = "../pages/pooling.py"
+from tests.apptest import codes, errors, open_page, text_area
 
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.run()
-    assert not app.exception
-    return app
-
-
-def codes(app):
-    return [c.value for c in app.code]
-
-
-def errors(app):
-    return [e.value for e in app.error]
-
-
-def text_area(app, key):
-    return next(t for t in app.text_area if t.key == key)
+    return open_page("pooling")
 
 
 def test_textbook_average_pooling_gives_its_four_numbers(at):

@@ -1,21 +1,14 @@
 """AppTest of the Receptive field page."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import receptive as rf
-
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "receptive_field.py")
+from tests.apptest import open_page
 
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(PAGE, default_timeout=90)
-    app.run()
-    assert not app.exception
-    return app
+    return open_page("receptive_field")
 
 
 def _sentence(app) -> str:

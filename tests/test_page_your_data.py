@@ -7,9 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 import soundfile as sf
-from streamlit.testing.v1 import AppTest
 
-PAGE = "../pages/your_data.py"
+from tests.apptest import open_page
 
 
 def wav(freq, seconds=0.5, sr=16000):
@@ -32,10 +31,7 @@ def zip_of(members, links=()):
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.run()
-    assert not app.exception
-    return app
+    return open_page("your_data")
 
 
 def add_class(app, name):

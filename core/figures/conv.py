@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.conv import OpResult, _num, axis_size, padding_mask
+from core.conv import OpResult, _num, padding_mask
 from core.figures import ACCENT, FONT, PAD_FILL, SKIP_FILL, font_size
 
 VALUE_SCALE = [[0.0, "#f8fafc"], [1.0, "#93c5fd"]]
@@ -155,12 +155,7 @@ def _window(panels: Panels, row, col, positions) -> None:
 
 def _unvisited(panels: Panels, row, col, result: OpResult, shape2d) -> None:
     """Grey out padded-input rows/columns that no window position ever covers."""
-    axes = []
-    for n_padded, k, s, (p0, p1), d in zip(result.padded.shape[1:], result.kernel_size,
-                                           result.stride, result.pads, result.dilation,
-                                           strict=True):  # fmt: skip
-        axes.append(axis_size("", n_padded - p0 - p1, k, stride=s, pad_before=p0, pad_after=p1,
-                              dilation=d).unvisited)  # fmt: skip
+    axes = [ax.unvisited for ax in result.axes()]
     h, w = shape2d
     clear = "rgba(0,0,0,0)"
     if len(axes) == 2:
