@@ -68,4 +68,13 @@ PAGES = [
         "Name your own classes, record or upload examples (or a zip of class folders), see "
         "each as the network will, and train on them.",
     ),
+    PageInfo(
+        "Train and use",
+        "pages/model_builder.py",
+        "Model builder",
+        ":material/construction:",
+        "model_builder",
+        "Build a CNN layer by layer or from a preset, see every output shape, parameter "
+        "count and the PyTorch code at once, and send it to training.",
+    ),
 ]
