@@ -77,4 +77,22 @@ PAGES = [
         "Build a CNN layer by layer or from a preset, see every output shape, parameter "
         "count and the PyTorch code at once, and send it to training.",
     ),
+    PageInfo(
+        "Train and use",
+        "pages/train.py",
+        "Train",
+        ":material/model_training:",
+        "train",
+        "Pick a dataset, a model and a recipe, press Train, and watch the loss and accuracy "
+        "curves move while it learns; the best weights are kept.",
+    ),
+    PageInfo(
+        "Train and use",
+        "pages/evaluate.py",
+        "Evaluate",
+        ":material/fact_check:",
+        "evaluate",
+        "Test accuracy, the confusion matrix and the examples behind each cell; ROC curve and "
+        "threshold for two-class tasks.",
+    ),
 ]

@@ -1,0 +1,237 @@
+"""Evaluate the trained model: test scores, the confusion matrix, its examples, ROC."""
+
+import numpy as np
+import streamlit as st
+
+from core import metrics, runs
+from core.errors import UserInputError
+from core.figures import training as tfig
+from pages._router import ensure_router
+from pages._shared import init_state, presenter
+
+ensure_router()
+
+S = st.session_state
+MAX_IMAGES = 24
+MAX_CLIPS = 6
+
+st.title("Evaluate the model")
+st.markdown(
+    "Accuracy is one number; the **confusion matrix** tells which classes the network mixes "
+    "up. Row *i*, column *j* counts the examples whose true class is *i* and that the network "
+    "called *j*: the diagonal holds the right answers, everything else a mistake. Dividing "
+    "each row by its total (row-normalised) turns the diagonal into each class's **recall**. "
+    "**Precision** reads down a column: of everything called *j*, how much really was *j*."
+)
+
+run = S.get("train_run")
+if run is None:
+    st.info(
+        "No model has been trained in this session yet: train one on the Train page, then "
+        "come back here.",
+        icon=":material/info:",
+    )
+    try:
+        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/school:")
+    except Exception:  # noqa: BLE001 - the page is not registered in this app
+        st.markdown("Open the **Train** page from the menu.")
+    st.stop()
+
+meta = run.meta
+class_names = list(meta["class_names"])
+n_classes = len(class_names)
+init_state({"ev_norm": "counts", "ev_true": 0, "ev_pred": 0, "ev_threshold": 0.5})
+
+
+def matrix_view(cm: np.ndarray) -> np.ndarray:
+    return metrics.normalise_rows(cm) if S.ev_norm == "row-normalised" else cm
+
+
+def scores_table(cm: np.ndarray) -> list[dict]:
+    sc = metrics.per_class_scores(cm)
+    return [
+        {
+            "class": class_names[i],
+            "precision": round(float(sc.precision[i]), 4),
+            "recall": round(float(sc.recall[i]), 4),
+            "F1": round(float(sc.f1[i]), 4),
+            "support": int(sc.support[i]),
+        }
+        for i in range(n_classes)
+    ]
+
+
+def live(current: runs.Run, was_active: bool) -> None:
+    """While training: the latest validation matrix, redrawn every second."""
+    snap = current.snapshot()
+    if was_active and not snap.active:
+        st.rerun(scope="app")
+    if snap.status == runs.QUEUED:
+        st.info(f"The run is waiting for a free slot (number {snap.queue_position} in the queue).")
+        return
+    st.progress(snap.progress, text=f"Training: {snap.progress:.0%} done, about "
+                f"{runs.format_seconds(snap.eta)} left.")  # fmt: skip
+    if snap.val_confusion is None:
+        st.info("The first epoch is still running: the matrix appears when it ends.")
+        return
+    cm = snap.val_confusion
+    st.subheader(f"Validation confusion matrix after epoch {snap.val_confusion_epoch}")
+    st.caption(
+        "Made from the validation set at the end of the latest epoch; it updates every epoch. "
+        "The test set is scored once, when the run ends."
+    )
+    st.metric("Validation accuracy", f"{metrics.accuracy_from_confusion(cm):.1%}")
+    st.plotly_chart(
+        tfig.confusion_figure(matrix_view(cm), class_names,
+                              normalised=S.ev_norm == "row-normalised", presenter=presenter()),
+        key="ev_live_cm",
+    )  # fmt: skip
+    st.dataframe(scores_table(cm), hide_index=True)
+
+
+st.radio(
+    "Confusion matrix shows",
+    ["counts", "row-normalised"],
+    key="ev_norm",
+    horizontal=True,
+    help="Row-normalised divides each row by the number of examples of its true class.",
+)
+
+if run.active:
+    st.fragment(run_every=1.0)(live)(run, True)
+    st.stop()
+
+snap = run.snapshot()
+test = run.test
+if test is None:
+    if snap.status == runs.FAILED:
+        st.error(f"The last run failed: {snap.message}", icon=":material/error:")
+    else:
+        st.warning(f"The last run ended without a model to test. {snap.message}")
+    st.stop()
+
+y_true = np.asarray(meta["y_test"])
+pred = np.asarray(test.predictions)
+cm = metrics.confusion_matrix(y_true=y_true, y_pred=pred, n_classes=n_classes)
+state = "finished" if snap.status == runs.DONE else "was stopped"
+st.caption(
+    f"{meta['model_name']} on {meta['dataset_name']}: the run {state}; the weights of epoch "
+    f"{snap.best_epoch} (best on validation) are scored on {len(y_true):,} held-out test "
+    "examples it never saw."
+)
+m = st.columns(3)
+m[0].metric("Test accuracy", f"{test.accuracy:.1%}")
+m[1].metric("Test loss", f"{test.loss:.4f}")
+m[2].metric("Mistakes", f"{int(cm.sum() - np.trace(cm)):,} of {int(cm.sum()):,}")
+
+
+def cell_clicked() -> None:
+    """A click on the heat map picks the cell (its labels are the class names)."""
+    sel = S.get("ev_cm_chart")
+    points = (sel or {}).get("selection", {}).get("points", []) if sel else []
+    if points:
+        p = points[0]
+        if p.get("y") in class_names and p.get("x") in class_names:
+            S.ev_true = class_names.index(p["y"])
+            S.ev_pred = class_names.index(p["x"])
+
+
+if S.get("ev_run_id") != id(run):  # a new run: start on its most frequent mistake
+    S.ev_run_id = id(run)
+    off = cm - np.diag(np.diag(cm))  # (C, C) mistakes only
+    S.ev_true, S.ev_pred = (int(v) for v in np.unravel_index(off.argmax(), off.shape))
+    if off.max() == 0:
+        S.ev_true = S.ev_pred = 0
+for key in ("ev_true", "ev_pred"):
+    if S[key] not in range(n_classes):
+        S[key] = 0
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Confusion matrix (test set)")
+    st.plotly_chart(
+        tfig.confusion_figure(matrix_view(cm), class_names,
+                              normalised=S.ev_norm == "row-normalised",
+                              selected=(S.ev_true, S.ev_pred), presenter=presenter()),
+        key="ev_cm_chart", on_select=cell_clicked, selection_mode="points",
+    )  # fmt: skip
+with right:
+    st.subheader("Per-class scores")
+    st.dataframe(scores_table(cm), hide_index=True)
+    st.caption(
+        "precision = right among those predicted as the class; recall = found among those "
+        "truly in it; F1 = their harmonic mean; support = test examples of the class."
+    )
+
+# --------------------------------------------------------------------- one cell's examples ----
+st.subheader("The examples behind a cell")
+st.caption("Pick a cell here, or click one in the matrix.")
+s1, s2 = st.columns(2)
+s1.selectbox("True class", range(n_classes), format_func=lambda c: class_names[c], key="ev_true")
+s2.selectbox("Predicted as", range(n_classes), format_func=lambda c: class_names[c],
+             key="ev_pred")  # fmt: skip
+i, j = S.ev_true, S.ev_pred
+hits = np.flatnonzero((y_true == i) & (pred == j))  # positions in the test set
+kind = "right" if i == j else "mistakes"
+st.markdown(
+    f"**{len(hits)}** test examples of **{class_names[i]}** predicted as **{class_names[j]}** "
+    f"({kind})." + (f" Showing the first {MAX_IMAGES}." if len(hits) > MAX_IMAGES else "")
+)
+ds = meta["dataset"]
+index = np.asarray(meta["test_index"])
+probs = np.asarray(test.probabilities)
+if len(hits) and ds.kind == "image":
+    shown = hits[:MAX_IMAGES]
+    st.image(
+        [ds.x[index[k]][0] for k in shown],
+        caption=[f"p={probs[k, j]:.2f}" for k in shown],
+        width=84,
+        clamp=True,
+    )
+elif len(hits):
+    shown = hits[:MAX_CLIPS]
+    if len(hits) > MAX_CLIPS:
+        st.caption(f"Playing the first {MAX_CLIPS}.")
+    cols = st.columns(min(len(shown), 3))
+    for n, k in enumerate(shown):
+        with cols[n % len(cols)]:
+            clip = ds.x[index[k]]
+            info = ds.info[index[k]] if ds.info else {}
+            label = f"“{info['text']}”" if "text" in info else f"example {index[k]}"
+            st.markdown(f"{label} · confidence {probs[k, j]:.2f}")
+            st.plotly_chart(tfig.clip_figure(clip, sample_rate=ds.sample_rate),
+                            key=f"ev_clip_{n}")  # fmt: skip
+            st.audio(clip, sample_rate=ds.sample_rate)
+
+# ------------------------------------------------------------------------ two classes: ROC ----
+if n_classes == 2:
+    st.subheader("Two classes: ROC curve and the decision threshold")
+    st.markdown(
+        f"The network outputs one score per example: the probability that it is "
+        f"**{class_names[1]}** (the positive class). Calling it positive above a threshold "
+        "trades false alarms against misses: each threshold is one point of the ROC curve, "
+        "and the area under it (AUC) is the chance that a random positive example scores "
+        "higher than a random negative one."
+    )
+    scores = probs[:, 1]
+    try:
+        roc = metrics.roc_curve(y_true=y_true, scores=scores)
+    except UserInputError as err:
+        st.error(str(err))
+        st.stop()
+    st.slider("Threshold", 0.0, 1.0, step=0.01, key="ev_threshold")
+    cm2 = metrics.threshold_confusion(y_true=y_true, scores=scores, threshold=S.ev_threshold)
+    tn, fp, fn, tp = (int(v) for v in cm2.ravel())
+    tpr = tp / max(tp + fn, 1)
+    fpr = fp / max(fp + tn, 1)
+    a, b = st.columns(2, gap="large")
+    with a:
+        st.plotly_chart(tfig.roc_figure(roc.fpr, roc.tpr, auc=roc.auc, point=(fpr, tpr),
+                                        presenter=presenter()), key="ev_roc")  # fmt: skip
+    with b:
+        st.plotly_chart(tfig.confusion_figure(cm2, class_names, presenter=presenter()),
+                        key="ev_cm2")  # fmt: skip
+        q = st.columns(3)
+        q[0].metric("AUC", f"{roc.auc:.3f}")
+        q[1].metric("True-positive rate", f"{tpr:.1%}")
+        q[2].metric("False-positive rate", f"{fpr:.1%}")

@@ -1,0 +1,443 @@
+"""Train a CNN live: pick data, a model and a recipe; watch the curves while it learns."""
+
+import uuid
+
+import streamlit as st
+
+from core import data, models, runs
+from core import train as trainer
+from core.errors import UserInputError
+from core.figures import training as tfig
+from pages._router import ensure_router
+from pages._shared import init_state, presenter
+
+ensure_router()
+
+S = st.session_state
+
+DATASETS = {
+    "digits": "Handwritten digits (MNIST subset)",
+    "commands": "Spoken commands (Italian intents)",
+    "instruments": "Instrument timbres (synthesised)",
+}
+DESCRIPTIONS = {
+    "digits": "5,000 handwritten digits from MNIST, 500 of each digit, 28×28 grey pixels. "
+    "The network sees the pixels themselves.",
+    "commands": "960 short Italian voice commands (turn the light on or off, what time is "
+    "it, volume up, ...), eight intents spoken by synthetic voices at several speeds and "
+    "pitches, with a little noise. The network sees a log-mel spectrogram of each 2 s clip "
+    "(or the waveform itself, for the 1-D M5 network).",
+    "instruments": "900 one-second notes of six timbres synthesised on the spot: a sine "
+    "(flute), a square wave (clarinet), a sawtooth (brass), a plucked string, an FM bell and "
+    "a drum, at random pitches and loudness with background noise. Only the timbre tells "
+    "them apart: the pitch range is the same for every class.",
+}
+PRESETS = [p for p in ("lenet5", "spectrogram_cnn", "tiny_resnet", "m5", "pyramid_cnn")
+           if p in models.PRESETS]  # fmt: skip
+DEFAULT_PRESET = {"digits": "lenet5", "commands": "spectrogram_cnn",
+                  "instruments": "spectrogram_cnn"}  # fmt: skip
+OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
+SHORT = {"digits": "handwritten digits", "commands": "spoken commands",
+         "instruments": "instrument timbres"}  # fmt: skip
+SCHEDULERS = {"none": "none (constant rate)", "step": "StepLR (divide every few epochs)",
+              "onecycle": "OneCycle (warm up, then anneal)",
+              "plateau": "ReduceLROnPlateau (when validation stalls)"}  # fmt: skip
+AUGMENT = {"none": "none", "image": "shifts and rotations",
+           "spectrogram": "SpecAugment masks, time shift", "waveform": "time shift and gain"}  # fmt: skip
+STATUS = {
+    runs.QUEUED: ("Waiting", ":material/hourglass_top:"),
+    runs.RUNNING: ("Training", ":material/model_training:"),
+    runs.DONE: ("Finished", ":material/check_circle:"),
+    runs.STOPPED: ("Stopped", ":material/stop_circle:"),
+    runs.FAILED: ("Failed", ":material/error:"),
+}
+
+
+# --------------------------------------------------------------------------- caches ----
+# Datasets and their tensors are the same for every visitor: one copy per server. A user's
+# model and run never go in a cache; they live in this session's state only.
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the dataset…")
+def load_dataset(name: str):
+    return data.load(name)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Preparing the model inputs…")
+def load_inputs(name: str, model_hint: str):
+    """Tensors for a model: model_hint "" (images / log-mel), "lenet5" (32×32), "m5" (waveform)."""
+    return data.model_inputs(load_dataset(name), model=model_hint)
+
+
+def input_hint(ds, preset: str) -> str:
+    if ds.kind == "image":
+        return "lenet5" if preset == "lenet5" else ""
+    return "m5" if preset == "m5" else ""
+
+
+def recipe_state(recipe: trainer.Recipe) -> dict:
+    return {
+        "tr_optimizer": recipe.optimizer,
+        "tr_lr": float(recipe.lr),
+        "tr_momentum": float(recipe.momentum),
+        "tr_wd": float(recipe.weight_decay),
+        "tr_scheduler": recipe.scheduler,
+        "tr_batch": int(recipe.batch_size),
+        "tr_epochs": int(recipe.epochs),
+        "tr_augment": recipe.augment,
+        "tr_seed": int(recipe.seed),
+    }
+
+
+def dataset_changed() -> None:
+    name = S.tr_dataset
+    S.update(recipe_state(trainer.DEFAULT_RECIPES[name]))
+    S.tr_preset = DEFAULT_PRESET[name]
+    S.tr_class_a, S.tr_class_b = 0, 1
+
+
+init_state(
+    {
+        "tr_dataset": "digits",
+        "tr_binary": False,
+        "tr_class_a": 0,
+        "tr_class_b": 1,
+        "tr_source": "preset",
+        "tr_preset": DEFAULT_PRESET["digits"],
+        **recipe_state(trainer.DEFAULT_RECIPES["digits"]),
+    }
+)
+if "train_owner" not in S:
+    S.train_owner = uuid.uuid4().hex  # this browser session, for the one-run-per-session rule
+
+run = S.get("train_run")
+busy = run is not None and run.active
+
+st.title("Train a CNN")
+st.markdown(
+    "Pick a dataset and a network, choose how to train it, and press **Train**. Every batch "
+    "nudges the weights downhill on the loss; after each epoch the network is scored on a "
+    "**validation** set it never trains on. The curves show both: when training loss keeps "
+    "falling while validation loss rises, the network has started to memorise its training "
+    "examples (overfitting). The weights of the best validation epoch are the ones kept. "
+    "The run goes on while you visit other pages; the **Evaluate** page digs into its mistakes."
+)
+
+# ------------------------------------------------------------------------------ data ----
+st.header("1. Data")
+c1, c2 = st.columns([2, 3])
+c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="tr_dataset",
+             on_change=dataset_changed, disabled=busy)  # fmt: skip
+ds = load_dataset(S.tr_dataset)
+c2.markdown(DESCRIPTIONS[S.tr_dataset])
+c2.caption(
+    f"{len(ds.y):,} examples: {len(ds.splits['train']):,} to train on, "
+    f"{len(ds.splits['val']):,} for validation, {len(ds.splits['test']):,} held out for the "
+    f"test. Classes: {', '.join(ds.class_names)}."
+)
+
+with st.expander("Examples, one per class", expanded=False):
+    firsts = [int(next(i for i in ds.splits["train"] if ds.y[i] == c)) for c in range(ds.n_classes)]
+    if ds.kind == "image":
+        st.image([ds.x[i][0] for i in firsts], caption=list(ds.class_names), width=84, clamp=True)
+    else:
+        cols = st.columns(min(ds.n_classes, 4))
+        for k, i in enumerate(firsts):
+            with cols[k % len(cols)]:
+                text = ds.info[i].get("text") if ds.info else None
+                st.markdown(f"**{ds.class_names[k]}**" + (f": “{text}”" if text else ""))
+                st.audio(ds.x[i], sample_rate=ds.sample_rate)
+
+b1, b2, b3 = st.columns([2, 2, 2])
+b1.checkbox("Only two classes", key="tr_binary", disabled=busy,
+            help="Learn a yes/no decision between two classes with one sigmoid output and "
+            "binary cross-entropy; the Evaluate page then draws its ROC curve.")  # fmt: skip
+classes = list(range(ds.n_classes))
+for col, key, label in ((b2, "tr_class_a", "Class 0 (negative)"),
+                        (b3, "tr_class_b", "Class 1 (positive)")):  # fmt: skip
+    if S[key] not in classes:
+        S[key] = 0
+    col.selectbox(label, classes, format_func=lambda c: ds.class_names[c], key=key,
+                  disabled=busy or not S.tr_binary)  # fmt: skip
+
+# ----------------------------------------------------------------------------- model ----
+st.header("2. Model")
+builder = S.get("builder_spec")
+builder_ok = isinstance(builder, dict) and builder.get("dataset") == S.tr_dataset
+sources = {"preset": "A preset, adapted to this data",
+           "builder": "My model from the Model builder"}  # fmt: skip
+src_col, preset_col = st.columns(2)
+src_col.radio("Model", list(sources), format_func=sources.get, key="tr_source",
+              disabled=busy)  # fmt: skip
+
+problems: list[str] = []
+spec = summary = code = task = None
+input_shape = None
+hint = ""
+try:
+    if S.tr_source == "preset":
+        preset_col.selectbox("Preset", PRESETS, format_func=lambda k: models.PRESETS[k]["title"],
+                     key="tr_preset", disabled=busy)  # fmt: skip
+        hint = input_hint(ds, S.tr_preset)
+        inputs = load_inputs(S.tr_dataset, hint)
+        input_shape = tuple(inputs.x.shape[1:])
+        classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
+        task = runs.make_task(ds, inputs, classes=classes_pair)
+        head = "sigmoid" if task.binary else "softmax"
+        spec = models.preset_spec(S.tr_preset, input_shape=input_shape,
+                                  n_classes=len(task.class_names), head=head)  # fmt: skip
+        model_name = models.PRESETS[S.tr_preset]["title"]
+    else:
+        if not builder_ok:
+            made_for = builder.get("dataset") if isinstance(builder, dict) else None
+            raise UserInputError(
+                "The Model builder has no model for this dataset yet"
+                + (f" (its model is for {made_for})" if made_for else "")
+                + ": build one there for "
+                f"{SHORT[S.tr_dataset]}, or choose a preset."
+            )
+        if builder.get("head") == "sigmoid" and not S.tr_binary:
+            raise UserInputError(
+                "The Model builder's model ends in one sigmoid output, a yes/no decision: tick "
+                "“Only two classes” above and pick the two classes."
+            )
+        wanted = tuple(builder["input_shape"])
+        hints = ("", "lenet5") if ds.kind == "image" else ("", "m5")
+        hint = next((h for h in hints if tuple(load_inputs(S.tr_dataset, h).x.shape[1:]) == wanted),
+                    None)  # fmt: skip
+        if hint is None:
+            raise UserInputError(
+                f"The Model builder's model reads inputs of shape {wanted}, which this dataset "
+                "does not provide: rebuild it for this dataset's input."
+            )
+        inputs = load_inputs(S.tr_dataset, hint)
+        input_shape = wanted
+        classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
+        task = runs.make_task(ds, inputs, classes=classes_pair)
+        spec = list(builder["spec"])
+        model_name = builder.get("name") or "Model builder's model"
+    summary = models.summarize(spec, input_shape)
+    code = models.to_pytorch_code(spec, input_shape, logits=True)
+    runs.check_outputs(summary, task)  # a final softmax/sigmoid keeps the shape
+except UserInputError as err:
+    problems.append(str(err))
+    st.error(str(err), icon=":material/error:")
+
+if summary is not None:
+    shape_txt = "×".join(str(v) for v in input_shape)
+    st.markdown(
+        f"**{model_name}** on inputs of shape {shape_txt} (channels first): "
+        f"**{summary.torch_params:,}** parameters, {summary.mult_adds:,} multiply-adds per "
+        "example."
+    )
+    layers_tab, code_tab = st.tabs(["Layers and shapes", "PyTorch code"])
+    with layers_tab:
+        cols = ["Layer (type)", "Output shape (C, H, W)", "PyTorch parameters", "Mult-adds"]
+        st.dataframe([{k: r[k] for k in cols} for r in summary.records()], hide_index=True)
+    with code_tab:
+        st.code(code, language="python")
+        st.caption(
+            "The last softmax or sigmoid is left out of the trained module: the loss "
+            "(cross-entropy, or binary cross-entropy for one output) applies it itself."
+        )
+
+# ---------------------------------------------------------------------------- recipe ----
+st.header("3. Recipe")
+r1, r2, r3, r4 = st.columns(4)
+r1.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="tr_optimizer",
+             disabled=busy)  # fmt: skip
+r2.number_input("Learning rate", min_value=0.0, max_value=10.0, step=1e-4, format="%.4f",
+                key="tr_lr", disabled=busy)  # fmt: skip
+r3.number_input("Momentum (SGD)", min_value=0.0, max_value=0.999, step=0.05, key="tr_momentum",
+                disabled=busy or S.tr_optimizer != "sgd")  # fmt: skip
+r4.number_input("Weight decay", min_value=0.0, max_value=1.0, step=1e-3, format="%.4f",
+                key="tr_wd", disabled=busy)  # fmt: skip
+r5, r6, r7, r8, r9 = st.columns(5)
+r5.selectbox("Scheduler", list(SCHEDULERS), format_func=SCHEDULERS.get, key="tr_scheduler",
+             disabled=busy)  # fmt: skip
+r6.number_input("Batch size", min_value=0, max_value=4096, step=8, key="tr_batch",
+                disabled=busy)  # fmt: skip
+r7.number_input("Epochs", min_value=0, max_value=200, step=1, key="tr_epochs", disabled=busy)
+augments = ["none", "image"] if ds.kind == "image" else ["none", "spectrogram", "waveform"]
+if S.tr_augment not in augments:
+    S.tr_augment = "none"
+r8.selectbox("Augmentation", augments, format_func=AUGMENT.get, key="tr_augment",
+             disabled=busy)  # fmt: skip
+r9.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tr_seed", disabled=busy)
+
+recipe = None
+try:
+    augment = S.tr_augment
+    if augment == "spectrogram" and hint == "m5":
+        augment = "waveform"  # the 1-D network reads waveforms
+    elif augment == "waveform" and hint != "m5":
+        augment = "spectrogram"
+    base = trainer.DEFAULT_RECIPES[S.tr_dataset]
+    recipe = trainer.Recipe(
+        optimizer=S.tr_optimizer,
+        lr=float(S.tr_lr),
+        momentum=float(S.tr_momentum),
+        weight_decay=float(S.tr_wd),
+        scheduler=S.tr_scheduler,
+        step_size=base.step_size,
+        gamma=base.gamma,
+        batch_size=int(S.tr_batch),
+        epochs=int(S.tr_epochs),
+        augment=augment,
+        seed=int(S.tr_seed),
+    ).validate()
+except UserInputError as err:
+    recipe = None
+    problems.append(str(err))
+    st.error(str(err), icon=":material/error:")
+
+try:
+    device = trainer.choose_device(S.get("device_choice", "auto"))
+    st.caption(f"Training device: **{device.type.upper()}** (change it in the sidebar).")
+except UserInputError as err:
+    device = None
+    problems.append(str(err))
+    st.error(str(err), icon=":material/error:")
+
+
+# ------------------------------------------------------------------------ train/stop ----
+def session_alive_check():
+    """A check that this browser session is still connected (None outside a served app)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def start() -> str | None:
+    """Build the model and hand the run to the server's queue; return why not, or None."""
+    import torch
+
+    if problems or recipe is None or spec is None or task is None or device is None:
+        return "Fix the settings marked in red above first."
+    previous = S.get("train_run")
+    if previous is not None and previous.active:
+        return "A run of yours is already waiting or training: stop it first."
+    try:
+        torch.manual_seed(recipe.seed)  # the same seed gives the same starting weights
+        model = models.build_model(spec, input_shape, logits=True)
+        meta = {
+            "dataset": ds,
+            "dataset_name": ds.name,
+            "class_names": task.class_names,
+            "binary": task.binary,
+            "test_index": task.test_index,
+            "y_test": task.y_test.numpy(),
+            "representation": inputs.representation,
+            "model_name": model_name,
+            "input_shape": input_shape,
+            "params": summary.torch_params,
+            "recipe": recipe,
+            "device": str(device),
+        }
+        new = runs.Run.for_training(
+            model, task.data, recipe, device, x_test=task.x_test, y_test=task.y_test, meta=meta
+        )
+        runs.get_queue().submit(new, owner=S.train_owner, alive=session_alive_check())
+    except UserInputError as err:
+        return str(err)
+    S.train_run = new
+    return None
+
+
+def stop() -> None:
+    current = S.get("train_run")
+    if current is not None:
+        current.stop()
+
+
+st.header("4. Train")
+k1, k2, _ = st.columns([1, 1, 4])
+train_clicked = k1.button("Train", key="tr_train", type="primary",
+                          icon=":material/play_arrow:", disabled=busy)  # fmt: skip
+k2.button("Stop", key="tr_stop", icon=":material/stop:", on_click=stop, disabled=not busy,
+          help="Ends the run before its next batch; the best weights so far are kept.")  # fmt: skip
+if train_clicked:
+    why_not = start()
+    if why_not is None:
+        st.rerun()  # redraw the settings as locked while the run goes on
+    st.error(why_not, icon=":material/error:")
+
+
+def show_run(current: runs.Run, was_active: bool) -> None:
+    snap = current.snapshot()
+    if was_active and not snap.active:
+        st.rerun(scope="app")  # the run ended: redraw the buttons and the rest of the page
+    label, icon = STATUS[snap.status]
+    meta = current.meta
+    rec = meta["recipe"]
+    st.markdown(
+        f"{label}: **{meta['model_name']}** ({meta['params']:,} parameters) on "
+        f"**{SHORT[meta['dataset_name']]}**"
+        + (f", two classes: {' vs '.join(meta['class_names'])}" if meta["binary"] else "")
+        + f", on {meta['device'].upper()}."
+    )
+    if snap.status == runs.QUEUED:
+        n_slots = runs.get_queue().max_running
+        st.info(
+            f"The server trains at most {n_slots} model{'s' if n_slots > 1 else ''} at once. Your "
+            f"run is number **{snap.queue_position}** in the queue; it starts by itself.",
+            icon=icon,
+        )
+    elif snap.status == runs.FAILED:
+        st.error(snap.message, icon=icon)
+    elif snap.status in (runs.DONE, runs.STOPPED):
+        st.success(snap.message, icon=icon)
+    if snap.status != runs.QUEUED:
+        epoch_now = snap.epochs[-1].epoch if snap.epochs else 0
+        left = (
+            f", about {runs.format_seconds(snap.eta)} left" if snap.status == runs.RUNNING else ""
+        )
+        st.progress(
+            snap.progress,
+            text=f"Step {snap.step:,} of {snap.total_steps:,} · epoch {epoch_now} of {rec.epochs} "
+            f"done · {runs.format_seconds(snap.elapsed)} so far{left}",
+        )
+    steps_per_epoch = snap.total_steps / rec.epochs if snap.total_steps else None
+    m = st.columns(4)
+    last = snap.epochs[-1] if snap.epochs else None
+    m[0].metric("Train loss", f"{last.train_loss:.4f}" if last else "–")
+    m[1].metric(
+        "Validation loss", f"{last.val_loss:.4f}" if last and last.val_loss is not None else "–"
+    )
+    m[2].metric("Validation accuracy",
+                f"{last.val_acc:.1%}" if last and last.val_acc is not None else "–")  # fmt: skip
+    m[3].metric("Best epoch", str(snap.best_epoch) if snap.best_epoch else "–")
+    st.plotly_chart(
+        tfig.curves_figure(
+            snap.epochs,
+            batch_steps=snap.batch_steps,
+            batch_losses=snap.batch_losses,
+            steps_per_epoch=steps_per_epoch,
+            n_epochs=rec.epochs,
+            best_epoch=snap.best_epoch,
+            presenter=presenter(),
+        ),
+        key="tr_curves",
+    )
+    if snap.status in (runs.DONE, runs.STOPPED) and current.test is not None:
+        st.markdown(
+            f"Test accuracy of the kept weights: **{current.test.accuracy:.1%}** "
+            f"(loss {current.test.loss:.4f}) on {len(meta['y_test']):,} held-out examples."
+        )
+        try:
+            st.page_link("pages/evaluate.py", label="See the mistakes on the Evaluate page",
+                         icon=":material/fact_check:")  # fmt: skip
+        except Exception:  # noqa: BLE001 - the page is not registered in this app
+            st.markdown("Open the **Evaluate** page to see the mistakes.")
+
+
+if run is not None:
+    active_now = run.active
+    st.fragment(run_every=1.0 if active_now else None)(show_run)(run, active_now)
+else:
+    st.caption("No run yet in this session.")

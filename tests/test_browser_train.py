@@ -1,0 +1,102 @@
+"""Train a small model to the end in a real browser, then look at it on the Evaluate page.
+
+Digits, two classes (0 against 1), LeNet-5, two epochs: a few seconds of training. The
+screenshots (artifacts/screenshots/train-*.png, evaluate-*.png) show the curves, the
+confusion matrix and the ROC curve.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from pages._registry import PAGES
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+REGISTERED = {p.url_path for p in PAGES}
+TRAIN_TIMEOUT = 180_000
+
+
+def _settle_after(page, action) -> None:
+    """Do ``action``, then wait for the rerun it starts to finish drawing."""
+    page.evaluate("window.__settledSince = null")
+    action()
+    page.wait_for_timeout(200)
+    wait_for_app(page)
+
+
+def _charts_drawn(page, at_least: int, timeout: float = 30_000) -> int:
+    """Wait until ``at_least`` plotly charts have drawn a line or a heat map; return the count."""
+    drawn = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(
+        c => c.querySelector('.scatterlayer .trace path.js-line, .heatmaplayer image, '
+                             + '.heatmaplayer .hm')).length"""
+    page.wait_for_function(f"({drawn})() >= {at_least}", timeout=timeout)
+    return page.evaluate(drawn)
+
+
+@pytest.mark.skipif(
+    not {"train", "evaluate"} <= REGISTERED, reason="the Train/Evaluate pages are not registered"
+)
+def test_train_to_the_end_then_evaluate(served_app, page):
+    page.goto(f"{served_app}/train")
+    wait_for_app(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    main = page.locator('[data-testid="stMain"]')
+    expect(main).to_contain_text("5,000 handwritten digits")
+
+    _settle_after(page, page.get_by_text("Only two classes").click)
+    epochs = page.get_by_label("Epochs")
+
+    def set_epochs():
+        epochs.fill("2")
+        epochs.press("Enter")
+
+    _settle_after(page, set_epochs)
+    expect(main).to_contain_text("LeNet-5")
+    screenshot(page, "train-0-settings")
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    # the fragment redraws once a second: the progress text appears, then the end
+    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=60_000)
+    expect(main).to_contain_text("Finished 2 epochs", timeout=TRAIN_TIMEOUT)
+    page.evaluate("window.__settledSince = null")
+    page.wait_for_timeout(1500)  # the rerun that unlocks the settings
+    wait_for_app(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    expect(main).to_contain_text("Test accuracy of the kept weights")
+    assert _charts_drawn(page, 1) == 1
+    curves = page.locator('[data-testid="stPlotlyChart"]').first
+    # train and validation loss, train and validation accuracy, plus single batches
+    assert curves.locator(".scatterlayer .trace").count() == 5
+    curves.scroll_into_view_if_needed()
+    screenshot(page, "train-1-curves")
+    accuracy = page.locator('[data-testid="stMetric"]', has_text="Validation accuracy")
+    assert re.search(r"\d+\.\d%", accuracy.inner_text())
+
+    # client-side navigation keeps the session (and so the run)
+    _settle_after(
+        page, page.get_by_role("link", name="See the mistakes on the Evaluate page").click
+    )
+    expect(main).to_contain_text("Confusion matrix (test set)")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    test_acc = page.locator('[data-testid="stMetric"]', has_text="Test accuracy").inner_text()
+    assert re.search(r"\d+\.\d%", test_acc)
+    assert _charts_drawn(page, 3) >= 3  # confusion matrix, ROC curve, 2x2 matrix
+    matrix = page.locator('[data-testid="stPlotlyChart"]').first
+    matrix.scroll_into_view_if_needed()
+    screenshot(page, "evaluate-1-confusion")
+
+    # a click on the bottom-right cell (true 1, predicted 1) shows the examples behind it
+    box = matrix.locator(".nsewdrag").first.bounding_box()
+    _settle_after(
+        page,
+        lambda: page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.75),
+    )
+    expect(main).to_contain_text(re.compile(r"\d+ test examples of 1 predicted as 1 \(right\)"))
+    assert page.locator('[data-testid="stImage"]').count() > 0
+    roc = page.get_by_text("Two classes: ROC curve and the decision threshold")
+    roc.scroll_into_view_if_needed()
+    expect(page.locator('[data-testid="stMetric"]', has_text="AUC")).to_be_visible()
+    screenshot(page, "evaluate-2-roc")

@@ -1,0 +1,223 @@
+"""AppTest of the Evaluate page: test scores, confusion matrix, a cell's examples, ROC."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import data, runs
+from core.train import EpochEvent
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = str(ROOT / "pages" / "train.py")
+EVALUATE = str(ROOT / "pages" / "evaluate.py")
+TIMEOUT = 120
+
+
+def _tiny(dataset, input_shape, outputs, head="softmax"):
+    return {
+        "spec": [
+            {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+            {"type": "maxpool2d", "kernel_size": 4},
+            {"type": "flatten"},
+            {"type": "dense", "units": outputs},
+        ],
+        "input_shape": input_shape,
+        "dataset": dataset,
+        "head": head,
+        "name": "tiny test net",
+    }
+
+
+def _train(dataset, builder, *, binary=None, epochs=1):
+    """Drive the Train page to a finished run; return it."""
+    at = AppTest.from_file(TRAIN, default_timeout=TIMEOUT)
+    at.session_state["builder_spec"] = builder
+    at.run()
+    at.selectbox(key="tr_dataset").set_value(dataset).run()
+    at.radio(key="tr_source").set_value("builder")
+    at.number_input(key="tr_epochs").set_value(epochs)
+    at.selectbox(key="tr_augment").set_value("none")
+    at.number_input(key="tr_batch").set_value(64)
+    if binary:
+        at.checkbox(key="tr_binary").check().run()
+        at.selectbox(key="tr_class_a").set_value(binary[0])
+        at.selectbox(key="tr_class_b").set_value(binary[1])
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="tr_train").click().run()
+    run = at.session_state["train_run"]
+    assert run.wait(TIMEOUT) and run.status == "done", run.snapshot().message
+    return run
+
+
+def _evaluate(run) -> AppTest:
+    at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
+    if run is not None:
+        at.session_state["train_run"] = run
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _z(chart) -> np.ndarray:
+    fig = json.loads(chart.proto.spec)
+    z = fig["data"][0]["z"]
+    if isinstance(z, dict):
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(
+            [int(v) for v in str(z["shape"]).split(",")]
+        )
+    return np.array(z, dtype=np.float64)
+
+
+def _reference_confusion(y_true, y_pred, n):
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+@pytest.fixture(scope="module")
+def digits_run():
+    return _train("digits", _tiny("digits", (1, 28, 28), 10))
+
+
+@pytest.fixture(scope="module")
+def instruments_binary_run():
+    # bell (4) against drum (5): two classes, one sigmoid output
+    return _train("instruments", _tiny("instruments", (1, 64, 101), 1, "sigmoid"), binary=(4, 5))
+
+
+def test_without_a_run_the_page_points_to_the_train_page():
+    at = _evaluate(None)
+    assert any("No model has been trained in this session" in i.value for i in at.info)
+    assert not at.metric
+
+
+def test_test_scores_and_confusion_match_a_reference(digits_run):
+    run = digits_run
+    ds = data.load("digits")
+    te = ds.splits["test"]
+    with torch.no_grad():
+        logits = run.model.eval()(torch.as_tensor(ds.x[te]))
+    pred = logits.argmax(1).numpy()
+    y = ds.y[te]
+    loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).item()
+    cm = _reference_confusion(y, pred, 10)
+
+    at = _evaluate(run)
+    m = {x.label: x.value for x in at.metric}
+    assert m["Test accuracy"] == f"{(pred == y).mean():.1%}"
+    assert m["Test loss"] == f"{loss:.4f}"
+    assert m["Mistakes"] == f"{int((pred != y).sum()):,} of {len(y):,}"
+    charts = at.get("plotly_chart")
+    np.testing.assert_array_equal(_z(charts[0]), cm)
+
+    table = at.dataframe[0].value
+    for c in range(10):
+        tp, col, row = cm[c, c], cm[:, c].sum(), cm[c].sum()
+        p = tp / col if col else 0.0
+        r = tp / row if row else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        assert table["precision"][c] == pytest.approx(p, abs=1e-4)
+        assert table["recall"][c] == pytest.approx(r, abs=1e-4)
+        assert table["F1"][c] == pytest.approx(f1, abs=1e-4)
+        assert table["support"][c] == row
+
+    at.radio(key="ev_norm").set_value("row-normalised").run()
+    z = _z(at.get("plotly_chart")[0])
+    np.testing.assert_allclose(z, cm / cm.sum(axis=1, keepdims=True))
+    assert not at.get("audio")  # digits are images: no players
+
+
+def test_a_cell_shows_its_examples(digits_run):
+    run = digits_run
+    ds = data.load("digits")
+    te = ds.splits["test"]
+    y, pred = ds.y[te], run.test.predictions
+    cm = _reference_confusion(y, pred, 10)
+    off = cm.copy()
+    np.fill_diagonal(off, -1)
+    i, j = np.unravel_index(off.argmax(), off.shape)  # the most frequent mistake
+    at = _evaluate(run)
+    at.selectbox(key="ev_true").set_value(int(i))
+    at.selectbox(key="ev_pred").set_value(int(j)).run()
+    assert not at.exception
+    n = int(cm[i, j])
+    assert any(f"**{n}** test examples of **{i}** predicted as **{j}**" in x.value
+               for x in at.markdown)  # fmt: skip
+    images = at.get("image")
+    assert len(images) == 1 and len(images[0].proto.imgs) == min(n, 24)
+    # the diagonal cell shows the right answers of that class
+    at.selectbox(key="ev_pred").set_value(int(i)).run()
+    assert any(f"**{cm[i, i]}** test examples" in x.value for x in at.markdown)
+
+
+def test_live_validation_matrix_while_training():
+    cm = np.array([[5, 1], [2, 7]])
+    gate = threading.Event()
+    recorded = threading.Event()
+
+    def job(run):
+        run.record(EpochEvent(epoch=1, epochs=3, train_loss=0.5, train_acc=0.8, val_loss=0.4,
+                              val_acc=0.8, lr=1e-3, elapsed=0.1, is_best=True, best_epoch=1,
+                              val_confusion=cm))  # fmt: skip
+        recorded.set()
+        gate.wait(TIMEOUT)
+        return runs.Outcome(reason="finished")
+
+    run = runs.Run(job, meta={"class_names": ("no", "yes"), "binary": True})
+    runs.RunQueue(max_running=1).submit(run)
+    try:
+        assert recorded.wait(TIMEOUT)
+        at = _evaluate(run)
+        assert any("Validation confusion matrix after epoch 1" in h.value for h in at.subheader)
+        np.testing.assert_array_equal(_z(at.get("plotly_chart")[0]), cm)
+        m = {x.label: x.value for x in at.metric}
+        assert m["Validation accuracy"] == f"{12 / 15:.1%}"
+        table = at.dataframe[0].value
+        assert table["recall"][1] == pytest.approx(7 / 9, abs=1e-4)
+        assert table["precision"][0] == pytest.approx(5 / 7, abs=1e-4)
+    finally:
+        gate.set()
+        run.wait(TIMEOUT)
+
+
+def test_two_class_audio_task_roc_threshold_and_players(instruments_binary_run):
+    run = instruments_binary_run
+    assert run.meta["binary"] and run.meta["class_names"] == ("bell (FM)", "drum")
+    y = np.asarray(run.meta["y_test"])
+    ds = run.meta["dataset"]  # the page's (cached) dataset: labels of all 900 notes
+    assert ds.name == "instruments" and len(ds.y) == 900
+    np.testing.assert_array_equal(y, (ds.y[run.meta["test_index"]] == 5).astype(int))
+    score = run.test.probabilities[:, 1]
+    # AUC as the probability that a positive outscores a negative (ties count half)
+    pos, neg = score[y == 1], score[y == 0]
+    auc = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (
+        len(pos) * len(neg)
+    )
+    at = _evaluate(run)
+    m = {x.label: x.value for x in at.metric}
+    assert m["AUC"] == f"{auc:.3f}"
+    at.slider(key="ev_threshold").set_value(0.3).run()
+    tp = int(((score >= 0.3) & (y == 1)).sum())
+    fp = int(((score >= 0.3) & (y == 0)).sum())
+    m = {x.label: x.value for x in at.metric}
+    assert m["True-positive rate"] == f"{tp / (y == 1).sum():.1%}"
+    assert m["False-positive rate"] == f"{fp / (y == 0).sum():.1%}"
+    two_by_two = _z(at.get("plotly_chart")[-1])
+    np.testing.assert_array_equal(
+        two_by_two, [[(y == 0).sum() - fp, fp], [(y == 1).sum() - tp, tp]]
+    )
+    # a cell of audio examples: each one drawn and playable
+    pred = run.test.predictions
+    at.selectbox(key="ev_true").set_value(1)
+    at.selectbox(key="ev_pred").set_value(1).run()
+    n = int(((y == 1) & (pred == 1)).sum())
+    assert len(at.get("audio")) == min(n, 6)

@@ -1,0 +1,223 @@
+"""AppTest of the Train page: settings, bad settings, a tiny live run, Stop."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import data, models
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+TIMEOUT = 120
+
+# a small network that trains on the 3,500 training digits in about a second
+TINY_DIGITS = {
+    "spec": [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "maxpool2d", "kernel_size": 4},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10},
+    ],
+    "input_shape": (1, 28, 28),
+    "dataset": "digits",
+    "head": "softmax",
+    "name": "tiny test net",
+}
+
+
+def _app(builder=None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    if builder is not None:
+        at.session_state["builder_spec"] = builder
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _wait(run, timeout=TIMEOUT) -> None:
+    assert run.wait(timeout), f"the run did not end within {timeout} s: {run.snapshot()}"
+
+
+def _trace(fig: dict, name: str, axis: str) -> np.ndarray:
+    """The y values of the trace called ``name`` on y-axis ``axis`` of a plotly JSON figure."""
+    for tr in fig["data"]:
+        if tr.get("name") == name and tr.get("yaxis", "y") == axis:
+            y = tr["y"]
+            if isinstance(y, dict):  # plotly's binary encoding of numpy arrays
+                return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+            return np.array(y, dtype=np.float64)
+    raise AssertionError(f"no trace {name!r} on {axis}")
+
+
+def _curves(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def test_page_shows_dataset_model_and_default_recipe():
+    at = _app()
+    assert not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "5,000 handwritten digits" in text
+    assert any("3,500 to train on, 750 for validation, 750 held out" in c.value for c in at.caption)
+    # LeNet-5 reads the digits padded to 32x32; the page's numbers are core.models'
+    spec = models.preset_spec("lenet5", input_shape=(1, 32, 32), n_classes=10)
+    summary = models.summarize(spec, (1, 32, 32))
+    assert f"**{summary.torch_params:,}** parameters" in text
+    assert len(at.dataframe[0].value) == len(summary.rows)
+    assert "nn.Conv2d(1, 6, kernel_size=5)" in at.code[0].value
+    from core.train import DEFAULT_RECIPES
+
+    rec = DEFAULT_RECIPES["digits"]
+    assert at.number_input(key="tr_lr").value == pytest.approx(rec.lr)
+    assert at.number_input(key="tr_epochs").value == rec.epochs
+    assert at.selectbox(key="tr_optimizer").value == rec.optimizer
+    assert any("Training device: **CPU**" in c.value for c in at.caption)
+
+
+def test_switching_dataset_resets_the_recipe_and_preset():
+    at = _app()
+    at.selectbox(key="tr_dataset").set_value("commands").run()
+    assert not at.exception and not at.error
+    from core.train import DEFAULT_RECIPES
+
+    rec = DEFAULT_RECIPES["commands"]
+    assert at.number_input(key="tr_batch").value == rec.batch_size
+    assert at.selectbox(key="tr_augment").value == rec.augment
+    assert at.selectbox(key="tr_preset").value == "spectrogram_cnn"
+    from core.features import FeatureSettings
+
+    ds = data.load("commands")
+    fs = FeatureSettings(sample_rate=ds.sample_rate)
+    shape = (1, fs.n_mels, 1 + ds.x.shape[1] // fs.hop_length)  # centred frames
+    spec = models.preset_spec("spectrogram_cnn", input_shape=shape, n_classes=ds.n_classes)
+    params = models.summarize(spec, shape).torch_params
+    assert any(f"**{params:,}** parameters" in m.value for m in at.markdown)
+    assert len(at.get("audio")) == ds.n_classes  # one playable example per intent
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("tr_lr", 0.0, "The learning rate must be a positive number"),
+        ("tr_batch", 0, "The batch size must be between 1 and 65536"),
+        ("tr_epochs", 0, "The number of epochs must be between 1"),
+    ],
+)
+def test_bad_recipe_settings_are_explained_and_refused(key, value, message):
+    at = _app()
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error)
+    at.button(key="tr_train").click().run()
+    assert any("Fix the settings marked in red" in e.value for e in at.error)
+    assert "train_run" not in at.session_state
+
+
+def test_a_model_whose_shapes_fail_names_the_layer():
+    at = _app()
+    # the 5-block pyramid halves 28x28 five times: the fifth pooling has nothing left
+    at.selectbox(key="tr_preset").set_value("pyramid_cnn").run()
+    assert not at.exception
+    from core.errors import ShapeError
+
+    with pytest.raises(ShapeError) as raised:
+        models.preset_spec("pyramid_cnn", input_shape=(1, 28, 28), n_classes=10)
+    msgs = [e.value for e in at.error]
+    assert msgs == [str(raised.value)]
+    assert "maxpool" in msgs[0] and "1×1 input" in msgs[0]  # the layer and its input
+    assert not at.dataframe  # no summary of a model that cannot run
+
+
+def test_builder_model_for_another_dataset_or_wrong_width_is_refused():
+    at = _app({**TINY_DIGITS, "dataset": "instruments"})
+    at.radio(key="tr_source").set_value("builder").run()
+    assert any("no model for this dataset" in e.value for e in at.error)
+
+    sigmoid = dict(TINY_DIGITS, head="sigmoid")
+    at = _app(sigmoid)
+    at.radio(key="tr_source").set_value("builder").run()
+    assert any("tick “Only two classes”" in e.value for e in at.error)
+
+    wrong = dict(TINY_DIGITS, spec=TINY_DIGITS["spec"][:-1] + [{"type": "dense", "units": 3}])
+    at = _app(wrong)
+    at.radio(key="tr_source").set_value("builder").run()
+    assert any("set the last Linear layer's out_features to 10" in e.value for e in at.error)
+
+
+def test_tiny_run_trains_and_the_page_shows_its_numbers():
+    at = _app(TINY_DIGITS)
+    at.radio(key="tr_source").set_value("builder")
+    at.number_input(key="tr_epochs").set_value(2)
+    at.selectbox(key="tr_augment").set_value("none")
+    at.number_input(key="tr_batch").set_value(128)
+    at.run()
+    assert not at.error
+    assert any("**tiny test net**" in m.value for m in at.markdown)
+    at.button(key="tr_train").click().run()
+    assert not at.exception and not at.error
+    run = at.session_state["train_run"]
+    _wait(run)
+    at.run()
+    assert not at.exception
+    snap = run.snapshot()
+    assert snap.status == "done", snap.message
+    assert [p.epoch for p in snap.epochs] == [1, 2]
+    assert any(s.value.startswith("Finished 2 epochs.") for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    last = snap.epochs[-1]
+    assert metrics["Train loss"] == f"{last.train_loss:.4f}"
+    assert metrics["Validation loss"] == f"{last.val_loss:.4f}"
+    assert metrics["Validation accuracy"] == f"{last.val_acc:.1%}"
+    assert metrics["Best epoch"] == str(snap.best_epoch)
+
+    fig = _curves(at)
+    np.testing.assert_allclose(_trace(fig, "validation (per epoch)", "y"),
+                               [p.val_loss for p in snap.epochs])  # fmt: skip
+    np.testing.assert_allclose(_trace(fig, "train (per epoch)", "y2"),
+                               [p.train_acc for p in snap.epochs])  # fmt: skip
+    np.testing.assert_allclose(_trace(fig, "train loss (single batches)", "y"), snap.batch_losses)
+
+    # the kept model, run again here, gives the test accuracy the page prints
+    ds = data.load("digits")
+    te = ds.splits["test"]
+    with torch.no_grad():
+        pred = run.model.eval()(torch.as_tensor(ds.x[te])).argmax(1).numpy()
+    acc = float((pred == ds.y[te]).mean())
+    assert run.test.accuracy == pytest.approx(acc)
+    assert any(f"**{acc:.1%}**" in m.value for m in at.markdown)
+    # the settings unlock again and a new run may start
+    assert not at.button(key="tr_train").disabled
+
+
+def test_stop_ends_the_run_and_keeps_the_best_weights():
+    at = _app(TINY_DIGITS)
+    at.radio(key="tr_source").set_value("builder")
+    at.number_input(key="tr_epochs").set_value(200)
+    at.selectbox(key="tr_augment").set_value("none")
+    at.number_input(key="tr_batch").set_value(16)
+    at.run()
+    at.button(key="tr_train").click().run()
+    run = at.session_state["train_run"]
+    deadline = time.time() + TIMEOUT
+    while run.snapshot().step < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    at.run()
+    assert at.button(key="tr_train").disabled  # one run per session
+    assert at.selectbox(key="tr_dataset").disabled
+    assert any("Training" in m.value for m in at.markdown)
+    at.button(key="tr_stop").click().run()
+    _wait(run)
+    at.run()
+    snap = run.snapshot()
+    assert snap.status == "stopped" and snap.step < snap.total_steps
+    assert any("Stopped by the user during epoch" in s.value for s in at.success)
+    assert run.test is not None
