@@ -792,6 +792,39 @@ def _m5(n, head):
     return spec + [{"type": "global_avg_pool"}, *_head(n, head)]
 
 
+def _bn_block(filters, *, stride=1, pool=True):
+    """conv3x3 (no bias: BatchNorm adds its own shift) - BatchNorm - ReLU [- 2x2 max-pool]."""
+    spec = [
+        {"type": "conv2d", "filters": filters, "kernel_size": 3, "stride": stride, "padding": 1,
+         "bias": False},
+        {"type": "batchnorm"},
+        {"type": "relu"},
+    ]  # fmt: skip
+    return spec + ([{"type": "maxpool2d", "kernel_size": 2}] if pool else [])
+
+
+def _digits_cnn(n, head):
+    # (1, 28, 28) -> (16, 14, 14) -> (32, 7, 7) -> (64, 3, 3) -> 576 -> n
+    spec = _bn_block(16) + _bn_block(32) + _bn_block(64)
+    return spec + [{"type": "flatten"}, {"type": "dropout", "p": 0.3}, *_head(n, head)]
+
+
+def _speech_cnn(n, head):
+    # (1, 64, 201): a stride-2 first conv halves mels and frames (20 ms steps), then
+    # (16, 16, 50) -> (32, 8, 25) -> (64, 4, 12) -> 3072 -> n. Flatten, not global pooling:
+    # which sound comes first ("accendi" ... "luce") is what tells the commands apart.
+    spec = _bn_block(16, stride=2) + _bn_block(32) + _bn_block(64)
+    return spec + [{"type": "flatten"}, {"type": "dropout", "p": 0.3}, *_head(n, head)]
+
+
+def _timbre_cnn(n, head):
+    # (1, 64, 101): the first conv steps 2 frames at a time (20 ms), then
+    # (16, 32, 25) -> (32, 16, 12) -> (64, 8, 6) -> global average -> n: a timbre sounds
+    # the same at any moment of the note, so averaging over time is fine.
+    spec = _bn_block(16, stride=(1, 2)) + _bn_block(32) + _bn_block(64)
+    return spec + [{"type": "global_avg_pool"}, {"type": "dropout", "p": 0.2}, *_head(n, head)]
+
+
 def _resnet_block(n, head):
     return [{"type": "residual", "filters": 64}, {"type": "residual", "filters": 128, "stride": 2}]
 
@@ -832,6 +865,12 @@ PRESETS: dict[str, dict] = {
                     "n_classes": 10, "build": _tiny_resnet},
     "m5": {"title": "M5-style 1-D CNN on raw waveforms", "input_shape": (1, 8000),
            "n_classes": 10, "build": _m5},
+    "digits_cnn": {"title": "Fast digit CNN (3 conv-BatchNorm blocks, 16-32-64 filters)",
+                   "input_shape": (1, 28, 28), "n_classes": 10, "build": _digits_cnn},
+    "speech_cnn": {"title": "Fast command CNN (stride-2 start, 3 BatchNorm blocks, flatten)",
+                   "input_shape": (1, 64, 201), "n_classes": 8, "build": _speech_cnn},
+    "timbre_cnn": {"title": "Fast timbre CNN (3 BatchNorm blocks, global average pooling)",
+                   "input_shape": (1, 64, 101), "n_classes": 6, "build": _timbre_cnn},
 }  # fmt: skip
 
 
