@@ -32,10 +32,10 @@ DESCRIPTIONS = {
     "a drum, at random pitches and loudness with background noise. Only the timbre tells "
     "them apart: the pitch range is the same for every class.",
 }
-PRESETS = [p for p in ("lenet5", "spectrogram_cnn", "tiny_resnet", "m5", "pyramid_cnn")
-           if p in models.PRESETS]  # fmt: skip
-DEFAULT_PRESET = {"digits": "lenet5", "commands": "spectrogram_cnn",
-                  "instruments": "spectrogram_cnn"}  # fmt: skip
+PRESETS = [p for p in ("digits_cnn", "speech_cnn", "timbre_cnn", "lenet5", "spectrogram_cnn",
+                       "tiny_resnet", "m5", "pyramid_cnn") if p in models.PRESETS]  # fmt: skip
+DEFAULT_PRESET = dict(trainer.DEFAULT_MODELS)
+USER = "user"  # the dataset made on the "Your own classes" page (this session only)
 OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SHORT = {"digits": "handwritten digits", "commands": "spoken commands",
          "instruments": "instrument timbres"}  # fmt: skip
@@ -59,14 +59,38 @@ STATUS = {
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the dataset…")
-def load_dataset(name: str):
+def shipped_dataset(name: str):
     return data.load(name)
 
 
 @st.cache_resource(max_entries=6, show_spinner="Preparing the model inputs…")
+def shipped_inputs(name: str, model_hint: str):
+    return data.model_inputs(shipped_dataset(name), model=model_hint)
+
+
+def load_dataset(name: str):
+    """A shipped dataset (one copy per server), or this session's own (never cached globally)."""
+    return S.user_dataset if name == USER else shipped_dataset(name)
+
+
 def load_inputs(name: str, model_hint: str):
     """Tensors for a model: model_hint "" (images / log-mel), "lenet5" (32×32), "m5" (waveform)."""
-    return data.model_inputs(load_dataset(name), model=model_hint)
+    if name != USER:
+        return shipped_inputs(name, model_hint)
+    memo = S.setdefault("user_inputs", {})
+    key = (id(S.user_dataset), model_hint)
+    if key not in memo:
+        memo.clear()
+        with st.spinner("Preparing the model inputs…"):
+            memo[key] = data.model_inputs(S.user_dataset, model=model_hint)
+    return memo[key]
+
+
+def like(name: str) -> str:
+    """The shipped dataset whose recipe and model suit ``name`` (your data: by its kind)."""
+    if name != USER:
+        return name
+    return "digits" if S.user_dataset.kind == "image" else "commands"
 
 
 def input_hint(ds, preset: str) -> str:
@@ -90,7 +114,7 @@ def recipe_state(recipe: trainer.Recipe) -> dict:
 
 
 def dataset_changed() -> None:
-    name = S.tr_dataset
+    name = like(S.tr_dataset)
     S.update(recipe_state(trainer.DEFAULT_RECIPES[name]))
     S.tr_preset = DEFAULT_PRESET[name]
     S.tr_class_a, S.tr_class_b = 0, 1
@@ -126,6 +150,16 @@ st.markdown(
 # ------------------------------------------------------------------------------ data ----
 st.header("1. Data")
 c1, c2 = st.columns([2, 3])
+if S.get("user_dataset") is not None:
+    own = S.user_dataset
+    DATASETS[USER] = f"Your data ({own.n_classes} classes, {len(own.y)} examples)"
+    DESCRIPTIONS[USER] = (
+        f"The {'pictures' if own.kind == 'image' else 'clips'} gathered on the “Your own "
+        f"classes” page: {', '.join(own.class_names)}."
+    )
+    SHORT[USER] = "your data"
+elif S.tr_dataset == USER:
+    S.tr_dataset = "digits"
 c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="tr_dataset",
              on_change=dataset_changed, disabled=busy)  # fmt: skip
 ds = load_dataset(S.tr_dataset)
@@ -272,7 +306,7 @@ try:
         augment = "waveform"  # the 1-D network reads waveforms
     elif augment == "waveform" and hint != "m5":
         augment = "spectrogram"
-    base = trainer.DEFAULT_RECIPES[S.tr_dataset]
+    base = trainer.DEFAULT_RECIPES[like(S.tr_dataset)]
     recipe = trainer.Recipe(
         optimizer=S.tr_optimizer,
         lr=float(S.tr_lr),
@@ -313,6 +347,20 @@ def session_alive_check():
     return lambda: runtime.is_active_session(session_id)
 
 
+def preprocess_of(ds, inputs, shape) -> dict:
+    """How a new clip or picture must be prepared to be asked of this model (see core.classify)."""
+    from dataclasses import asdict
+
+    from core.classify import Preprocess
+
+    if inputs.representation == "image":
+        pad = (int(shape[-1]) - int(ds.x.shape[-1])) // 2  # LeNet-5's 28 -> 32 border
+        return Preprocess("image", image_shape=tuple(shape), pad=max(pad, 0)).to_dict()
+    settings = getattr(inputs, "settings", None)
+    return Preprocess(inputs.representation, length=int(ds.x.shape[1]), sample_rate=int(ds.sample_rate),
+                      settings=asdict(settings) if settings is not None else None).to_dict()  # fmt: skip
+
+
 def start() -> str | None:
     """Build the model and hand the run to the server's queue; return why not, or None."""
     import torch
@@ -333,6 +381,8 @@ def start() -> str | None:
             "test_index": task.test_index,
             "y_test": task.y_test.numpy(),
             "representation": inputs.representation,
+            "preprocess": preprocess_of(ds, inputs, input_shape),
+            "spec": spec,
             "model_name": model_name,
             "input_shape": input_shape,
             "params": summary.torch_params,
@@ -377,7 +427,7 @@ def show_run(current: runs.Run, was_active: bool) -> None:
     rec = meta["recipe"]
     st.markdown(
         f"{label}: **{meta['model_name']}** ({meta['params']:,} parameters) on "
-        f"**{SHORT[meta['dataset_name']]}**"
+        f"**{SHORT.get(meta['dataset_name'], meta['dataset_name'])}**"
         + (f", two classes: {' vs '.join(meta['class_names'])}" if meta["binary"] else "")
         + f", on {meta['device'].upper()}."
     )

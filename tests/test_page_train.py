@@ -68,13 +68,16 @@ def test_page_shows_dataset_model_and_default_recipe():
     text = " ".join(m.value for m in at.markdown)
     assert "5,000 handwritten digits" in text
     assert any("3,500 to train on, 750 for validation, 750 held out" in c.value for c in at.caption)
-    # LeNet-5 reads the digits padded to 32x32; the page's numbers are core.models'
-    spec = models.preset_spec("lenet5", input_shape=(1, 32, 32), n_classes=10)
-    summary = models.summarize(spec, (1, 32, 32))
+    # the default digits model, on 28x28 inputs; the page's numbers are core.models'
+    from core.train import DEFAULT_MODELS, DEFAULT_RECIPES
+
+    name = DEFAULT_MODELS["digits"]
+    assert at.selectbox(key="tr_preset").value == name
+    spec = models.preset_spec(name, input_shape=(1, 28, 28), n_classes=10)
+    summary = models.summarize(spec, (1, 28, 28))
     assert f"**{summary.torch_params:,}** parameters" in text
     assert len(at.dataframe[0].value) == len(summary.rows)
-    assert "nn.Conv2d(1, 6, kernel_size=5)" in at.code[0].value
-    from core.train import DEFAULT_RECIPES
+    assert "nn.Conv2d(1, " in at.code[0].value
 
     rec = DEFAULT_RECIPES["digits"]
     assert at.number_input(key="tr_lr").value == pytest.approx(rec.lr)
@@ -92,13 +95,15 @@ def test_switching_dataset_resets_the_recipe_and_preset():
     rec = DEFAULT_RECIPES["commands"]
     assert at.number_input(key="tr_batch").value == rec.batch_size
     assert at.selectbox(key="tr_augment").value == rec.augment
-    assert at.selectbox(key="tr_preset").value == "spectrogram_cnn"
+    from core.train import DEFAULT_MODELS
+
+    assert at.selectbox(key="tr_preset").value == DEFAULT_MODELS["commands"]
     from core.features import FeatureSettings
 
     ds = data.load("commands")
     fs = FeatureSettings(sample_rate=ds.sample_rate)
     shape = (1, fs.n_mels, 1 + ds.x.shape[1] // fs.hop_length)  # centred frames
-    spec = models.preset_spec("spectrogram_cnn", input_shape=shape, n_classes=ds.n_classes)
+    spec = models.preset_spec(DEFAULT_MODELS["commands"], input_shape=shape, n_classes=ds.n_classes)
     params = models.summarize(spec, shape).torch_params
     assert any(f"**{params:,}** parameters" in m.value for m in at.markdown)
     assert len(at.get("audio")) == ds.n_classes  # one playable example per intent
@@ -221,3 +226,39 @@ def test_stop_ends_the_run_and_keeps_the_best_weights():
     assert snap.status == "stopped" and snap.step < snap.total_steps
     assert any("Stopped by the user during epoch" in s.value for s in at.success)
     assert run.test is not None
+
+
+def test_training_on_your_own_data_and_the_model_can_be_asked():
+    from core import userdata
+    from core.classify import Preprocess, classify_image
+
+    rng = np.random.default_rng(0)
+    g = userdata.Gathered("image")
+    g.examples = {"dark": [rng.uniform(0, 0.2, (28, 28)) for _ in range(8)],
+                  "light": [rng.uniform(0.8, 1, (28, 28)) for _ in range(8)]}  # fmt: skip
+    g.names = {k: [f"{i}.png" for i in range(8)] for k in g.examples}
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "train.py"),
+                           default_timeout=120)  # fmt: skip
+    at.session_state["user_dataset"] = userdata.to_dataset(g)
+    at.run()
+    at.selectbox(key="tr_dataset").set_value("user").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="tr_preset").value == "digits_cnn"  # pictures start like the digits
+    at.number_input(key="tr_epochs").set_value(2).run()
+    at.number_input(key="tr_batch").set_value(4).run()
+    at.button(key="tr_train").click().run()
+    run = at.session_state["train_run"]
+    _wait(run)
+    at.run()
+    assert not at.exception
+    assert any("on **your data**" in m.value for m in at.markdown)
+    meta = run.meta
+    assert meta["dataset_name"] == "your data" and meta["class_names"] == ("dark", "light")
+    pre = Preprocess.from_dict(meta["preprocess"])
+    assert pre.representation == "image" and pre.image_shape == (1, 28, 28)
+    light = classify_image(
+        run.model, np.full((28, 28), 0.95), pre=pre, class_names=["dark", "light"]
+    )
+    x = torch.full((1, 1, 28, 28), round(0.95 * 255) / 255)
+    expected = torch.softmax(run.model(x), 1)[0].detach().numpy()
+    np.testing.assert_allclose(light.probs, expected, atol=1e-5)
