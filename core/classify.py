@@ -1,8 +1,8 @@
 """Ask a trained model about a new clip or picture, with the same preprocessing as in training.
 
 A :class:`Preprocess` records how training examples were turned into tensors (the
-representation, the feature settings, the standardisation and the fixed length or picture
-size). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
+representation, the feature settings and the fixed length or picture size; log-mels are
+standardised clip by clip, as core.data does for training). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
 training window is scored in overlapping windows, giving a timeline of the winning class
 and its probability; the clip's answer is the average of the windows' probabilities.
 """
@@ -24,9 +24,8 @@ class Preprocess:
     length: int = 0  # samples per example (audio)
     sample_rate: int = 16_000
     settings: dict | None = None  # core.features.FeatureSettings as a dict (log-mel)
-    mean: float = 0.0  # the standardisation the training set used (log-mel)
-    std: float = 1.0
     image_shape: tuple[int, ...] | None = None  # (C, H, W) the model reads (images)
+    pad: int = 0  # zero border added around each picture (LeNet-5 reads 28x28 digits as 32x32)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,12 +79,12 @@ def audio_tensor(windows: np.ndarray, pre: Preprocess):
     wav = torch.as_tensor(np.asarray(windows, dtype=np.float32))
     if pre.representation == "waveform":
         return wav[:, None]
+    from core.data import standardize_per_clip
     from core.features import FeatureSettings, LogMel
 
     extract = LogMel(FeatureSettings(**(pre.settings or {"sample_rate": pre.sample_rate})))
     with torch.no_grad():
-        spec = extract(wav)
-    return (spec - pre.mean) / (pre.std + 1e-6)
+        return standardize_per_clip(extract(wav))  # as in training: each clip on its own
 
 
 def windows_of(
@@ -134,8 +133,10 @@ def image_tensor(gray: np.ndarray, pre: Preprocess):
     from PIL import Image
 
     c, h, w = pre.image_shape
+    p = pre.pad
     pil = Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
-    arr = np.asarray(pil.resize((w, h), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+    arr = np.asarray(pil.resize((w - 2 * p, h - 2 * p), Image.Resampling.LANCZOS), dtype=np.float32)
+    arr = np.pad(arr / 255.0, p)  # (H, W)
     x = torch.as_tensor(arr)[None, None]  # (1, 1, H, W)
     return x.repeat(1, c, 1, 1) if c > 1 else x
 

@@ -95,4 +95,13 @@ PAGES = [
         "Test accuracy, the confusion matrix and the examples behind each cell; ROC curve and "
         "threshold for two-class tasks.",
     ),
+    PageInfo(
+        "Train and use",
+        "pages/classify.py",
+        "Ask your model",
+        ":material/psychology_alt:",
+        "classify",
+        "Record or upload a clip (or a picture) and see what the trained model says, window "
+        "by window for long clips; save it, load it back, export it to ONNX.",
+    ),
 ]

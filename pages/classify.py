@@ -1,0 +1,183 @@
+"""Ask a trained model about your own clip or picture; keep the model; export it."""
+
+import streamlit as st
+
+from core import audio, checkpoints, classify, models, runs
+from core.errors import UserInputError
+from core.figures import predict as pfig
+from core.images import load_picture
+from pages._router import ensure_router
+from pages._shared import presenter
+
+ensure_router()
+
+S = st.session_state
+MAX_SECONDS = 120.0
+
+st.title("Ask your model")
+st.markdown(
+    "Give the network something it has never seen: record or upload a clip (or a picture, "
+    "for an image model). It goes through exactly the preprocessing the training examples "
+    "went through, and the network answers with a probability for every class. A clip longer "
+    "than the training examples is scored window by window, so you can see where in the clip "
+    "each class wins."
+)
+
+
+# ---------------------------------------------------------------------------- the model ----
+def session_model():
+    run = S.get("train_run")
+    if run is None or run.status not in (runs.DONE, runs.STOPPED) or run.model is None:
+        return None
+    meta = run.meta
+    pre = meta.get("preprocess")
+    if pre is None:
+        return None
+    return {"model": run.model, "pre": classify.Preprocess.from_dict(pre),
+            "class_names": list(meta["class_names"]), "head": "sigmoid" if meta["binary"] else "softmax",
+            "spec": meta.get("spec"), "input_shape": tuple(meta["input_shape"]),
+            "title": f"{meta['model_name']} trained on {meta['dataset_name']} in this session"}  # fmt: skip
+
+
+def load_uploaded() -> None:
+    up = S.get("cl_bundle_upload")
+    if up is None:
+        return
+    try:
+        b = checkpoints.load_bundle(up.getvalue(), name=up.name)
+        S.cl_loaded = {"model": b.model, "pre": classify.Preprocess.from_dict(b.features or {}),
+                       "class_names": b.class_names, "head": b.head, "spec": b.spec,
+                       "input_shape": b.input_shape, "title": f"{up.name} (loaded)"}  # fmt: skip
+        S.cl_load_error = None
+    except UserInputError as err:
+        S.cl_load_error = str(err)
+
+
+sources = {}
+if session_model() is not None:
+    sources["session"] = "The model trained in this session"
+sources["loaded"] = "A saved model (.zip)"
+if S.get("cl_source") not in sources:
+    S.cl_source = next(iter(sources))
+st.radio("Which model?", list(sources), format_func=sources.get, key="cl_source", horizontal=True)
+
+if S.cl_source == "loaded":
+    st.file_uploader("Saved model (.zip with model.safetensors and model.json)",
+                     type=["zip", "pt", "pth", "ckpt", "pkl", "bin"],
+                     key="cl_bundle_upload", on_change=load_uploaded)  # fmt: skip
+    if S.get("cl_load_error"):
+        st.error(S.cl_load_error, icon=":material/error:")
+    current = S.get("cl_loaded")
+    if current is None:
+        if "session" not in sources:
+            st.info("Train a model on the Train page (it appears here when it has finished), or "
+                    "load one saved from this app.")  # fmt: skip
+        st.stop()
+else:
+    current = session_model()
+
+pre: classify.Preprocess = current["pre"]
+names = current["class_names"]
+st.caption(
+    f"**{current['title']}**: {len(names)} classes ({', '.join(names)}); it reads "
+    + ("log-mel spectrograms" if pre.representation == "log-mel" else pre.representation + "s")
+    + (f" of {pre.length / pre.sample_rate:.2f} s at {pre.sample_rate} Hz." if pre.representation != "image"
+       else f" of {pre.image_shape[1]}×{pre.image_shape[2]} pixels.")
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------ ask it ----
+st.header("Ask it")
+prediction = shown = None
+if pre.representation == "image":
+    up = st.file_uploader("A picture (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="cl_picture")
+    if up is not None:
+        try:
+            pic = load_picture(up.getvalue(), name=up.name, max_side=512)
+            for note in pic.notes:
+                st.caption(f"Note: {note}.")
+            x = classify.image_tensor(pic.gray, pre)
+            shown = x[0].numpy()
+            prediction = classify.classify_image(current["model"], pic.gray, pre=pre, class_names=names,
+                                                 head=current["head"])  # fmt: skip
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+else:
+    c1, c2 = st.columns(2)
+    rec = c1.audio_input("Record a clip", key="cl_record")
+    up = c2.file_uploader("…or upload one", type=["wav", "flac", "ogg", "mp3"], key="cl_clip")
+    source = up if up is not None else rec
+    if source is not None:
+        try:
+            clip = audio.load_clip(source.getvalue(), name=getattr(source, "name", "recording"),
+                                   target_sr=pre.sample_rate, max_seconds=MAX_SECONDS)  # fmt: skip
+            for note in clip.notes:
+                st.caption(f"Note: {note}.")
+            st.audio(clip.samples, sample_rate=clip.sr)
+            prediction = classify.classify_clip(current["model"], clip.samples, pre=pre,
+                                                class_names=names, head=current["head"])  # fmt: skip
+            first, _ = classify.windows_of(clip.samples, pre.length)
+            shown = classify.audio_tensor(first[:1], pre)[0].numpy()
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+
+if prediction is not None:
+    left, right = st.columns(2)
+    with left:
+        st.markdown(
+            "**What the network reads**"
+            + (" (the first window)" if pre.representation != "image" else "")
+        )
+        st.plotly_chart(pfig.input_figure(shown, representation=pre.representation, presenter=presenter()),
+                        key="cl_input_fig")  # fmt: skip
+    with right:
+        best, p = prediction.top(1)[0]
+        st.markdown(f"**It says: {best}** ({p:.1%})")
+        st.plotly_chart(pfig.probabilities_figure(prediction.top(min(5, len(names))), presenter=presenter()),
+                        key="cl_probs_fig")  # fmt: skip
+    if prediction.window_probs is not None and len(prediction.window_starts) > 1:
+        st.markdown(
+            f"**Over time**: {len(prediction.window_starts)} windows of {prediction.window_seconds:.2f} s, "
+            "each half a window after the last; the answer above is their average."
+        )
+        st.plotly_chart(pfig.timeline_figure(prediction.window_starts, prediction.window_probs, names,
+                                             window=prediction.window_seconds, presenter=presenter()),
+                        key="cl_timeline_fig")  # fmt: skip
+
+# ------------------------------------------------------------------------------ keep it ----
+st.header("Keep it")
+st.markdown(
+    "Save the model as a .zip holding **model.safetensors** (the weights: plain numbers, no "
+    "code) and **model.json** (the layers, the classes and the preprocessing). Load it here "
+    "later or on another machine; a pickled PyTorch checkpoint is refused, because unpickling "
+    "can run code."
+)
+if current.get("spec") is not None:
+    bundle = checkpoints.save_bundle(current["model"], spec=current["spec"], input_shape=current["input_shape"],
+                                     class_names=names, head=current["head"], features=pre.to_dict())  # fmt: skip
+    st.download_button("Download the model (.zip)", bundle, file_name="cnn-model.zip",
+                       mime="application/zip", key="cl_download", icon=":material/download:")  # fmt: skip
+    with st.expander("The PyTorch code that rebuilds it"):
+        st.code(
+            models.to_pytorch_code(current["spec"], current["input_shape"], logits=True),
+            language="python",
+        )
+        st.caption(
+            "Then `model.load_state_dict(safetensors.torch.load_file('model.safetensors'))`."
+        )
+    if st.button("Export to ONNX", key="cl_onnx", icon=":material/output:"):
+        from core.export import to_onnx
+
+        try:
+            with st.spinner("Exporting…"):
+                exported = to_onnx(current["model"], current["input_shape"])
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            S.cl_onnx_result = exported
+    if S.get("cl_onnx_result") is not None:
+        exp = S.cl_onnx_result
+        st.success(f"Exported and checked with {exp.checked_with}: largest difference from PyTorch "
+                   f"{exp.max_abs_diff:.2g}.")  # fmt: skip
+        st.download_button(
+            "Download model.onnx", exp.data, file_name="model.onnx", key="cl_onnx_download"
+        )

@@ -1,0 +1,124 @@
+"""The 'Ask your model' page: models from this session or from a saved file, clips and pictures."""
+
+import io
+import pickle
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from PIL import Image
+
+from core import models, runs
+from core.checkpoints import save_bundle
+from core.classify import Preprocess
+from tests.apptest import errors, open_page
+
+IMG_SPEC = [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
+            {"type": "global_avg_pool"}, {"type": "linear", "out_features": 3}]  # fmt: skip
+WAV_SPEC = [{"type": "conv1d", "out_channels": 4, "kernel_size": 80, "stride": 16}, {"type": "relu"},
+            {"type": "global_avg_pool"}, {"type": "linear", "out_features": 2}]  # fmt: skip
+
+
+def image_model():
+    torch.manual_seed(0)
+    return models.build_model(IMG_SPEC, (1, 16, 16), logits=True).eval()
+
+
+def wav_model():
+    torch.manual_seed(0)
+    return models.build_model(WAV_SPEC, (1, 8000), logits=True).eval()
+
+
+def png(arr):
+    buf = io.BytesIO()
+    Image.fromarray((arr * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def wav(x, sr=16000):
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(x, np.float32), sr, format="WAV")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def at():
+    return open_page("classify")
+
+
+def load(at, data, name="model.zip"):
+    at.file_uploader(key="cl_bundle_upload").set_value((name, data, "application/zip")).run()
+    assert not at.exception
+
+
+def test_without_a_model_it_says_what_to_do(at):
+    assert any("Train a model on the Train page" in i.value for i in at.info)
+
+
+def test_a_saved_image_model_answers_about_a_picture(at):
+    model = image_model()
+    pre = Preprocess("image", image_shape=(1, 16, 16))
+    load(at, save_bundle(model, spec=IMG_SPEC, input_shape=(1, 16, 16), class_names=["a", "b", "c"],
+                         features=pre.to_dict()))  # fmt: skip
+    picture = np.tile(np.linspace(0, 1, 16), (16, 1))
+    at.file_uploader(key="cl_picture").set_value(("p.png", png(picture), "image/png")).run()
+    assert not at.exception
+    x = torch.as_tensor(np.asarray(Image.open(io.BytesIO(png(picture))), np.float32) / 255)[
+        None, None
+    ]
+    probs = torch.softmax(model(x), 1)[0].detach().numpy()
+    best = int(probs.argmax())
+    said = next(m.value for m in at.markdown if m.value.startswith("**It says:"))
+    assert said == f"**It says: {'abc'[best]}** ({probs[best]:.1%})"
+
+
+def test_a_long_stereo_clip_is_resampled_downmixed_and_scored_in_windows(at):
+    pre = Preprocess("waveform", length=8000, sample_rate=16000)
+    load(at, save_bundle(wav_model(), spec=WAV_SPEC, input_shape=(1, 8000), class_names=["x", "y"],
+                         features=pre.to_dict()))  # fmt: skip
+    t = np.arange(3 * 44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1) * 0.3
+    at.file_uploader(key="cl_clip").set_value(("s.wav", wav(stereo, 44100), "audio/wav")).run()
+    assert not at.exception
+    notes = " ".join(c.value for c in at.caption)
+    assert "44100" in notes and "16000" in notes  # resampled, and said so
+    assert "channel" in notes.lower() or "stereo" in notes.lower()
+    timeline = next(m.value for m in at.markdown if m.value.startswith("**Over time**"))
+    assert timeline.startswith("**Over time**: 11 windows of 0.50 s")  # (3 - 0.5) / 0.25 + 1
+
+
+def test_bad_clip_and_pickled_checkpoint_are_refused(at):
+    pre = Preprocess("waveform", length=8000, sample_rate=16000)
+    load(at, save_bundle(wav_model(), spec=WAV_SPEC, input_shape=(1, 8000), class_names=["x", "y"],
+                         features=pre.to_dict()))  # fmt: skip
+    at.file_uploader(key="cl_clip").set_value(("bad.wav", b"RIFFnot really", "audio/wav")).run()
+    assert not at.exception and errors(at)
+    buf = io.BytesIO()
+    torch.save(wav_model().state_dict(), buf)
+    load(at, buf.getvalue(), name="model.pt")  # torch.save writes a zip: also try it renamed
+    assert any("pickled PyTorch checkpoint" in e for e in errors(at))
+    load(at, buf.getvalue(), name="model.zip")
+    assert any("pickled PyTorch checkpoint" in e for e in errors(at))
+    load(at, pickle.dumps({"weights": 1}), name="weights.pkl")
+    assert any("pickled" in e for e in errors(at))
+
+
+def test_the_session_model_can_be_downloaded_and_exported():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import PAGES
+
+    model = image_model()
+    meta = {"class_names": ("a", "b", "c"), "binary": False, "spec": IMG_SPEC, "input_shape": (1, 16, 16),
+            "model_name": "tiny", "dataset_name": "digits",
+            "preprocess": Preprocess("image", image_shape=(1, 16, 16)).to_dict()}  # fmt: skip
+    at = AppTest.from_file(str(PAGES / "classify.py"), default_timeout=90)
+    at.session_state["train_run"] = SimpleNamespace(status=runs.DONE, model=model, meta=meta)
+    at.run()
+    assert at.radio(key="cl_source").value == "session"
+    assert at.get("download_button")
+    at.button(key="cl_onnx").click().run()
+    assert not at.exception
+    assert any("Exported and checked with onnxruntime" in s.value for s in at.success)
