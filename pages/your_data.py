@@ -162,10 +162,10 @@ for label in list(g.examples):
             add_files(label, [(u.name, u.getvalue()) for u in new_uploads])
             st.rerun()
         for i, (example, name) in enumerate(zip(items, g.names[label], strict=True)):
-            row = st.columns([2, 3, 1], vertical_alignment="center")
+            row = st.columns([1.2, 2.5, 0.5, 2], vertical_alignment="center")
             if g.kind == "audio":
                 row[0].image(thumbnail(example), caption=f"{name} · {len(example) / SR:.2f} s",
-                             width="stretch")  # fmt: skip
+                             width=150)  # fmt: skip
                 row[1].audio(example, sample_rate=SR)
             else:
                 row[0].image(np.clip(example, 0, 1), caption=name, width=96)

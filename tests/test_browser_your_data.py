@@ -1,0 +1,85 @@
+"""In a real browser: two classes of clips uploaded, a model trained on them, a new clip asked."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def tone(path, freq, seconds=0.6, sr=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.4 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    sf.write(path, x.astype(np.float32), sr)
+    return str(path)
+
+
+def add_class(page, name):
+    page.get_by_label("New class name").fill(name)
+    page.get_by_role("button", name="Add class").click()
+    wait_for_app(page)
+
+
+def upload(page, index, files):
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(index).set_input_files(files)
+    wait_for_app(page)
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+
+
+def go(page, title):
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+
+
+def choose(page, label, option):
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.wait_for_timeout(300)
+    page.locator('[role="option"]').filter(has_text=option).first.click()
+    wait_for_app(page)
+
+
+def test_own_classes_train_and_classify(served_app, page, tmp_path):
+    page.goto(f"{served_app}/your_data")
+    wait_for_app(page)
+    add_class(page, "low")
+    add_class(page, "high")
+    # uploaders: the zip (0), then one per class in order
+    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(6)])
+    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(6)])
+    assert (
+        page.get_by_text("low: 6 example(s)").count() + page.locator("text=6 example(s)").count()
+        >= 1
+    )
+    screenshot(page, "your-data-1-classes")
+    page.get_by_role("button", name="Use these classes for training").click()
+    wait_for_app(page)
+    assert page.get_by_text("Open the Train page").count() == 1
+
+    # move within the app (a new URL would start a new session, without the classes)
+    go(page, "Train")
+    choose(page, "Dataset", "Your data")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("6")
+    epochs.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_timeout(3000)
+    screenshot(page, "your-data-2-training")
+    page.get_by_text("Finished", exact=False).first.wait_for(timeout=120_000)
+    wait_for_app(page)
+    screenshot(page, "your-data-2-trained")
+
+    go(page, "Ask your model")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(
+        tone(tmp_path / "new.wav", 230, seconds=2.0, seed=99)
+    )
+    page.get_by_text("It says:").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    said = page.get_by_text("It says:").first.inner_text()
+    assert "low" in said, said
+    screenshot(page, "your-data-3-classified")
