@@ -141,6 +141,38 @@ def image_tensor(gray: np.ndarray, pre: Preprocess):
     return x.repeat(1, c, 1, 1) if c > 1 else x
 
 
+def drawing_to_digit(
+    rgba: np.ndarray | None, *, size: int = 28, box: int = 20
+) -> np.ndarray | None:
+    """A drawing (H, W, 4) uint8, light strokes on dark, as an MNIST-style digit: (size, size).
+
+    MNIST's digits were cropped to their strokes, scaled to fit a ``box``-pixel square and
+    centred by their centre of mass in a ``size``-pixel frame; a drawing is prepared the same
+    way so that the network sees what it was trained on. Returns None for an empty drawing.
+    """
+    from PIL import Image
+
+    if rgba is None:
+        return None
+    gray = np.asarray(rgba, dtype=np.float64)[..., :3].mean(axis=-1) / 255.0  # (H, W)
+    ys, xs = np.nonzero(gray > 0.1)
+    if len(ys) < 5:
+        return None
+    crop = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = box / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = Image.fromarray((crop * 255).astype(np.uint8)).resize((w, h), Image.Resampling.LANCZOS)
+    small = np.asarray(small, dtype=np.float64) / 255.0
+    out = np.zeros((size, size))
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top : top + h, left : left + w] = small
+    mass = out.sum()
+    cy = (out.sum(axis=1) * np.arange(size)).sum() / mass
+    cx = (out.sum(axis=0) * np.arange(size)).sum() / mass
+    dy, dx = round(size / 2 - 0.5 - cy), round(size / 2 - 0.5 - cx)
+    return np.roll(np.roll(out, dy, axis=0), dx, axis=1)
+
+
 def classify_image(
     model, gray: np.ndarray, *, pre: Preprocess, class_names, head: str = "softmax"
 ) -> Prediction:

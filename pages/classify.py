@@ -89,18 +89,33 @@ st.caption(
 st.header("Ask it")
 prediction = shown = None
 if pre.representation == "image":
-    up = st.file_uploader("A picture (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="cl_picture")
-    if up is not None:
-        try:
-            pic = load_picture(up.getvalue(), name=up.name, max_side=512)
-            for note in pic.notes:
-                st.caption(f"Note: {note}.")
-            x = classify.image_tensor(pic.gray, pre)
-            shown = x[0].numpy()
-            prediction = classify.classify_image(current["model"], pic.gray, pre=pre, class_names=names,
-                                                 head=current["head"])  # fmt: skip
-        except UserInputError as err:
-            st.error(str(err), icon=":material/error:")
+    st.radio("Picture", ["Draw it", "Upload one"], key="cl_pic_source", horizontal=True)
+    gray = None
+    if S.cl_pic_source == "Draw it":
+        from streamlit_drawable_canvas import st_canvas
+
+        st.caption("Draw with the mouse (or a finger), light on dark like the MNIST digits. It is "
+                   "cropped, scaled to 20 pixels and centred in 28×28, as MNIST's digits were.")  # fmt: skip
+        drawn = st_canvas(stroke_width=22, stroke_color="#ffffff", background_color="#000000",
+                          height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                          key="cl_canvas")  # fmt: skip
+        gray = classify.drawing_to_digit(drawn.image_data)
+    else:
+        up = st.file_uploader(
+            "A picture (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="cl_picture"
+        )
+        if up is not None:
+            try:
+                pic = load_picture(up.getvalue(), name=up.name, max_side=512)
+                for note in pic.notes:
+                    st.caption(f"Note: {note}.")
+                gray = pic.gray
+            except UserInputError as err:
+                st.error(str(err), icon=":material/error:")
+    if gray is not None:
+        shown = classify.image_tensor(gray, pre)[0].numpy()
+        prediction = classify.classify_image(current["model"], gray, pre=pre, class_names=names,
+                                             head=current["head"])  # fmt: skip
 else:
     c1, c2 = st.columns(2)
     rec = c1.audio_input("Record a clip", key="cl_record")

@@ -96,3 +96,18 @@ def test_padded_image_input_matches_training():
     x = classify.image_tensor(gray, Preprocess("image", image_shape=(1, 32, 32), pad=2))
     expected = F.pad(torch.as_tensor(np.round(gray * 255) / 255, dtype=torch.float32), (2, 2, 2, 2))
     torch.testing.assert_close(x[0, 0], expected, atol=2 / 255, rtol=0)
+
+
+def test_a_drawing_is_centred_and_scaled_like_mnist():
+    canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+    canvas[40:200, 200:230, :3] = 255  # a tall bar near the right edge
+    canvas[..., 3] = 255
+    digit = classify.drawing_to_digit(canvas)
+    assert digit.shape == (28, 28)
+    rows, cols = np.nonzero(digit > 0.5)
+    assert rows.max() - rows.min() + 1 in (19, 20, 21)  # the long side fits the 20-pixel box
+    cy = (digit.sum(axis=1) * np.arange(28)).sum() / digit.sum()
+    cx = (digit.sum(axis=0) * np.arange(28)).sum() / digit.sum()
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5  # centred by mass
+    assert classify.drawing_to_digit(np.zeros((280, 280, 4), dtype=np.uint8)) is None
+    assert classify.drawing_to_digit(None) is None

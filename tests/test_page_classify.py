@@ -63,6 +63,7 @@ def test_a_saved_image_model_answers_about_a_picture(at):
     load(at, save_bundle(model, spec=IMG_SPEC, input_shape=(1, 16, 16), class_names=["a", "b", "c"],
                          features=pre.to_dict()))  # fmt: skip
     picture = np.tile(np.linspace(0, 1, 16), (16, 1))
+    at.radio(key="cl_pic_source").set_value("Upload one").run()
     at.file_uploader(key="cl_picture").set_value(("p.png", png(picture), "image/png")).run()
     assert not at.exception
     x = torch.as_tensor(np.asarray(Image.open(io.BytesIO(png(picture))), np.float32) / 255)[

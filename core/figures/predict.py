@@ -20,8 +20,12 @@ def probabilities_figure(top: list[tuple[str, float]], *, presenter: bool = Fals
     colours = ["#94a3b8"] * (len(top) - 1) + [ACCENT]
     bar = {"type": "bar", "orientation": "h", "x": probs, "y": names, "marker": {"color": colours},
            "text": [f"{p:.1%}" for p in probs], "textposition": "auto"}  # fmt: skip
-    layout = _layout(presenter, 60 + 42 * len(top),
-                     xaxis={"range": [0, 1], "tickformat": ".0%", "title": {"text": "probability"}})  # fmt: skip
+    layout = _layout(
+        presenter,
+        60 + 42 * len(top),
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": {"text": "probability"}},
+        yaxis={"type": "category"},
+    )  # fmt: skip  (class names like "0".."9" stay labels)
     return go.Figure(data=[bar], layout=layout)
 
 
