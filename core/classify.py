@@ -99,10 +99,9 @@ def windows_of(
     if length < 1:
         raise UserInputError("The model's input length is unknown.")
     if len(samples) <= length:
-        out = np.zeros(length, dtype=np.float32)
-        start = (length - len(samples)) // 2
-        out[start : start + len(samples)] = samples
-        return out[None], np.array([0])
+        from core.data import fit_length
+
+        return fit_length(samples, length)[None], np.array([0])
     hop = hop or max(length // 2, 1)
     starts = np.arange(0, len(samples) - length + hop, hop)
     starts = starts[starts < len(samples)]

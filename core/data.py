@@ -118,7 +118,7 @@ def load_digits(*, path: Path | None = None) -> Dataset:
 # ---------------------------------------------------------------------- spoken commands ----
 
 
-def _fit_length(clip: np.ndarray, length: int) -> np.ndarray:
+def fit_length(clip: np.ndarray, length: int) -> np.ndarray:
     """Centre ``clip`` in a window of ``length`` samples (zero padding or cropping both ends)."""
     if len(clip) >= length:
         start = (len(clip) - length) // 2
@@ -147,7 +147,7 @@ def load_commands(*, folder: Path | None = None, seconds: float = 2.0) -> Datase
     length = int(round(seconds * sr))
     x = np.stack(
         [
-            _fit_length(
+            fit_length(
                 tracks[r["file"]][int(r["start"]) : int(r["start"]) + int(r["length"])], length
             )
             for r in rows

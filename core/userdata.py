@@ -102,17 +102,6 @@ def check(g: Gathered) -> list[str]:
     ]
 
 
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    """Centre ``x`` in ``n`` samples: crop both ends or pad with zeros."""
-    if len(x) >= n:
-        start = (len(x) - n) // 2
-        return x[start : start + n]
-    out = np.zeros(n, dtype=np.float32)
-    start = (n - len(x)) // 2
-    out[start : start + len(x)] = x
-    return out
-
-
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
@@ -123,7 +112,7 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
                image_size: int = 28, seed: int = 0):  # fmt: skip
     """A core.data.Dataset of the gathered examples (same length / size for all)."""
-    from core.data import Dataset, stratified_split
+    from core.data import Dataset, fit_length, stratified_split
 
     check(g)
     names = tuple(g.examples)
@@ -132,7 +121,7 @@ def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
         lengths = [len(x) for v in g.examples.values() for x in v]
         n = int(round((seconds or float(np.clip(np.median(lengths) / sr, 0.5, 3.0))) * sr))
         for label, items in enumerate(g.examples.values()):
-            xs += [_fit(x, n) for x in items]
+            xs += [fit_length(x, n) for x in items]
             ys += [label] * len(items)
         x = np.stack(xs).astype(np.float32)  # (N, T)
         extra = {"sample_rate": sr}
