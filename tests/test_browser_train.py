@@ -1,6 +1,7 @@
 """Train a small model to the end in a real browser, then look at it on the Evaluate page.
 
-Digits, two classes (0 against 1), LeNet-5, two epochs: a few seconds of training. The
+Digits, two classes (0 against 1), the default digit model, two epochs: a few seconds of
+training. The
 screenshots (artifacts/screenshots/train-*.png, evaluate-*.png) show the curves, the
 confusion matrix and the ROC curve.
 """
@@ -54,7 +55,10 @@ def test_train_to_the_end_then_evaluate(served_app, page):
         epochs.press("Enter")
 
     _settle_after(page, set_epochs)
-    expect(main).to_contain_text("LeNet-5")
+    from core.models import PRESETS
+    from core.train import DEFAULT_MODELS
+
+    expect(main).to_contain_text(PRESETS[DEFAULT_MODELS["digits"]]["title"])
     screenshot(page, "train-0-settings")
 
     page.get_by_role("button", name="Train", exact=True).click()

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from core import conv
 from core.errors import ShapeError, UserInputError
 
-torch.set_default_dtype(torch.float64)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -39,6 +38,7 @@ def torch_conv(x, w, b, *, nd, stride, padding, mode, value, dilation):
         dilation=dilation,
         padding_mode=mode,
         bias=True,
+        dtype=torch.float64,
     )
     with torch.no_grad():
         layer.weight.copy_(wt)
