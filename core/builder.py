@@ -99,33 +99,19 @@ LAYER_TYPES: dict[str, dict] = {
 # what each editor type is called in a core.models spec
 _SPEC_TYPE = {"global_avg_pool": "global_avg_pool"}
 
-# spec type (core.models names and aliases) -> editor type
-_FROM_SPEC_TYPE = {
-    "conv2d": "conv2d",
-    "conv1d": "conv1d",
-    "conv": "conv2d",
-    "batchnorm": "batchnorm",
-    "batchnorm1d": "batchnorm",
-    "batchnorm2d": "batchnorm",
-    "batch_normalization": "batchnorm",
-    "relu": "relu",
-    "leakyrelu": "leakyrelu",
-    "gelu": "gelu",
-    "tanh": "tanh",
-    "maxpool": "maxpool",
-    "maxpool1d": "maxpool",
-    "maxpool2d": "maxpool",
-    "avgpool": "avgpool",
-    "avgpool1d": "avgpool",
-    "avgpool2d": "avgpool",
-    "dropout": "dropout",
-    "flatten": "flatten",
-    "global_avg_pool": "global_avg_pool",
-    "gap": "global_avg_pool",
-    "linear": "linear",
-    "dense": "linear",
-    "residual": "residual",
-}
+# core.models' canonical layer names that the editor calls otherwise
+_EDITOR_NAME = {"conv": "conv2d", "gap": "global_avg_pool"}
+
+
+def _editor_type(spec_type: str) -> str | None:
+    """The editor type of a spec layer type (core.models' aliases resolved), or None."""
+    if spec_type == "conv1d":
+        return "conv1d"
+    canonical = models.canonical_type(spec_type)
+    kind = _EDITOR_NAME.get(canonical, canonical)
+    return kind if kind in LAYER_TYPES else None
+
+
 _KEY_ALIASES = {"filters": "out_channels", "units": "out_features", "k": "kernel_size",
                 "s": "stride", "d": "dilation", "rate": "p"}  # fmt: skip
 
@@ -284,7 +270,7 @@ def from_spec(spec: list[dict]) -> list[dict]:
             if last:
                 continue
             raise UserInputError(f"Layer {i}: a {t} belongs only at the very end (the head).")
-        kind = _FROM_SPEC_TYPE.get(t)
+        kind = _editor_type(t)
         if kind is None:
             raise UserInputError(f"Layer {i}: the builder has no {t!r} layer.")
         values = {_KEY_ALIASES.get(k, k): v for k, v in raw.items() if k != "type"}

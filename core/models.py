@@ -72,6 +72,12 @@ _ALIASES = {
     "separable": "separable",
 }
 
+
+def canonical_type(name: str) -> str | None:
+    """The layer type a spec's ``type`` names (aliases resolved), or None if unknown."""
+    return _ALIASES.get(str(name).lower())
+
+
 _ACTIVATIONS = {
     "relu": ("nn.ReLU()", "ReLU"),
     "leakyrelu": ("nn.LeakyReLU({slope})", "LeakyReLU"),
