@@ -810,8 +810,9 @@ def _bn_block(filters, *, stride=1, pool=True):
 
 
 def _digits_cnn(n, head):
-    # (1, 28, 28) -> (16, 14, 14) -> (32, 7, 7) -> (64, 3, 3) -> 576 -> n
-    spec = _bn_block(16) + _bn_block(32) + _bn_block(64)
+    # (1, 28, 28) -> (8, 14, 14) -> (16, 7, 7) -> (32, 3, 3) -> 288 -> n; a quarter of the
+    # multiply-adds of 16-32-64 filters, and as accurate on the 3,500 training digits
+    spec = _bn_block(8) + _bn_block(16) + _bn_block(32)
     return spec + [{"type": "flatten"}, {"type": "dropout", "p": 0.3}, *_head(n, head)]
 
 
@@ -871,7 +872,7 @@ PRESETS: dict[str, dict] = {
                     "n_classes": 10, "build": _tiny_resnet},
     "m5": {"title": "M5-style 1-D CNN on raw waveforms", "input_shape": (1, 8000),
            "n_classes": 10, "build": _m5},
-    "digits_cnn": {"title": "Fast digit CNN (3 conv-BatchNorm blocks, 16-32-64 filters)",
+    "digits_cnn": {"title": "Fast digit CNN (3 conv-BatchNorm blocks, 8-16-32 filters)",
                    "input_shape": (1, 28, 28), "n_classes": 10, "build": _digits_cnn},
     "speech_cnn": {"title": "Fast command CNN (stride-2 start, 3 BatchNorm blocks, flatten)",
                    "input_shape": (1, 64, 201), "n_classes": 8, "build": _speech_cnn},
