@@ -76,7 +76,8 @@ class Recipe:
     optimizer : {"sgd", "adam", "adamw"}; SGD uses ``momentum``.
     scheduler : {"none", "step", "onecycle", "plateau"}
         "step" multiplies the rate by ``gamma`` every ``step_size`` epochs; "onecycle" warms
-        up to ``lr`` then anneals, per batch; "plateau" multiplies by ``gamma`` when the
+        up to ``lr`` over the first ``warmup`` fraction of the run, then anneals, per batch;
+        "plateau" multiplies by ``gamma`` when the
         validation loss has not improved for ``patience`` epochs.
     augment : {"none", "image", "spectrogram", "waveform"}
         "image": random shifts (up to ``max_shift`` pixels) and rotations (up to
@@ -106,12 +107,14 @@ class Recipe:
     time_shift: float = 0.1
     noise_std: float = 0.0
     seed: int = 0
+    warmup: float = 0.3  # OneCycle: the fraction of the run spent warming up (PyTorch's pct_start)
     select_by: str = "val_acc"
     batch_every: int = 1
 
     def validate(self) -> Recipe:
         """Raise UserInputError with a sentence for the first bad setting; return self."""
         checks = [
+            (0.0 < self.warmup < 1.0, "warmup must be a fraction between 0 and 1."),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}."),
             (self.scheduler in SCHEDULERS, f"scheduler must be one of {', '.join(SCHEDULERS)}."),
             (
@@ -147,8 +150,8 @@ class Recipe:
 #: (digits >= 97%, commands >= 90%, instruments >= 95% test accuracy) well within a minute.
 DEFAULT_RECIPES: dict[str, Recipe] = {
     "digits": Recipe(
-        optimizer="adamw", lr=3e-3, weight_decay=1e-3, scheduler="onecycle", batch_size=32,
-        epochs=8, augment="image",
+        optimizer="adamw", lr=5e-3, weight_decay=1e-3, scheduler="onecycle", warmup=0.15,
+        batch_size=32, epochs=8, augment="image",
     ),
     "commands": Recipe(
         optimizer="adamw", lr=3e-3, weight_decay=1e-2, scheduler="onecycle", batch_size=32,
@@ -419,7 +422,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
         return torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size, gamma=recipe.gamma)
     if recipe.scheduler == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch
+            optimizer,
+            max_lr=recipe.lr,
+            total_steps=recipe.epochs * steps_per_epoch,
+            pct_start=recipe.warmup,
         )
     if recipe.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -315,6 +315,7 @@ try:
         scheduler=S.tr_scheduler,
         step_size=base.step_size,
         gamma=base.gamma,
+        warmup=base.warmup,
         batch_size=int(S.tr_batch),
         epochs=int(S.tr_epochs),
         augment=augment,
