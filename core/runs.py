@@ -43,20 +43,6 @@ ORPHAN_GRACE = 60.0  # seconds a run's browser session may be gone before the ru
 
 
 @dataclass(frozen=True)
-class EpochPoint:
-    """One epoch of the curves (validation values are None without a validation set)."""
-
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float | None
-    val_acc: float | None
-    lr: float
-    elapsed: float
-    is_best: bool
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """What a page shows of a run, copied at one instant.
 
@@ -78,7 +64,7 @@ class Snapshot:
 
     status: str
     message: str
-    epochs: tuple[EpochPoint, ...]
+    epochs: tuple  # core.train.EpochEvent per epoch (frozen; safe to share)
     batch_steps: np.ndarray
     batch_losses: np.ndarray
     step: int
@@ -148,7 +134,7 @@ class Run:
         self._lock = threading.Lock()
         self._status = QUEUED
         self._message = "Waiting for a free training slot."
-        self._epochs: list[EpochPoint] = []
+        self._epochs: list = []  # core.train.EpochEvent
         self._batches = _Thinned()
         self._step = 0
         self._total_steps = 0
@@ -220,18 +206,7 @@ class Run:
                 self._train_elapsed = event.elapsed
                 self._batches.add(event.step, float(event.loss))
             elif isinstance(event, EpochEvent):
-                self._epochs.append(
-                    EpochPoint(
-                        epoch=event.epoch,
-                        train_loss=float(event.train_loss),
-                        train_acc=float(event.train_acc),
-                        val_loss=None if event.val_loss is None else float(event.val_loss),
-                        val_acc=None if event.val_acc is None else float(event.val_acc),
-                        lr=float(event.lr),
-                        elapsed=float(event.elapsed),
-                        is_best=bool(event.is_best),
-                    )
-                )
+                self._epochs.append(event)  # frozen: the page can read it as it is
                 self._train_elapsed = event.elapsed
                 self._best_epoch = event.best_epoch
                 if event.val_confusion is not None:

@@ -46,7 +46,7 @@ def curves_figure(
     Parameters
     ----------
     epochs : sequence of objects with ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``,
-        ``val_acc`` (core.runs.EpochPoint); validation values may be None.
+        ``val_acc`` (core.train.EpochEvent); validation values may be None.
     batch_steps, batch_losses : (M,) global step and loss of single batches (drawn faintly
         on the loss panel, at ``step / steps_per_epoch`` epochs).
     n_epochs : planned epochs, fixes the x range so the curves grow from left to right.
