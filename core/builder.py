@@ -624,8 +624,10 @@ def set_output_units(layers: list[dict], units: int) -> list[dict]:
 # --------------------------------------------------------------------------- presets
 
 
-PRESET_NAMES = ("spectrogram_cnn", "lenet5", "pyramid_cnn", "tiny_resnet", "m5")
+PRESET_NAMES = ("digits_cnn", "speech_cnn", "spectrogram_cnn", "lenet5",
+                "pyramid_cnn", "tiny_resnet", "m5")  # fmt: skip
 PRESET_TITLES = {
+    **{name: models.PRESETS[name]["title"] for name in ("digits_cnn", "speech_cnn")},
     "spectrogram_cnn": "Spectrogram classifier (66,123 parameters at 128×128×1, 11 classes)",
     "lenet5": "LeNet-5-style net",
     "pyramid_cnn": "5-block pyramid CNN",
