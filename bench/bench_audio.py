@@ -6,7 +6,7 @@ Run from the repository root: .venv/bin/python bench/bench_audio.py
    compiled once as a server does); then, per stage, the hop is changed back and forth, the
    frame is stepped, and n_mels is changed to a new value each time; every rerun is timed.
    Target: median <= 200 ms. Reference: the rerun of a one-line page, same run.
-2. 1,000 one-second 16 kHz clips to log-mel: core.features.LogMel on one (N, T) batch
+2. 1,000 one-second 16 kHz clips to log-mel: core.audio.features.LogMel on one (N, T) batch
    against librosa.feature.melspectrogram + power_to_db clip by clip. Target: >= 5x.
 """
 
@@ -107,7 +107,7 @@ def features() -> None:
     import librosa
     import torch
 
-    from core.features import FeatureSettings, LogMel
+    from core.audio.features import FeatureSettings, LogMel
 
     rng = np.random.default_rng(1)
     clips = rng.uniform(-0.5, 0.5, (1000, 16000)).astype(np.float32)  # (N, T)

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import conv  # noqa: E402
+from core.explain import conv  # noqa: E402
 
 
 def timeit(fn, *, repeat: int) -> float:

@@ -1,8 +1,8 @@
 """Training speed on the bundled datasets, and against the textbook's reference loop.
 
 1. Per dataset (digits, commands, instruments): the default model
-   (``core.train.DEFAULT_MODELS``) trained with the default recipe
-   (``core.train.DEFAULT_RECIPES``) by ``core.train.train`` on the train split, validated on
+   (``core.learn.train.DEFAULT_MODELS``) trained with the default recipe
+   (``core.learn.train.DEFAULT_RECIPES``) by ``core.learn.train.train`` on the train split, validated on
    the validation split after each epoch. After each epoch the held-out test split is scored
    too (not counted in the time); we report the training seconds until the test accuracy
    first reaches the target (digits 97%, commands 90%, instruments 95%) and the final test
@@ -13,7 +13,7 @@
    over a Dataset that turns each 28x28 image into a tensor one at a time, batch 32,
    shuffled, SGD lr 0.01 momentum 0.9, 10 epochs. Its test accuracy after 10 epochs is the
    bar; we report how long run 1 takes to clear it, and the ratio.
-3. Overhead: ``core.train.train`` against a bare loop (index, forward, loss, backward, step,
+3. Overhead: ``core.learn.train.train`` against a bare loop (index, forward, loss, backward, step,
    scheduler step) over the same batches (same seeded permutation), the same model and the
    same optimiser, no augmentation and no validation in either; interleaved repeats, the
    median of the per-pair ratios.
@@ -41,8 +41,9 @@ from torch.utils.data import Dataset as TorchDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import data, models  # noqa: E402
-from core.train import (  # noqa: E402
+from core import models
+from core.data import shipped as data  # noqa: E402
+from core.learn.train import (  # noqa: E402
     DEFAULT_MODELS,
     DEFAULT_RECIPES,
     EpochEvent,
@@ -201,13 +202,13 @@ def bench_dataset(name: str, repeats: int, extra_bar: float | None = None) -> di
 
 
 def overhead(repeats: int, epochs: int = 2) -> list[float]:
-    """Per-pair ratios core.train / bare loop: default digits model, same batches."""
+    """Per-pair ratios core.learn.train / bare loop: default digits model, same batches."""
     ds = data.load_digits()
     x = torch.as_tensor(ds.x[ds.splits["train"]])  # (N, 1, 28, 28)
     y = torch.as_tensor(ds.y[ds.splits["train"]])
     plain = replace(DEFAULT_RECIPES["digits"], augment="none", epochs=epochs, seed=0)
     bs, n = plain.batch_size, len(x)
-    n_batches = n // bs if n % bs == 1 else -(-n // bs)  # as core.train: no batch of one
+    n_batches = n // bs if n % bs == 1 else -(-n // bs)  # as core.learn.train: no batch of one
 
     def bare() -> float:
         model = default_model("digits", (1, 28, 28), 10)
@@ -239,7 +240,7 @@ def overhead(repeats: int, epochs: int = 2) -> list[float]:
         else:
             t_bare, t_ours = bare(), ours()
         ratios.append(t_ours / t_bare)
-        print(f"   pair {r + 1}: bare {t_bare:.2f} s, core.train {t_ours:.2f} s, "
+        print(f"   pair {r + 1}: bare {t_bare:.2f} s, core.learn.train {t_ours:.2f} s, "
               f"{100 * (t_ours / t_bare - 1):+.1f}%  [{load()}]")  # fmt: skip
     return ratios
 
@@ -274,7 +275,7 @@ def main() -> None:
         results[name] = bench_dataset(name, args.repeats, extra_bar=bar)
 
     print(
-        "\n== overhead: core.train vs a bare loop (default digits model, same batches, "
+        "\n== overhead: core.learn.train vs a bare loop (default digits model, same batches, "
         "AdamW + OneCycle, 2 epochs, no augmentation or validation)"
     )
     ratios = overhead(args.overhead_repeats)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from core.conv import format_matrix, parse_matrix
 from core.errors import UserInputError
-from core.torch_ref import Check
+from core.explain.conv import format_matrix, parse_matrix
+from core.explain.torch_ref import Check
 
 
 def presenter() -> bool:

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from core import audio, checkpoints, classify, models, runs
+from core import audio, models
+from core.data.images import load_picture
 from core.errors import UserInputError
 from core.figures import predict as pfig
-from core.images import load_picture
+from core.learn import checkpoints, classify, runs
 from pages._router import ensure_router
 from pages._shared import presenter
 
@@ -180,7 +181,7 @@ if current.get("spec") is not None:
             "Then `model.load_state_dict(safetensors.torch.load_file('model.safetensors'))`."
         )
     if st.button("Export to ONNX", key="cl_onnx", icon=":material/output:"):
-        from core.export import to_onnx
+        from core.learn.export import to_onnx
 
         try:
             with st.spinner("Exporting…"):

@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from core import conv, presets, signals
+from core.data.images import EXAMPLES, load_example, load_picture
 from core.errors import UserInputError
+from core.explain import conv, presets, signals
+from core.explain.torch_ref import check_conv
 from core.figures import conv as figs
-from core.images import EXAMPLES, load_example, load_picture
-from core.torch_ref import check_conv
 from pages._router import ensure_router
 from pages._shared import (
     init_state,

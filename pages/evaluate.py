@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from core import metrics, runs
 from core.errors import UserInputError
 from core.figures import training as tfig
+from core.learn import metrics, runs
 from pages._router import ensure_router
 from pages._shared import init_state, presenter
 

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from core import builder, models
+from core import models
 from core.errors import UserInputError
+from core.learn import builder
 from pages._router import ensure_router
 from pages._shared import remember
 

@@ -3,10 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from core import conv, presets
 from core.errors import UserInputError
+from core.explain import conv, presets
+from core.explain.torch_ref import check_pool
 from core.figures import conv as figs
-from core.torch_ref import check_pool
 from pages._router import ensure_router
 from pages._shared import (
     init_state,

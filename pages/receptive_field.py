@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import receptive as rf
 from core.errors import UserInputError
+from core.explain import receptive as rf
 from core.figures import receptive as rfig
 from pages._router import ensure_router
 

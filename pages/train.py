@@ -4,10 +4,12 @@ import uuid
 
 import streamlit as st
 
-from core import data, models, runs
-from core import train as trainer
+from core import models
+from core.data import shipped as data
 from core.errors import UserInputError
 from core.figures import training as tfig
+from core.learn import runs
+from core.learn import train as trainer
 from pages._router import ensure_router
 from pages._shared import init_state, presenter
 
@@ -349,10 +351,10 @@ def session_alive_check():
 
 
 def preprocess_of(ds, inputs, shape) -> dict:
-    """How a new clip or picture must be prepared to be asked of this model (see core.classify)."""
+    """How a new clip or picture must be prepared to be asked of this model (see core.learn.classify)."""
     from dataclasses import asdict
 
-    from core.classify import Preprocess
+    from core.learn.classify import Preprocess
 
     if inputs.representation == "image":
         pad = (int(shape[-1]) - int(ds.x.shape[-1])) // 2  # LeNet-5's 28 -> 32 border

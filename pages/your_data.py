@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core import archive, online, userdata
+from core.data import archive, online
+from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages._router import ensure_router

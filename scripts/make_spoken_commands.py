@@ -31,7 +31,7 @@ import numpy as np
 import soundfile as sf
 
 SR = 16_000
-MAX_SECONDS = 1.9  # clips are padded to 2.0 s by core.data; leave a little room
+MAX_SECONDS = 1.9  # clips are padded to 2.0 s by core.data.shipped; leave a little room
 GAP_SECONDS = 0.25
 OUT = Path(__file__).resolve().parent.parent / "assets" / "commands"
 

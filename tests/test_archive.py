@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from core.archive import read_class_zip
+from core.data.archive import read_class_zip
 from core.errors import UserInputError
 
 

@@ -55,8 +55,8 @@ def test_train_to_the_end_then_evaluate(served_app, page):
         epochs.press("Enter")
 
     _settle_after(page, set_epochs)
+    from core.learn.train import DEFAULT_MODELS
     from core.models import PRESETS
-    from core.train import DEFAULT_MODELS
 
     expect(main).to_contain_text(PRESETS[DEFAULT_MODELS["digits"]]["title"])
     screenshot(page, "train-0-settings")

@@ -4,8 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from core import builder, data, models
+from core import models
+from core.data import shipped as data
 from core.errors import UserInputError
+from core.learn import builder
 
 
 def _n_params(module: nn.Module) -> int:
@@ -285,7 +287,7 @@ def commands():
 
 
 def test_shipped_input_shapes_match_model_inputs(commands):
-    from core.features import FeatureSettings
+    from core.audio.features import FeatureSettings
 
     settings = FeatureSettings()
     assert {"n_mels": settings.n_mels, "hop_length": settings.hop_length} == builder.LOG_MEL

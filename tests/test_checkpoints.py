@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from core import models
-from core.checkpoints import load_bundle, save_bundle
 from core.errors import UserInputError
+from core.learn.checkpoints import load_bundle, save_bundle
 
 SHAPE = (1, 28, 28)
 CLASSES = [str(i) for i in range(10)]

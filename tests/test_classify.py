@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import classify
-from core.classify import Preprocess
+from core.learn import classify
+from core.learn.classify import Preprocess
 
 
 class MeanModel(torch.nn.Module):
@@ -47,8 +47,8 @@ def test_long_clip_gets_a_timeline():
 
 
 def test_log_mel_preprocessing_matches_training():
-    from core import data
-    from core.features import FeatureSettings
+    from core.audio.features import FeatureSettings
+    from core.data import shipped as data
 
     rng = np.random.default_rng(0)
     wav = rng.uniform(-0.5, 0.5, (3, 16000)).astype(np.float32)

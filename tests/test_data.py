@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data
+from core.data import shipped as data
 from core.errors import UserInputError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

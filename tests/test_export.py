@@ -5,7 +5,7 @@ import onnxruntime as ort
 import torch
 
 from core import models
-from core.export import to_onnx
+from core.learn.export import to_onnx
 
 
 def test_exported_model_matches_torch_on_new_inputs():

@@ -1,4 +1,4 @@
-"""core.features (torchaudio) against librosa over a grid of rates, n_fft, hops and n_mels."""
+"""core.audio.features (torchaudio) against librosa over a grid of rates, n_fft, hops and n_mels."""
 
 import json
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.audio.features import FeatureSettings, LogMel
 from core.errors import UserInputError
-from core.features import FeatureSettings, LogMel
 
 
 def batch(sr, n=3, seconds=0.5, seed=0):

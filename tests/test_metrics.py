@@ -1,11 +1,11 @@
-"""core.metrics against hand-checked cases and scikit-learn, value for value."""
+"""core.learn.metrics against hand-checked cases and scikit-learn, value for value."""
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from core.errors import UserInputError
-from core.metrics import (
+from core.learn.metrics import (
     accuracy_from_confusion,
     confusion_matrix,
     normalise_rows,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import online
+from core.data import online
 from core.errors import UserInputError
 
 

@@ -10,9 +10,10 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from core import models, runs
-from core.checkpoints import save_bundle
-from core.classify import Preprocess
+from core import models
+from core.learn import runs
+from core.learn.checkpoints import save_bundle
+from core.learn.classify import Preprocess
 from tests.apptest import errors, open_page
 
 IMG_SPEC = [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},

@@ -50,7 +50,7 @@ def test_every_step_agrees_with_torch_for_a_strided_padded_preset(at):
     at.number_input(key="conv_stride_h").set_value(2).run()
     at.number_input(key="conv_pad_h").set_value(1).run()
     at.number_input(key="conv_pad_w").set_value(1).run()
-    from core.presets import EDGE_INPUT, KERNELS
+    from core.explain.presets import EDGE_INPUT, KERNELS
 
     ref = torch_output(EDGE_INPUT, KERNELS["Sobel x (vertical edges)"], stride=(2, 1), padding=1)
     n = ref.size
@@ -216,7 +216,7 @@ def test_1d_multichannel_matches_torch(at):
 
 
 def test_1d_audio_snippet_matches_torch(at):
-    from core import signals
+    from core.explain import signals
 
     at.radio(key="c1_source").set_value("An audio snippet").run()
     at.selectbox(key="c1a_kernel").set_value(

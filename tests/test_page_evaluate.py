@@ -12,8 +12,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core import data, runs
-from core.train import EpochEvent
+from core.data import shipped as data
+from core.learn import runs
+from core.learn.train import EpochEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = str(ROOT / "pages" / "train.py")

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import builder, models
+from core import models
+from core.learn import builder
 from tests.apptest import open_page
 
 

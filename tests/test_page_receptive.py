@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import receptive as rf
+from core.explain import receptive as rf
 from tests.apptest import open_page
 
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core import data, models
+from core import models
+from core.data import shipped as data
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
 TIMEOUT = 120
@@ -69,7 +70,7 @@ def test_page_shows_dataset_model_and_default_recipe():
     assert "5,000 handwritten digits" in text
     assert any("3,500 to train on, 750 for validation, 750 held out" in c.value for c in at.caption)
     # the default digits model, on 28x28 inputs; the page's numbers are core.models'
-    from core.train import DEFAULT_MODELS, DEFAULT_RECIPES
+    from core.learn.train import DEFAULT_MODELS, DEFAULT_RECIPES
 
     name = DEFAULT_MODELS["digits"]
     assert at.selectbox(key="tr_preset").value == name
@@ -90,15 +91,15 @@ def test_switching_dataset_resets_the_recipe_and_preset():
     at = _app()
     at.selectbox(key="tr_dataset").set_value("commands").run()
     assert not at.exception and not at.error
-    from core.train import DEFAULT_RECIPES
+    from core.learn.train import DEFAULT_RECIPES
 
     rec = DEFAULT_RECIPES["commands"]
     assert at.number_input(key="tr_batch").value == rec.batch_size
     assert at.selectbox(key="tr_augment").value == rec.augment
-    from core.train import DEFAULT_MODELS
+    from core.learn.train import DEFAULT_MODELS
 
     assert at.selectbox(key="tr_preset").value == DEFAULT_MODELS["commands"]
-    from core.features import FeatureSettings
+    from core.audio.features import FeatureSettings
 
     ds = data.load("commands")
     fs = FeatureSettings(sample_rate=ds.sample_rate)
@@ -229,8 +230,8 @@ def test_stop_ends_the_run_and_keeps_the_best_weights():
 
 
 def test_training_on_your_own_data_and_the_model_can_be_asked():
-    from core import userdata
-    from core.classify import Preprocess, classify_image
+    from core.data import users as userdata
+    from core.learn.classify import Preprocess, classify_image
 
     rng = np.random.default_rng(0)
     g = userdata.Gathered("image")

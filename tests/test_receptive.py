@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core import receptive as rf
 from core.errors import UserInputError
+from core.explain import receptive as rf
 
 
 @st.composite

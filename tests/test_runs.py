@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from core import runs
 from core.errors import UserInputError
-from core.train import BatchEvent, EpochEvent, Recipe, TrainData, train
+from core.learn import runs
+from core.learn.train import BatchEvent, EpochEvent, Recipe, TrainData, train
 
 TIMEOUT = 60
 
@@ -264,7 +264,7 @@ def test_bad_recipe_is_refused_before_queueing():
 
 
 def test_make_task_two_classes_relabels_and_keeps_split_indices():
-    from core import data as datasets
+    from core.data import shipped as datasets
 
     ds = datasets.load("digits")
     inputs = datasets.model_inputs(ds)
@@ -283,8 +283,8 @@ def test_make_task_two_classes_relabels_and_keeps_split_indices():
 
 
 def test_check_outputs_names_the_needed_width():
-    from core import data as datasets
     from core import models
+    from core.data import shipped as datasets
 
     ds = datasets.load("digits")
     task = runs.make_task(ds, datasets.model_inputs(ds))

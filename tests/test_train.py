@@ -1,4 +1,4 @@
-"""core.train on tiny data: loss falls, best checkpoint restored, Stop, NaN, CLI, device."""
+"""core.learn.train on tiny data: loss falls, best checkpoint restored, Stop, NaN, CLI, device."""
 
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
-from core.train import (
+from core.learn.train import (
     DEFAULT_MODELS,
     DEFAULT_RECIPES,
     BatchEvent,
@@ -277,7 +277,7 @@ def test_time_shift_is_circular():
 
 def test_cli_runs(tmp_path):
     out = tmp_path / "model.pt"
-    cmd = [sys.executable, "-m", "core.train", "--dataset", "digits", "--model", "lenet5",
+    cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--model", "lenet5",
            "--epochs", "1", "--limit", "300", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -292,7 +292,8 @@ def test_default_model_and_recipe_fit_each_dataset(name):
     """The Train page's starting point is valid: the preset takes the data's shape and
     classes, the recipe validates and its augmentation suits the data, and one short epoch
     on a small stratified subset runs and learns something (loss falls below chance)."""
-    from core import data, models
+    from core import models
+    from core.data import shipped as data
 
     assert set(DEFAULT_MODELS) == set(DEFAULT_RECIPES) == set(data.DATASETS)
     ds = data.synth_instruments(n_per_class=12) if name == "instruments" else data.load(name)
@@ -321,7 +322,7 @@ def test_default_model_and_recipe_fit_each_dataset(name):
 
 def test_cli_defaults_to_the_datasets_model_and_recipe(tmp_path):
     out = tmp_path / "model.pt"
-    cmd = [sys.executable, "-m", "core.train", "--dataset", "digits", "--epochs", "1",
+    cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--epochs", "1",
            "--limit", "300", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from core import userdata
+from core.data import users as userdata
 from core.errors import UserInputError
 
 

@@ -1,6 +1,6 @@
 """Figure builders: plain data in, plotly Figure out. One module per topic.
 
-Nothing here computes what a page teaches (core.conv, core.audio, ... do that) and nothing
+Nothing here computes what a page teaches (core.explain.conv, core.audio, ... do that) and nothing
 here imports streamlit.
 """
 

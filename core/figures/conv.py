@@ -1,6 +1,6 @@
 """Figures for the convolution and pooling pages: grids of numbers with the window drawn on.
 
-Every function takes an :class:`core.conv.OpResult` (or plain arrays) and returns a
+Every function takes an :class:`core.explain.conv.OpResult` (or plain arrays) and returns a
 plotly Figure; nothing is computed here that the page teaches.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.conv import OpResult, _num, padding_mask
+from core.explain.conv import OpResult, _num, padding_mask
 from core.figures import ACCENT, FONT, PAD_FILL, SKIP_FILL, font_size
 
 VALUE_SCALE = [[0.0, "#f8fafc"], [1.0, "#93c5fd"]]

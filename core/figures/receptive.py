@@ -1,6 +1,6 @@
 """Figures for receptive fields: layer grids, the field on a picture and on a log-mel.
 
-Pure functions: numbers from core.receptive in, plotly Figure out.
+Pure functions: numbers from core.explain.receptive in, plotly Figure out.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def layer_grid(
         The layer's height and width.
     pad : int
         Width of the padding ring that the next layer adds.
-    region : core.receptive.Region or None
+    region : core.explain.receptive.Region or None
         The chosen unit's region in this layer (None: nothing lit).
     is_unit : bool
         The layer holds the chosen unit itself.
@@ -70,9 +70,9 @@ def stack_figure(
 
     Parameters
     ----------
-    rows : list of core.receptive.LayerRow
+    rows : list of core.explain.receptive.LayerRow
         The table (input first).
-    regions : list of core.receptive.Region or None
+    regions : list of core.explain.receptive.Region or None
         From ``unit_region``; ``regions[l]`` is drawn on layer ``l``.
     columns : int
         Grids per figure row.

@@ -1,6 +1,6 @@
 """Figures of the Train and Evaluate pages: learning curves, confusion matrix, ROC, examples.
 
-Pure functions: numbers from core.runs / core.metrics in, plotly Figure out. They are redrawn
+Pure functions: numbers from core.learn.runs / core.learn.metrics in, plotly Figure out. They are redrawn
 every second while a run trains, so each is one ``go.Figure(data, layout)`` call with plain
 dicts.
 """
@@ -46,7 +46,7 @@ def curves_figure(
     Parameters
     ----------
     epochs : sequence of objects with ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``,
-        ``val_acc`` (core.train.EpochEvent); validation values may be None.
+        ``val_acc`` (core.learn.train.EpochEvent); validation values may be None.
     batch_steps, batch_losses : (M,) global step and loss of single batches (drawn faintly
         on the loss panel, at ``step / steps_per_epoch`` epochs).
     n_epochs : planned epochs, fixes the x range so the curves grow from left to right.

@@ -1,7 +1,7 @@
 """Users' own classes: clips or pictures gathered per class, turned into a training set.
 
 Files arrive as (name, bytes) per class, from uploads, browser recordings or a zip
-(core.archive). Each is decoded and checked the way the audio explorer and the convolution
+(core.data.archive). Each is decoded and checked the way the audio explorer and the convolution
 page check theirs; files that cannot be read are left out with a sentence each, and the
 set as a whole is checked (at least two classes, no empty class, enough examples).
 """
@@ -59,7 +59,7 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
                     clip = load_clip(data, name=fname, target_sr=sr, max_seconds=max_seconds)
                     example = np.asarray(clip.samples, dtype=np.float32)
                 else:
-                    from core.images import load_picture
+                    from core.data.images import load_picture
 
                     pic = load_picture(data, name=fname, max_side=10_000)
                     sizes.add(pic.gray.shape)
@@ -111,8 +111,8 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
                image_size: int = 28, seed: int = 0):  # fmt: skip
-    """A core.data.Dataset of the gathered examples (same length / size for all)."""
-    from core.data import Dataset, fit_length, stratified_split
+    """A core.data.shipped.Dataset of the gathered examples (same length / size for all)."""
+    from core.data.shipped import Dataset, fit_length, stratified_split
 
     check(g)
     names = tuple(g.examples)

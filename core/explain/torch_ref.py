@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.conv import resolve_padding
+from core.explain.conv import resolve_padding
 
 _F_PAD_MODE = {
     "zeros": "constant",

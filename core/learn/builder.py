@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core import data, models
+from core import models
+from core.data import shipped as data
 from core.errors import ShapeError, UserInputError
 
 # --------------------------------------------------------------------------- layer types
@@ -459,7 +460,7 @@ class InputChoice:
 
     key: str
     label: str
-    dataset: str  # a name of core.data.DATASETS, or "custom"
+    dataset: str  # a name of core.data.shipped.DATASETS, or "custom"
     representation: str  # "image", "log-mel", "waveform" or "custom"
     shape: tuple  # channels first, no batch axis
     class_names: tuple
@@ -473,8 +474,8 @@ class InputChoice:
         return self.dataset in data.DATASETS
 
 
-# The log-mel settings core.data.model_inputs uses by default (core.features.FeatureSettings;
-# mirrored here because core.features imports torch; tests/test_builder.py checks they agree).
+# The log-mel settings core.data.shipped.model_inputs uses by default (core.audio.features.FeatureSettings;
+# mirrored here because core.audio.features imports torch; tests/test_builder.py checks they agree).
 LOG_MEL = {"n_mels": 64, "hop_length": 160}
 
 
@@ -490,7 +491,7 @@ def _default(fn, name: str):
 
 @lru_cache(maxsize=1)
 def input_choices() -> dict[str, InputChoice]:
-    """The inputs the app ships, keyed for a select box (shapes from core.data's settings)."""
+    """The inputs the app ships, keyed for a select box (shapes from core.data.shipped's settings)."""
     digits = data.load_digits()
     with open(data.ASSETS / "commands" / "index.csv", newline="") as f:
         intents = tuple(dict.fromkeys(r["intent"] for r in csv.DictReader(f)))

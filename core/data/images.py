@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.errors import UserInputError
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "images"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = {"A cat (Chelsea, scikit-image, CC0)": ASSETS / "cat.png"}
 MAX_PIXELS = 40_000_000  # refuse anything larger before decoding it
 MAX_BYTES = 20 * 1024 * 1024

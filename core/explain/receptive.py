@@ -19,7 +19,7 @@ Unit ``i`` of layer ``l`` is centred on input coordinate ``start + i * j`` and, 
 borders, covers ``r`` input positions. The exact region (:func:`unit_region`) also handles
 dilation holes and clips at the borders, marking the part of the window that lands on padding.
 
-Run ``python -m core.receptive`` to print the table of ResNet-18's stem and stages.
+Run ``python -m core.explain.receptive`` to print the table of ResNet-18's stem and stages.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 
 from core.errors import UserInputError
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DATASETS = ("digits", "commands", "instruments")
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)  # train, validation, test
 SPLIT_SEED = 1234
@@ -313,12 +313,12 @@ WAVEFORM_MODELS = ("m5",)
 
 
 def log_mel_features(waveforms: np.ndarray, *, settings=None, batch: int = 256):
-    """Log-mel spectrograms (dB) of waveforms through ``core.features.LogMel``.
+    """Log-mel spectrograms (dB) of waveforms through ``core.audio.features.LogMel``.
 
     Parameters
     ----------
     waveforms : np.ndarray float32, shape (N, T)
-    settings : core.features.FeatureSettings, optional (default: 16 kHz, n_fft 512, hop 160,
+    settings : core.audio.features.FeatureSettings, optional (default: 16 kHz, n_fft 512, hop 160,
         64 mels)
 
     Returns
@@ -327,7 +327,7 @@ def log_mel_features(waveforms: np.ndarray, *, settings=None, batch: int = 256):
     """
     import torch
 
-    from core.features import FeatureSettings, LogMel
+    from core.audio.features import FeatureSettings, LogMel
 
     extract = LogMel(settings or FeatureSettings())
     wav = torch.as_tensor(np.asarray(waveforms, dtype=np.float32))  # (N, T)
@@ -337,7 +337,7 @@ def log_mel_features(waveforms: np.ndarray, *, settings=None, batch: int = 256):
 
 def model_inputs(ds: Dataset, *, model: str = "", settings=None) -> ModelInputs:
     """Tensors for training: images as they are (padded to 32x32 for LeNet-5); audio as
-    log-mels standardised per clip (see :func:`standardize_per_clip`) (``settings``: core.features.FeatureSettings), or as waveforms
+    log-mels standardised per clip (see :func:`standardize_per_clip`) (``settings``: core.audio.features.FeatureSettings), or as waveforms
     (N, 1, T) for the M5-style 1-D CNN. Pages should cache the result per dataset and settings.
     """
     import torch
@@ -350,7 +350,7 @@ def model_inputs(ds: Dataset, *, model: str = "", settings=None) -> ModelInputs:
         return ModelInputs(x, y, "image", "image")
     if any(m in model.lower() for m in WAVEFORM_MODELS):
         return ModelInputs(torch.as_tensor(ds.x)[:, None], y, "waveform", "waveform")  # (N, 1, T)
-    from core.features import FeatureSettings
+    from core.audio.features import FeatureSettings
 
     settings = settings or FeatureSettings(sample_rate=ds.sample_rate)
     spec = log_mel_features(ds.x, settings=settings)  # (N, 1, mels, frames) dB

@@ -4,7 +4,7 @@ A :class:`Run` is one training job executed in its own thread. It turns the trai
 into curves a page can draw (per-epoch train/validation loss and accuracy, a thinned per-batch
 loss), a progress fraction with the time left, and the latest validation confusion matrix.
 When the job ends the run holds the model (with the best checkpoint restored by
-``core.train.train``) and its evaluation on the test set.
+``core.learn.train.train``) and its evaluation on the test set.
 
 A process-wide :class:`RunQueue` caps how many runs train at once (``CNN_MAX_RUNS``, default the
 number of CPU cores), starts waiting runs in the order they came, and tells a waiting run its
@@ -64,7 +64,7 @@ class Snapshot:
 
     status: str
     message: str
-    epochs: tuple  # core.train.EpochEvent per epoch (frozen; safe to share)
+    epochs: tuple  # core.learn.train.EpochEvent per epoch (frozen; safe to share)
     batch_steps: np.ndarray
     batch_losses: np.ndarray
     step: int
@@ -108,8 +108,8 @@ class Outcome:
     """What a job hands back: the trained model and its test evaluation (both optional)."""
 
     model: object = None  # torch.nn.Module with the best weights
-    test: object = None  # core.train.EvalResult on the test set
-    reason: str = "finished"  # "finished", "stopped" or "diverged" (core.train's reasons)
+    test: object = None  # core.learn.train.EvalResult on the test set
+    reason: str = "finished"  # "finished", "stopped" or "diverged" (core.learn.train's reasons)
     message: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -120,7 +120,7 @@ class Run:
     Parameters
     ----------
     job : callable taking this run and returning an :class:`Outcome`
-        It reports progress by calling :meth:`record` with core.train events and should
+        It reports progress by calling :meth:`record` with core.learn.train events and should
         stop soon after :attr:`stop_event` is set. An exception ends the run as "failed"
         (a UserInputError's sentence is shown as it is).
     meta : dict, optional
@@ -134,7 +134,7 @@ class Run:
         self._lock = threading.Lock()
         self._status = QUEUED
         self._message = "Waiting for a free training slot."
-        self._epochs: list = []  # core.train.EpochEvent
+        self._epochs: list = []  # core.learn.train.EpochEvent
         self._batches = _Thinned()
         self._step = 0
         self._total_steps = 0
@@ -168,20 +168,20 @@ class Run:
         y_test=None,
         meta: dict | None = None,
     ) -> Run:
-        """A run that calls ``core.train.train`` and then evaluates on ``(x_test, y_test)``.
+        """A run that calls ``core.learn.train.train`` and then evaluates on ``(x_test, y_test)``.
 
         Parameters
         ----------
         model : nn.Module mapping (N, ...) to logits (N, C) or (N, 1)
-        data : core.train.TrainData
-        recipe : core.train.Recipe (validated here, so a bad setting fails before queueing)
+        data : core.learn.train.TrainData
+        recipe : core.learn.train.Recipe (validated here, so a bad setting fails before queueing)
         device : torch.device or str
         x_test, y_test : Tensor (M, ...), Tensor (M,) int64; optional
         """
         recipe.validate()
 
         def job(run: Run) -> Outcome:
-            from core.train import evaluate, train
+            from core.learn.train import evaluate, train
 
             result = train(model, data, recipe, device, on_event=run.record, stop=run.stop_event)
             test = None
@@ -194,8 +194,8 @@ class Run:
     # ------------------------------------------------------------------- the thread side ----
 
     def record(self, event) -> None:
-        """Take one core.train event (BatchEvent, EpochEvent or EndEvent) into the curves."""
-        from core.train import BatchEvent, EndEvent, EpochEvent
+        """Take one core.learn.train event (BatchEvent, EpochEvent or EndEvent) into the curves."""
+        from core.learn.train import BatchEvent, EndEvent, EpochEvent
 
         if isinstance(event, BatchEvent):
             self._check_owner()
@@ -462,7 +462,7 @@ class Task:
 
     Attributes
     ----------
-    data : core.train.TrainData (train and validation tensors)
+    data : core.learn.train.TrainData (train and validation tensors)
     x_test : Tensor (M, ...); y_test : Tensor (M,) int64
     test_index : (M,) int64 indices of the test examples in the dataset's ``x``
     class_names : one per class (two for a two-class task)
@@ -487,15 +487,15 @@ def make_task(ds, inputs, *, classes: tuple[int, int] | None = None) -> Task:
 
     Parameters
     ----------
-    ds : core.data.Dataset (its ``splits`` and ``class_names`` are used)
-    inputs : core.data.ModelInputs of that dataset; x (N, ...), y (N,)
+    ds : core.data.shipped.Dataset (its ``splits`` and ``class_names`` are used)
+    inputs : core.data.shipped.ModelInputs of that dataset; x (N, ...), y (N,)
     classes : (a, b), optional
         Keep only these two classes: class ``a`` becomes label 0 and ``b`` label 1, for a
         two-class task with one sigmoid output.
     """
     import torch
 
-    from core.train import TrainData
+    from core.learn.train import TrainData
 
     y_all = np.asarray(ds.y)
     relabel = None

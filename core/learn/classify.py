@@ -2,7 +2,7 @@
 
 A :class:`Preprocess` records how training examples were turned into tensors (the
 representation, the feature settings and the fixed length or picture size; log-mels are
-standardised clip by clip, as core.data does for training). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
+standardised clip by clip, as core.data.shipped does for training). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
 training window is scored in overlapping windows, giving a timeline of the winning class
 and its probability; the clip's answer is the average of the windows' probabilities.
 """
@@ -23,7 +23,7 @@ class Preprocess:
     representation: str  # "log-mel", "waveform" or "image"
     length: int = 0  # samples per example (audio)
     sample_rate: int = 16_000
-    settings: dict | None = None  # core.features.FeatureSettings as a dict (log-mel)
+    settings: dict | None = None  # core.audio.features.FeatureSettings as a dict (log-mel)
     image_shape: tuple[int, ...] | None = None  # (C, H, W) the model reads (images)
     pad: int = 0  # zero border added around each picture (LeNet-5 reads 28x28 digits as 32x32)
 
@@ -79,8 +79,8 @@ def audio_tensor(windows: np.ndarray, pre: Preprocess):
     wav = torch.as_tensor(np.asarray(windows, dtype=np.float32))
     if pre.representation == "waveform":
         return wav[:, None]
-    from core.data import standardize_per_clip
-    from core.features import FeatureSettings, LogMel
+    from core.audio.features import FeatureSettings, LogMel
+    from core.data.shipped import standardize_per_clip
 
     extract = LogMel(FeatureSettings(**(pre.settings or {"sample_rate": pre.sample_rate})))
     with torch.no_grad():
@@ -99,7 +99,7 @@ def windows_of(
     if length < 1:
         raise UserInputError("The model's input length is unknown.")
     if len(samples) <= length:
-        from core.data import fit_length
+        from core.data.shipped import fit_length
 
         return fit_length(samples, length)[None], np.array([0])
     hop = hop or max(length // 2, 1)

@@ -11,7 +11,7 @@ Shapes follow PyTorch, without the batch axis:
 Example
 -------
 >>> import numpy as np
->>> from core.conv import conv2d
+>>> from core.explain.conv import conv2d
 >>> x = np.arange(1, 10, dtype=float).reshape(1, 3, 3)
 >>> w = np.array([[[[1.0, 0.0], [0.0, 1.0]]]])
 >>> conv2d(x, w).output[0].tolist()

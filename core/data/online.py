@@ -225,7 +225,7 @@ def _first_per_class(y: np.ndarray, limit: int | None) -> np.ndarray:
 
 def _image_dataset(name, x_train, y_train, x_test, y_test, class_names, *, val_fraction=0.1,
                    limit_per_class=None):  # fmt: skip
-    from core.data import Dataset
+    from core.data.shipped import Dataset
 
     tr = _first_per_class(np.asarray(y_train), limit_per_class)
     te = _first_per_class(
@@ -253,7 +253,7 @@ def _image_dataset(name, x_train, y_train, x_test, y_test, class_names, *, val_f
 
 def fetch(name: str, root: Path, *, words: tuple[str, ...] = SPEECH_WORDS, base_url: str | None = None,
           checksums: dict | None = None, progress=None, limit_per_class: int | None = None):  # fmt: skip
-    """Download (once), verify and load a real dataset as a core.data.Dataset.
+    """Download (once), verify and load a real dataset as a core.data.shipped.Dataset.
 
     ``progress(filename, file_index, n_files, bytes_done, bytes_total)`` is called while
     downloading. ``limit_per_class`` keeps the first N training examples of each class (and
@@ -290,7 +290,7 @@ def _cifar(archive: Path, folder: Path, limit_per_class: int | None = None):
 def _speech_commands(archive: Path, folder: Path, words: tuple[str, ...], sr: int = 16_000):
     import soundfile as sf
 
-    from core.data import Dataset
+    from core.data.shipped import Dataset
 
     words = tuple(words)
     if len(words) < 2:

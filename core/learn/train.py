@@ -10,8 +10,8 @@ read them from another thread. The device is chosen in one place: ``choose_devic
 
 Headless (the model and recipe default to ``DEFAULT_MODELS`` and ``DEFAULT_RECIPES``)::
 
-    python -m core.train --dataset commands --out model.pt
-    python -m core.train --dataset digits --model lenet5 --epochs 3 --out model.pt
+    python -m core.learn.train --dataset commands --out model.pt
+    python -m core.learn.train --dataset digits --model lenet5 --epochs 3 --out model.pt
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import UserInputError
-from core.metrics import confusion_matrix
+from core.learn.metrics import confusion_matrix
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "onecycle", "plateau")
@@ -603,11 +603,11 @@ def train(
 
 
 def _main(argv: list[str] | None = None) -> int:
-    from core import data as datasets
     from core import models
+    from core.data import shipped as datasets
 
     parser = argparse.ArgumentParser(
-        prog="python -m core.train", description="Train a CNN on a bundled dataset, headless."
+        prog="python -m core.learn.train", description="Train a CNN on a bundled dataset, headless."
     )
     parser.add_argument("--dataset", default="digits", choices=datasets.DATASETS)
     parser.add_argument(

@@ -1,0 +1,280 @@
+"""Decode and check a clip: bytes in, mono float32 samples out, with notes on what was done."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserInputError
+
+MIN_SR = 8_000
+MAX_SR = 192_000
+MAX_CELLS = 12_000_000  # STFT cells (bins x frames) the page computes at most
+WINDOWS = ("hann", "hamming", "blackman", "rectangular")
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "audio"
+EXAMPLES = {
+    "speech_it.ogg": "Spoken Italian sentence (synthetic voice)",
+    "speech_en.ogg": "Spoken English sentence (synthetic voice)",
+    "plucked.ogg": "Plucked-string phrase (Karplus-Strong)",
+    "chirp.ogg": "Sine sweep from 100 Hz to 7 kHz (chirp)",
+    "harmonics.ogg": "A 220 Hz tone with harmonics",
+    "noisy.ogg": "English sentence in white noise",
+}
+
+_CLIP_LEVEL = 0.999  # |x| at or above this counts as full scale
+_QUIET_PEAK = 0.01  # peak below -40 dBFS counts as very quiet
+
+
+# ----------------------------------------------------------------------------- clips
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A decoded, checked mono clip ready for analysis.
+
+    Attributes
+    ----------
+    samples : np.ndarray
+        Shape (n_samples,), float32, mono, at ``sr``.
+    sr : int
+        Sampling rate in Hz of ``samples``.
+    name : str
+        What the user called it (file name or example name).
+    notes : list of str
+        Sentences about what was done to the file or found in it (downmix, resampling,
+        trimming, clipping, quiet or silent audio), shown on the page.
+    source_sr : int
+        The rate stored in the file.
+    source_channels : int
+        The channel count stored in the file.
+    source_seconds : float
+        The file's duration before any trimming.
+    digest : str
+        A hash of ``samples`` and ``sr``, so caches need not hash the samples again.
+    """
+
+    samples: np.ndarray
+    sr: int
+    name: str
+    notes: list[str] = field(default_factory=list)
+    source_sr: int = 0
+    source_channels: int = 1
+    source_seconds: float = 0.0
+    digest: str = ""  # blake2b of the samples and rate: a cheap cache key for the whole clip
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.sr
+
+
+def _sniff_format(data: bytes) -> str | None:
+    """Name the container a file claims to be from its first bytes, or None."""
+    head = data[:12]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "OGG"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3"
+    if head[:4] == b"FORM":
+        return "AIFF"
+    return None
+
+
+def load_clip(
+    data: bytes,
+    *,
+    name: str = "clip",
+    target_sr: int = 16_000,
+    max_seconds: float = 30.0,
+) -> Clip:
+    """Decode audio bytes, check them, and return a mono clip at ``target_sr``.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content: WAV, FLAC, OGG or MP3 as far as libsndfile decodes them.
+    name : str
+        Shown in messages.
+    target_sr : int
+        The analysis rate; the clip is resampled to it when the file's rate differs.
+    max_seconds : float
+        Longer clips are cut to this length (stated in ``Clip.notes``).
+
+    Returns
+    -------
+    Clip
+        ``samples`` has shape (n_samples,), float32.
+
+    Raises
+    ------
+    UserInputError
+        Empty, damaged or non-audio data, no samples, NaN or infinite samples, or a file
+        rate outside 8 to 192 kHz.
+    """
+    import soundfile as sf
+
+    if not MIN_SR <= target_sr <= MAX_SR:
+        raise UserInputError(
+            f"The analysis rate must be between {MIN_SR} and {MAX_SR} Hz; got {target_sr} Hz."
+        )
+    if max_seconds <= 0:
+        raise UserInputError("The length limit must be a positive number of seconds.")
+    if not data:
+        raise UserInputError(
+            f"“{name}” is empty: the file has 0 bytes, so there is nothing to play."
+        )
+    kind = _sniff_format(data)
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            file_sr = int(f.samplerate)
+            channels = int(f.channels)
+            n_frames = int(f.frames)
+            if not MIN_SR <= file_sr <= MAX_SR:
+                raise UserInputError(
+                    f"“{name}” is sampled at {file_sr} Hz; this page accepts rates from "
+                    f"{MIN_SR} Hz to {MAX_SR} Hz. Re-export it at 16000 or 44100 Hz."
+                )
+            keep = min(n_frames, int(round(max_seconds * file_sr)))
+            audio = f.read(frames=keep, dtype="float32", always_2d=True)  # (n, channels)
+    except UserInputError:
+        raise
+    except Exception as exc:  # libsndfile raises several types for undecodable data
+        if kind is not None:
+            raise UserInputError(
+                f"“{name}” looks like a {kind} file but could not be decoded: it is probably "
+                "damaged or cut short. Try exporting it again."
+            ) from exc
+        raise UserInputError(
+            f"“{name}” is not an audio file this page can read. Upload WAV, FLAC, OGG or MP3."
+        ) from exc
+
+    if n_frames == 0 or audio.shape[0] == 0:
+        raise UserInputError(
+            f"“{name}” is a valid audio file but holds 0 samples: it has no sound."
+        )
+    if not np.all(np.isfinite(audio)):
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        raise UserInputError(
+            f"“{name}” contains {bad} sample(s) that are NaN or infinite, which is not sound. "
+            "The file is broken; export it again from the program that made it."
+        )
+
+    notes: list[str] = []
+    source_seconds = n_frames / file_sr
+    if channels > 1:
+        label = "stereo" if channels == 2 else f"{channels} channels"
+        notes.append(
+            f"The file is {label} ({channels} channels): they were averaged into one mono channel."
+        )
+    full = np.abs(audio) >= _CLIP_LEVEL
+    flat_tops = int(np.count_nonzero(full[1:] & full[:-1]))
+    if flat_tops:
+        notes.append(
+            f"Clipped samples found: {int(np.count_nonzero(full))} samples sit at full scale "
+            "(±1). Clipping flattens the wave and adds harmonics that were not in the sound."
+        )
+    mono = audio.mean(axis=1, dtype=np.float32) if channels > 1 else audio[:, 0].copy()
+    if keep < n_frames:
+        notes.append(
+            f"The clip lasts {source_seconds:.1f} s; it was trimmed to its first {max_seconds:g} s."
+        )
+    if file_sr != target_sr:
+        import librosa
+
+        mono = librosa.resample(mono, orig_sr=file_sr, target_sr=target_sr, res_type="soxr_hq")
+        mono = np.ascontiguousarray(mono, dtype=np.float32)
+        notes.append(f"Resampled from {file_sr} Hz to {target_sr} Hz, the analysis rate.")
+    if mono.shape[0] == 0:
+        raise UserInputError(f"“{name}” is too short to hold a single sample at {target_sr} Hz.")
+    peak = float(np.max(np.abs(mono)))
+    if peak == 0.0:
+        notes.append(
+            "The clip is silent: every sample is 0, so every spectrum below is flat at its floor."
+        )
+    elif peak < _QUIET_PEAK:
+        notes.append(
+            f"The clip is very quiet: its loudest sample is {20 * np.log10(peak):.0f} dBFS "
+            "(0 dBFS is full scale). It is analysed as it is."
+        )
+    import hashlib
+
+    digest = hashlib.blake2b(mono.tobytes() + str(target_sr).encode(), digest_size=16).hexdigest()
+    return Clip(
+        digest=digest,
+        samples=mono,
+        sr=int(target_sr),
+        name=name,
+        notes=notes,
+        source_sr=file_sr,
+        source_channels=channels,
+        source_seconds=source_seconds,
+    )
+
+
+def load_example(filename: str, *, target_sr: int = 16_000, max_seconds: float = 30.0) -> Clip:
+    """Load one of the shipped clips in assets/audio by file name (see ``EXAMPLES``)."""
+    if filename not in EXAMPLES:
+        raise UserInputError(f"There is no example called “{filename}”.")
+    data = (EXAMPLES_DIR / filename).read_bytes()
+    return load_clip(data, name=filename, target_sr=target_sr, max_seconds=max_seconds)
+
+
+def envelope(
+    samples: np.ndarray, *, sr: int, start_s: float, end_s: float, max_points: int = 4000
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Samples of a time range for drawing, thinned to a min/max envelope when too many.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Shape (n_samples,).
+    sr : int
+        Sampling rate in Hz.
+    start_s, end_s : float
+        The time range in seconds.
+    max_points : int
+        When the range holds more samples, each of ``max_points // 2`` blocks is drawn by
+        its minimum and maximum, so no peak is lost.
+
+    Returns
+    -------
+    t : np.ndarray
+        Shape (k,), seconds.
+    y : np.ndarray
+        Shape (k,), the samples (exact) or the envelope.
+    exact : bool
+        True when every sample in the range is returned unchanged.
+    """
+    n = samples.shape[0]
+    i0 = max(0, min(n - 1, int(np.floor(start_s * sr))))
+    i1 = max(i0 + 1, min(n, int(np.ceil(end_s * sr)) + 1))
+    seg = samples[i0:i1]
+    if seg.shape[0] <= max_points:
+        return (np.arange(i0, i1) / sr), seg, True
+    blocks = max_points // 2
+    size = int(np.ceil(seg.shape[0] / blocks))
+    pad = blocks * size - seg.shape[0]
+    padded = np.pad(seg, (0, pad), mode="edge").reshape(blocks, size)  # (blocks, size)
+    lo, hi = padded.min(axis=1), padded.max(axis=1)
+    y = np.stack([lo, hi], axis=1).reshape(-1)  # (2 * blocks,)
+    t = i0 + np.repeat(np.arange(blocks) * size, 2) + np.tile([0, size // 2], blocks)
+    return t / sr, y, False
+
+
+def region(samples: np.ndarray, *, sr: int, start_s: float, end_s: float) -> np.ndarray:
+    """The samples between two times, shape (k,); raises when the range is empty."""
+    i0 = max(0, int(round(start_s * sr)))
+    i1 = min(samples.shape[0], int(round(end_s * sr)))
+    if i1 - i0 < 1:
+        raise UserInputError("The selected region is empty: choose an end after the start.")
+    return samples[i0:i1]

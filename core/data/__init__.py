@@ -1,0 +1,1 @@
+"""Data: the shipped datasets, users' own classes and archives, pictures, real datasets when online."""

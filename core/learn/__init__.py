@@ -1,0 +1,1 @@
+"""The learning half: building modules, training, runs, metrics, checkpoints, export, classifying."""
