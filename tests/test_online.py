@@ -203,3 +203,38 @@ def test_limit_per_class_keeps_the_first_examples(server, tmp_path, rng):
     assert sorted(ds.y[:20].tolist()) == sorted(np.repeat(np.arange(10), 2).tolist())
     np.testing.assert_allclose(ds.x[0, 0] * 255, arrays["train-images-idx3-ubyte.gz"][0], atol=1e-4)
     assert train_labels[0] == ds.y[0]
+
+
+def _tar(path, entries):
+    with tarfile.open(path, "w:gz") as tf:
+        for info, data in entries:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
+def test_tar_with_a_link_out_of_the_folder_is_refused_before_anything_is_written(tmp_path):
+    ok = tarfile.TarInfo("words/yes/a.wav")
+    ok.size = 3
+    link = tarfile.TarInfo("words/yes/b.wav")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    path = tmp_path / "a.tar.gz"
+    _tar(path, [(ok, b"abc"), (link, None)])
+    with pytest.raises(UserInputError, match="unsafe path.*b.wav"):
+        online.extract_tar(path, tmp_path / "out")
+    assert not list((tmp_path / "out").rglob("*.wav"))  # the ordinary entry was not written either
+
+
+def test_tar_keeps_only_the_regular_files_asked_for(tmp_path):
+    entries = []
+    for name, data in [("w/yes/a.wav", b"aa"), ("w/no/b.wav", b"bbb"), ("w/README", b"r")]:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        entries.append((info, data))
+    folder = tarfile.TarInfo("w/up")
+    folder.type = tarfile.DIRTYPE
+    entries.append((folder, None))
+    path = tmp_path / "a.tar"
+    _tar(path, entries)
+    n = online.extract_tar(path, tmp_path / "out", keep=lambda rel: rel.endswith(".wav"))
+    assert n == 2
+    assert (tmp_path / "out" / "w" / "no" / "b.wav").read_bytes() == b"bbb"
+    assert not (tmp_path / "out" / "w" / "README").exists()

@@ -24,11 +24,8 @@ import hashlib
 import io
 import os
 import posixpath
-import shutil
 import tarfile
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -116,39 +113,52 @@ def download(url: str, dest: Path, *, checksum: str, progress: Progress | None =
         return _download_locked(url, dest, checksum=checksum, progress=progress, timeout=timeout)
 
 
+class _PoochProgress:
+    """The progress-bar object pooch's downloader drives (total, update, reset, close)."""
+
+    def __init__(self, progress: Callable[[int, int | None], None]) -> None:
+        self.progress, self.total, self.done = progress, None, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        total = self.total or None
+        self.progress(min(self.done, total) if total else self.done, total)
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
+
+
 def _download_locked(url: str, dest: Path, *, checksum: str, progress, timeout: float) -> Path:
-    if dest.exists() and verify(dest, checksum):
-        return dest
+    """pooch streams to a temporary file, checks the hash, then moves it into place; a verified
+    copy already there is reused."""
+    import pooch
+    import requests
+
+    pooch.get_logger().setLevel("WARNING")
+    algo, _, value = checksum.rpartition(":")
+    bar = _PoochProgress(progress) if progress else False
+    downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 16, timeout=timeout)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as out:
-            total = resp.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            done = 0
-            for chunk in iter(lambda: resp.read(1 << 16), b""):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except urllib.error.HTTPError as err:
-        part.unlink(missing_ok=True)
-        raise UserInputError(f"The server answered {err.code} for {url}.") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-        part.unlink(missing_ok=True)
-        reason = getattr(err, "reason", err)
+        path = pooch.retrieve(url, known_hash=f"{algo or 'md5'}:{value.lower()}",
+                              fname=dest.name, path=dest.parent, downloader=downloader)  # fmt: skip
+    except requests.HTTPError as err:
+        code = err.response.status_code if err.response is not None else "an error"
+        raise UserInputError(f"The server answered {code} for {url}.") from None
+    except (requests.RequestException, OSError) as err:
         raise UserInputError(
-            f"Could not download {url} ({reason}). This machine seems to be offline; the "
-            "datasets that ship with the app still work."
+            f"Could not download {url} ({type(err).__name__}). This machine seems to be "
+            "offline; the datasets that ship with the app still work."
         ) from None
-    if not verify(part, checksum):
-        part.unlink(missing_ok=True)
+    except ValueError:  # pooch: the hash of the download does not match
         raise UserInputError(
             f"The file downloaded from {url} does not match its published checksum (a broken "
             "or tampered download); it was deleted. Try again later."
-        )
-    part.replace(dest)
-    return dest
+        ) from None
+    return Path(path)
 
 
 def _report(progress, filename, index, n_files, done, total) -> None:
@@ -181,22 +191,33 @@ def _safe_member(name: str) -> str | None:
 
 
 def extract_tar(path: Path, target: Path, *, keep: Callable[[str], bool] = lambda _: True) -> int:
-    """Unpack regular files of a tar archive whose names ``keep`` accepts; refuse escapes."""
-    count = 0
+    """Unpack the regular files of a tar archive whose names ``keep`` accepts.
+
+    The standard library's "data" extraction filter refuses absolute paths, paths that
+    leave ``target``, links that point outside it and device files; an archive with any of
+    them is refused whole.
+    """
     target.mkdir(parents=True, exist_ok=True)
+    kept = []
+
+    def only_kept(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        member = tarfile.data_filter(member, dest)  # raises FilterError for an unsafe member
+        if not member.isfile() or not keep(posixpath.normpath(member.name)):
+            return None
+        kept.append(member.name)
+        return member
+
     with tarfile.open(path, "r:*") as tf:
-        for member in tf:
-            rel = _safe_member(member.name)
-            if rel is None:
-                raise UserInputError(f"The archive contains an unsafe path ({member.name!r}).")
-            if not member.isfile() or not keep(rel):
-                continue
-            dest = target / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with tf.extractfile(member) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
-            count += 1
-    return count
+        members = tf.getmembers()
+        try:  # check every member before writing anything
+            for member in members:
+                tarfile.data_filter(member, str(target))
+        except tarfile.FilterError as err:
+            raise UserInputError(
+                f"The archive contains an unsafe path ({err.tarinfo.name!r}); nothing was unpacked."
+            ) from None
+        tf.extractall(target, members=members, filter=only_kept)
+    return len(kept)
 
 
 # --------------------------------------------------------------------------- datasets
