@@ -41,8 +41,8 @@ from torch.utils.data import Dataset as TorchDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import models
 from core.data import shipped as data  # noqa: E402
+from core.learn.build import build_model
 from core.learn.train import (  # noqa: E402
     DEFAULT_MODELS,
     DEFAULT_RECIPES,
@@ -53,6 +53,7 @@ from core.learn.train import (  # noqa: E402
     make_scheduler,
     train,
 )
+from core.learn.zoo import preset_spec
 
 TARGETS = {"digits": 0.97, "commands": 0.90, "instruments": 0.95}
 
@@ -118,10 +119,10 @@ def reference(ds, epochs: int = 10) -> tuple[float, float]:
 def default_model(name: str, input_shape: tuple, n_classes: int) -> nn.Module:
     """The dataset's DEFAULT_MODELS preset, built for logits, seeded."""
     torch.manual_seed(0)
-    spec = models.preset_spec(
+    spec = preset_spec(
         DEFAULT_MODELS[name], input_shape=input_shape, n_classes=n_classes, head="none"
     )
-    return models.build_model(spec, input_shape, logits=True)
+    return build_model(spec, input_shape, logits=True)
 
 
 def run_default(ds, prepared, thresholds: list[float], *, verbose: bool) -> dict:

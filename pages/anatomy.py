@@ -2,9 +2,17 @@
 
 import streamlit as st
 
-from core import models
 from core.errors import UserInputError
+from core.explain.anatomy import (
+    fc_vs_conv,
+    head_probabilities,
+    parse_numbers,
+    separable_vs_standard,
+)
+from core.explain.summary import summarize
 from core.figures import anatomy as afig
+from core.learn import zoo
+from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
 
 ensure_router()
@@ -29,18 +37,18 @@ st.markdown(
 
 def _preset_changed() -> None:
     # a new architecture starts with its own class count
-    n = models.PRESETS[S.an_preset]["n_classes"]
+    n = zoo.PRESETS[S.an_preset]["n_classes"]
     if n:
         S.an_classes = n
 
 
 if "an_classes" not in S:
-    S.an_classes = models.PRESETS[next(iter(models.PRESETS))]["n_classes"]
+    S.an_classes = zoo.PRESETS[next(iter(zoo.PRESETS))]["n_classes"]
 
 c1, c2, c3 = st.columns([3, 1, 3])
-c1.selectbox("Architecture", list(models.PRESETS), format_func=lambda k: models.PRESETS[k]["title"],
+c1.selectbox("Architecture", list(zoo.PRESETS), format_func=lambda k: zoo.PRESETS[k]["title"],
              key="an_preset", on_change=_preset_changed)  # fmt: skip
-entry = models.PRESETS[S.an_preset]
+entry = zoo.PRESETS[S.an_preset]
 is_block = S.an_preset in BLOCKS
 c2.number_input("Classes", min_value=1, max_value=10000, key="an_classes",
                 disabled=is_block, help="Size of the output layer.")  # fmt: skip
@@ -48,10 +56,10 @@ c3.radio("Output head", list(HEADS), format_func=lambda h: HEADS[h], key="an_hea
          disabled=is_block)  # fmt: skip
 
 try:
-    spec = models.preset_spec(S.an_preset, n_classes=None if is_block else S.an_classes,
+    spec = zoo.preset_spec(S.an_preset, n_classes=None if is_block else S.an_classes,
                               head=S.an_head)  # fmt: skip
-    summary = models.summarize(spec, entry["input_shape"])
-    code = models.to_pytorch_code(spec, entry["input_shape"])
+    summary = summarize(spec, entry["input_shape"])
+    code = to_pytorch_code(spec, entry["input_shape"])
 except UserInputError as err:
     st.error(str(err))
     st.stop()
@@ -113,9 +121,7 @@ with b1:
 with b2:
     st.caption("64 → 128 channels, stride 2: projection skip")
     st.plotly_chart(block_figure(True, 2), key="an_block_proj")
-blocks = models.summarize(
-    models.preset_spec("resnet_block"), models.PRESETS["resnet_block"]["input_shape"]
-)
+blocks = summarize(zoo.preset_spec("resnet_block"), zoo.PRESETS["resnet_block"]["input_shape"])
 st.dataframe(blocks.records(), hide_index=True)
 
 # ----------------------------------------------------------------------------- separable
@@ -131,7 +137,7 @@ s[1].number_input("Output channels", 1, 1024, 64, key="an_sep_cout")
 s[2].number_input("Height = width", 1, 512, 112, key="an_sep_size")
 s[3].selectbox("Kernel", [1, 3, 5, 7], index=1, key="an_sep_k")
 try:
-    cmp = models.separable_vs_standard(in_channels=S.an_sep_cin, out_channels=S.an_sep_cout,
+    cmp = separable_vs_standard(in_channels=S.an_sep_cin, out_channels=S.an_sep_cout,
                                        size=S.an_sep_size, kernel_size=S.an_sep_k)  # fmt: skip
 except UserInputError as err:
     st.error(str(err))
@@ -165,7 +171,7 @@ f[2].number_input("Dense layers", 1, 10, 3, key="an_fc_layers")
 f[3].number_input("Conv filters", 1, 4096, 64, key="an_fc_filters")
 f[4].number_input("Conv kernel", 1, 31, 3, key="an_fc_k")
 try:
-    fc = models.fc_vs_conv(input_kind=S.an_fc_input, units=S.an_fc_units, n_layers=S.an_fc_layers,
+    fc = fc_vs_conv(input_kind=S.an_fc_input, units=S.an_fc_units, n_layers=S.an_fc_layers,
                            filters=S.an_fc_filters, kernel_size=S.an_fc_k)  # fmt: skip
 except UserInputError as err:
     st.error(str(err))
@@ -190,7 +196,7 @@ st.markdown(
 )
 st.text_input("Scores (logits) of the last layer", "2.0, 1.0, 0.1", key="an_logits")
 try:
-    probs = models.head_probabilities(models.parse_numbers(S.an_logits))
+    probs = head_probabilities(parse_numbers(S.an_logits))
 except UserInputError as err:
     st.error(str(err))
 else:
@@ -199,7 +205,7 @@ else:
             {"output": i, "logit": z, "softmax": round(p, 4), "sigmoid": round(q, 4)}
             for i, (z, p, q) in enumerate(
                 zip(
-                    models.parse_numbers(S.an_logits),
+                    parse_numbers(S.an_logits),
                     probs["softmax"],
                     probs["sigmoid"],
                     strict=True,

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import models
 from core.errors import UserInputError
 from core.learn import builder
+from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
 from pages._shared import remember
 
@@ -320,7 +320,7 @@ with left:
 
 with right:
     if result.ok:
-        code = models.to_pytorch_code(builder.to_spec(layers), choice.shape)
+        code = to_pytorch_code(builder.to_spec(layers), choice.shape)
         st.code(code + "\n" + builder.loss_code(head) + "\n", language="python")
     else:
         st.caption("The code appears once every layer fits its input.")

@@ -4,12 +4,13 @@ import uuid
 
 import streamlit as st
 
-from core import models
 from core.data import shipped as data
 from core.errors import UserInputError
+from core.explain.summary import summarize
 from core.figures import training as tfig
-from core.learn import runs
+from core.learn import runs, zoo
 from core.learn import train as trainer
+from core.learn.build import build_model, to_pytorch_code
 from pages._router import ensure_router
 from pages._shared import init_state, presenter
 
@@ -35,7 +36,7 @@ DESCRIPTIONS = {
     "them apart: the pitch range is the same for every class.",
 }
 PRESETS = [p for p in ("digits_cnn", "speech_cnn", "timbre_cnn", "lenet5", "spectrogram_cnn",
-                       "tiny_resnet", "m5", "pyramid_cnn") if p in models.PRESETS]  # fmt: skip
+                       "tiny_resnet", "m5", "pyramid_cnn") if p in zoo.PRESETS]  # fmt: skip
 DEFAULT_PRESET = dict(trainer.DEFAULT_MODELS)
 USER = "user"  # the dataset made on the "Your own classes" page (this session only)
 OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
@@ -212,7 +213,7 @@ input_shape = None
 hint = ""
 try:
     if S.tr_source == "preset":
-        preset_col.selectbox("Preset", PRESETS, format_func=lambda k: models.PRESETS[k]["title"],
+        preset_col.selectbox("Preset", PRESETS, format_func=lambda k: zoo.PRESETS[k]["title"],
                      key="tr_preset", disabled=busy)  # fmt: skip
         hint = input_hint(ds, S.tr_preset)
         inputs = load_inputs(S.tr_dataset, hint)
@@ -220,9 +221,9 @@ try:
         classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
         task = runs.make_task(ds, inputs, classes=classes_pair)
         head = "sigmoid" if task.binary else "softmax"
-        spec = models.preset_spec(S.tr_preset, input_shape=input_shape,
+        spec = zoo.preset_spec(S.tr_preset, input_shape=input_shape,
                                   n_classes=len(task.class_names), head=head)  # fmt: skip
-        model_name = models.PRESETS[S.tr_preset]["title"]
+        model_name = zoo.PRESETS[S.tr_preset]["title"]
     else:
         if not builder_ok:
             made_for = builder.get("dataset") if isinstance(builder, dict) else None
@@ -252,8 +253,8 @@ try:
         task = runs.make_task(ds, inputs, classes=classes_pair)
         spec = list(builder["spec"])
         model_name = builder.get("name") or "Model builder's model"
-    summary = models.summarize(spec, input_shape)
-    code = models.to_pytorch_code(spec, input_shape, logits=True)
+    summary = summarize(spec, input_shape)
+    code = to_pytorch_code(spec, input_shape, logits=True)
     runs.check_outputs(summary, task)  # a final softmax/sigmoid keeps the shape
 except UserInputError as err:
     problems.append(str(err))
@@ -375,7 +376,7 @@ def start() -> str | None:
         return "A run of yours is already waiting or training: stop it first."
     try:
         torch.manual_seed(recipe.seed)  # the same seed gives the same starting weights
-        model = models.build_model(spec, input_shape, logits=True)
+        model = build_model(spec, input_shape, logits=True)
         meta = {
             "dataset": ds,
             "dataset_name": ds.name,

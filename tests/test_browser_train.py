@@ -56,7 +56,7 @@ def test_train_to_the_end_then_evaluate(served_app, page):
 
     _settle_after(page, set_epochs)
     from core.learn.train import DEFAULT_MODELS
-    from core.models import PRESETS
+    from core.learn.zoo import PRESETS
 
     expect(main).to_contain_text(PRESETS[DEFAULT_MODELS["digits"]]["title"])
     screenshot(page, "train-0-settings")

@@ -4,10 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from core import models
 from core.data import shipped as data
 from core.errors import UserInputError
+from core.explain.summary import summarize
 from core.learn import builder
+from core.learn.build import build_model
+from core.learn.zoo import preset_spec
 
 
 def _n_params(module: nn.Module) -> int:
@@ -22,12 +24,12 @@ def _running_stats(module: nn.Module) -> int:
 def _torch_shapes(spec, input_shape) -> list[tuple]:
     """Output shape of every spec row, measured by running the built module row by row."""
     shapes, x = [], torch.randn(2, *input_shape)
-    summary = models.summarize(spec, input_shape)
-    model = models.build_model(spec, input_shape).eval()
+    summary = summarize(spec, input_shape)
+    model = build_model(spec, input_shape).eval()
     mods = dict(model.named_children())
     with torch.no_grad():
         for row in summary.rows:
-            for name, _ in row.modules:
+            for name in row.module_names:
                 x = mods[name](x)
             shapes.append(tuple(x.shape[1:]))
     return shapes
@@ -61,7 +63,7 @@ def test_every_type_at_its_defaults_matches_torch(kind):
     result = builder.check(layers, shape)
     assert result.ok, result.error
     spec = builder.to_spec(layers)
-    built = models.build_model(spec, shape).eval()
+    built = build_model(spec, shape).eval()
     assert _n_params(built) == result.summary.torch_params
     x = torch.randn(2, *shape)
     with torch.no_grad():
@@ -152,7 +154,7 @@ def test_edited_spec_builds_with_torch_counts_and_shapes():
     layers = builder.set_param(layers, 4, "out_features", 7)
     layers = builder.set_param(layers, 4, "activation", "gelu")
     result = builder.check(layers, (3, 32, 32))
-    built = models.build_model(builder.to_spec(layers), (3, 32, 32))
+    built = build_model(builder.to_spec(layers), (3, 32, 32))
     reference = nn.Sequential(
         nn.Conv2d(3, 12, 3, stride=2, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 7), nn.GELU(),
@@ -224,7 +226,7 @@ def test_a_bad_value_is_reported_before_building():
 def test_spectrogram_preset_is_the_keras_reference():
     layers, notes = builder.load_preset("spectrogram_cnn", input_shape=(1, 128, 128), n_classes=11)
     result = builder.check(layers, (1, 128, 128))
-    built = models.build_model(builder.to_spec(layers), (1, 128, 128))
+    built = build_model(builder.to_spec(layers), (1, 128, 128))
     assert result.summary.total_params == 66_123
     assert _n_params(built) == result.summary.trainable == 65_803
     assert _running_stats(built) == result.summary.non_trainable == 320
@@ -242,7 +244,7 @@ def test_presets_fit_every_matching_shipped_input(name):
         result = builder.check(layers, choice.shape)
         assert result.ok, (name, choice.key, result.error)
         assert builder.head_error(result, choice.n_classes, "softmax") is None
-        built = models.build_model(builder.to_spec(layers), choice.shape).eval()
+        built = build_model(builder.to_spec(layers), choice.shape).eval()
         assert _n_params(built) == result.summary.trainable
         assert _running_stats(built) == result.summary.non_trainable
         if name != "pyramid_cnn" or choice.key == "digits":  # keep the test fast
@@ -255,8 +257,8 @@ def test_lenet_on_digits_pads_like_a_padded_image():
     layers, notes = builder.load_preset("lenet5", input_shape=(1, 28, 28), n_classes=10)
     assert layers[0]["padding"] == 2 and "pads" in notes[0]
     torch.manual_seed(0)
-    ours = models.build_model(builder.to_spec(layers), (1, 28, 28)).eval()
-    lecun = models.build_model(models.preset_spec("lenet5", head="none"), (1, 32, 32)).eval()
+    ours = build_model(builder.to_spec(layers), (1, 28, 28)).eval()
+    lecun = build_model(preset_spec("lenet5", head="none"), (1, 32, 32)).eval()
     lecun.load_state_dict(ours.state_dict())
     x = torch.randn(3, 1, 28, 28)
     with torch.no_grad():
@@ -339,7 +341,7 @@ def test_heads_and_output_units():
 
 def test_sigmoid_head_trains_with_bce_on_one_logit():
     layers = builder.set_output_units(_stack(), builder.output_units(2, "sigmoid"))
-    model = models.build_model(builder.to_spec(layers), (3, 8, 8))
+    model = build_model(builder.to_spec(layers), (3, 8, 8))
     logits = model(torch.randn(4, 3, 8, 8))  # (N, 1)
     loss = nn.BCEWithLogitsLoss()(logits[:, 0], torch.tensor([0.0, 1.0, 1.0, 0.0]))
     assert logits.shape == (4, 1) and torch.isfinite(loss)
@@ -353,7 +355,7 @@ def test_builder_spec_for_the_train_page():
     assert out["head"] == "softmax" and out["name"] == "my M5"
     assert out["representation"] == "waveform" and out["n_classes"] == 6
     assert all(x.get("activation") not in ("softmax", "sigmoid") for x in out["spec"])
-    model = models.build_model(out["spec"], out["input_shape"])
+    model = build_model(out["spec"], out["input_shape"])
     assert model(torch.randn(2, 1, 16000)).shape == (2, 6)
     with pytest.raises(UserInputError, match="custom input shape"):
         builder.builder_spec(layers, builder.custom_input("1, 16000", 6), "softmax", "x")

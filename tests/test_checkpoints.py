@@ -7,9 +7,10 @@ import zipfile
 import pytest
 import torch
 
-from core import models
 from core.errors import UserInputError
+from core.learn.build import build_model
 from core.learn.checkpoints import load_bundle, save_bundle
+from core.learn.zoo import preset_spec
 
 SHAPE = (1, 28, 28)
 CLASSES = [str(i) for i in range(10)]
@@ -18,8 +19,8 @@ CLASSES = [str(i) for i in range(10)]
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)
-    spec = models.preset_spec("lenet5", input_shape=(1, 32, 32), n_classes=10, head="none")
-    model = models.build_model(spec, (1, 32, 32), logits=True)
+    spec = preset_spec("lenet5", input_shape=(1, 32, 32), n_classes=10, head="none")
+    model = build_model(spec, (1, 32, 32), logits=True)
     # give BatchNorm-free LeNet non-default weights so a round trip is a real check
     with torch.no_grad():
         for p in model.parameters():
@@ -43,7 +44,7 @@ def test_round_trip_gives_the_same_outputs(trained):
 def test_batchnorm_buffers_survive(trained):
     spec = [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "batchnorm"},
             {"type": "relu"}, {"type": "global_avg_pool"}, {"type": "linear", "out_features": 3}]  # fmt: skip
-    model = models.build_model(spec, SHAPE, logits=True)
+    model = build_model(spec, SHAPE, logits=True)
     model.train()
     for _ in range(3):
         model(torch.randn(8, *SHAPE))

@@ -4,7 +4,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from core import models
+from core.learn.build import build_model
 from core.learn.export import to_onnx
 
 
@@ -13,7 +13,7 @@ def test_exported_model_matches_torch_on_new_inputs():
             {"type": "batchnorm"}, {"type": "relu"}, {"type": "maxpool", "kernel_size": 2},
             {"type": "global_avg_pool"}, {"type": "linear", "out_features": 3}]  # fmt: skip
     torch.manual_seed(0)
-    model = models.build_model(spec, (1, 12, 12), logits=True).eval()
+    model = build_model(spec, (1, 12, 12), logits=True).eval()
     exp = to_onnx(model, (1, 12, 12))
     assert exp.max_abs_diff < 1e-5 and exp.checked_with.startswith("onnxruntime")
     session = ort.InferenceSession(exp.data, providers=["CPUExecutionProvider"])

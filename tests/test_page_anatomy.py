@@ -2,7 +2,8 @@
 
 import pytest
 
-from core import models
+from core.explain.summary import summarize
+from core.learn.zoo import PRESETS, preset_spec
 from tests.apptest import open_page
 
 
@@ -15,13 +16,13 @@ def _metrics(app) -> dict:
     return {m.label: m.value for m in app.metric}
 
 
-@pytest.mark.parametrize("name", list(models.PRESETS))
+@pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_renders_table_and_code(at, name):
     at.selectbox(key="an_preset").set_value(name).run()
     assert not at.exception
     assert not at.error
-    spec = models.preset_spec(name, n_classes=models.PRESETS[name]["n_classes"])
-    summary = models.summarize(spec, models.PRESETS[name]["input_shape"])
+    spec = preset_spec(name, n_classes=PRESETS[name]["n_classes"])
+    summary = summarize(spec, PRESETS[name]["input_shape"])
     assert _metrics(at)["PyTorch parameters"] == f"{summary.torch_params:,}"
     assert "model = nn.Sequential(" in at.code[0].value
     assert len(at.dataframe[0].value) == len(summary.rows)

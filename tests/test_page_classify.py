@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from core import models
 from core.learn import runs
+from core.learn.build import build_model
 from core.learn.checkpoints import save_bundle
 from core.learn.classify import Preprocess
 from tests.apptest import errors, open_page
@@ -24,12 +24,12 @@ WAV_SPEC = [{"type": "conv1d", "out_channels": 4, "kernel_size": 80, "stride": 1
 
 def image_model():
     torch.manual_seed(0)
-    return models.build_model(IMG_SPEC, (1, 16, 16), logits=True).eval()
+    return build_model(IMG_SPEC, (1, 16, 16), logits=True).eval()
 
 
 def wav_model():
     torch.manual_seed(0)
-    return models.build_model(WAV_SPEC, (1, 8000), logits=True).eval()
+    return build_model(WAV_SPEC, (1, 8000), logits=True).eval()
 
 
 def png(arr):

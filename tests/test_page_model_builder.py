@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import models
 from core.learn import builder
+from core.learn.build import build_model
 from tests.apptest import open_page
 
 
@@ -21,7 +21,7 @@ def _module_counts(at) -> tuple[int, int]:
     """Parameters and BatchNorm running statistics of the module the page's list builds."""
     layers = at.session_state["mb_layers"]
     shape = at.session_state["mb_last_choice"].shape
-    model = models.build_model(builder.to_spec(layers), shape)
+    model = build_model(builder.to_spec(layers), shape)
     params = sum(p.numel() for p in model.parameters())
     stats = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("_mean", "_var")))
     with torch.no_grad():
@@ -160,7 +160,7 @@ def test_use_for_training_writes_builder_spec():
     assert spec["name"] == "tiny timbres" and spec["dataset"] == "instruments"
     assert spec["head"] == "softmax" and spec["representation"] == "log-mel"
     assert spec["input_shape"] == builder.input_choices()["instruments_logmel"].shape
-    model = models.build_model(spec["spec"], spec["input_shape"])
+    model = build_model(spec["spec"], spec["input_shape"])
     assert model(torch.randn(2, *spec["input_shape"])).shape == (2, 6)
     assert "ready for the Train page" in at.success[0].value
 

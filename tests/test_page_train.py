@@ -12,8 +12,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core import models
 from core.data import shipped as data
+from core.explain.summary import summarize
+from core.learn.zoo import preset_spec
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
 TIMEOUT = 120
@@ -69,13 +70,13 @@ def test_page_shows_dataset_model_and_default_recipe():
     text = " ".join(m.value for m in at.markdown)
     assert "5,000 handwritten digits" in text
     assert any("3,500 to train on, 750 for validation, 750 held out" in c.value for c in at.caption)
-    # the default digits model, on 28x28 inputs; the page's numbers are core.models'
+    # the default digits model, on 28x28 inputs; the page's numbers are core.explain.summary's
     from core.learn.train import DEFAULT_MODELS, DEFAULT_RECIPES
 
     name = DEFAULT_MODELS["digits"]
     assert at.selectbox(key="tr_preset").value == name
-    spec = models.preset_spec(name, input_shape=(1, 28, 28), n_classes=10)
-    summary = models.summarize(spec, (1, 28, 28))
+    spec = preset_spec(name, input_shape=(1, 28, 28), n_classes=10)
+    summary = summarize(spec, (1, 28, 28))
     assert f"**{summary.torch_params:,}** parameters" in text
     assert len(at.dataframe[0].value) == len(summary.rows)
     assert "nn.Conv2d(1, " in at.code[0].value
@@ -104,8 +105,8 @@ def test_switching_dataset_resets_the_recipe_and_preset():
     ds = data.load("commands")
     fs = FeatureSettings(sample_rate=ds.sample_rate)
     shape = (1, fs.n_mels, 1 + ds.x.shape[1] // fs.hop_length)  # centred frames
-    spec = models.preset_spec(DEFAULT_MODELS["commands"], input_shape=shape, n_classes=ds.n_classes)
-    params = models.summarize(spec, shape).torch_params
+    spec = preset_spec(DEFAULT_MODELS["commands"], input_shape=shape, n_classes=ds.n_classes)
+    params = summarize(spec, shape).torch_params
     assert any(f"**{params:,}** parameters" in m.value for m in at.markdown)
     assert len(at.get("audio")) == ds.n_classes  # one playable example per intent
 
@@ -136,7 +137,7 @@ def test_a_model_whose_shapes_fail_names_the_layer():
     from core.errors import ShapeError
 
     with pytest.raises(ShapeError) as raised:
-        models.preset_spec("pyramid_cnn", input_shape=(1, 28, 28), n_classes=10)
+        preset_spec("pyramid_cnn", input_shape=(1, 28, 28), n_classes=10)
     msgs = [e.value for e in at.error]
     assert msgs == [str(raised.value)]
     assert "maxpool" in msgs[0] and "1×1 input" in msgs[0]  # the layer and its input

@@ -283,17 +283,17 @@ def test_make_task_two_classes_relabels_and_keeps_split_indices():
 
 
 def test_check_outputs_names_the_needed_width():
-    from core import models
     from core.data import shipped as datasets
+    from core.explain.summary import summarize
 
     ds = datasets.load("digits")
     task = runs.make_task(ds, datasets.model_inputs(ds))
-    ok = models.summarize([{"type": "flatten"}, {"type": "dense", "units": 10}], (1, 28, 28))
+    ok = summarize([{"type": "flatten"}, {"type": "dense", "units": 10}], (1, 28, 28))
     runs.check_outputs(ok, task)
-    wrong = models.summarize([{"type": "flatten"}, {"type": "dense", "units": 4}], (1, 28, 28))
+    wrong = summarize([{"type": "flatten"}, {"type": "dense", "units": 4}], (1, 28, 28))
     with pytest.raises(UserInputError, match="out_features to 10"):
         runs.check_outputs(wrong, task)
-    maps = models.summarize([{"type": "conv2d", "filters": 4, "kernel_size": 3}], (1, 28, 28))
+    maps = summarize([{"type": "conv2d", "filters": 4, "kernel_size": 3}], (1, 28, 28))
     with pytest.raises(UserInputError, match="add Flatten"):
         runs.check_outputs(maps, task)
 

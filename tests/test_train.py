@@ -292,8 +292,10 @@ def test_default_model_and_recipe_fit_each_dataset(name):
     """The Train page's starting point is valid: the preset takes the data's shape and
     classes, the recipe validates and its augmentation suits the data, and one short epoch
     on a small stratified subset runs and learns something (loss falls below chance)."""
-    from core import models
     from core.data import shipped as data
+    from core.explain.summary import summarize
+    from core.learn.build import build_model
+    from core.learn.zoo import preset_spec
 
     assert set(DEFAULT_MODELS) == set(DEFAULT_RECIPES) == set(data.DATASETS)
     ds = data.synth_instruments(n_per_class=12) if name == "instruments" else data.load(name)
@@ -305,12 +307,10 @@ def test_default_model_and_recipe_fit_each_dataset(name):
     recipe = DEFAULT_RECIPES[name].validate()
     assert recipe.augment in ("none", prepared.augment)
     shape = tuple(prepared.x.shape[1:])
-    spec = models.preset_spec(
-        DEFAULT_MODELS[name], input_shape=shape, n_classes=ds.n_classes, head="none"
-    )
-    assert models.summarize(spec, shape).output_shape == (ds.n_classes,)
+    spec = preset_spec(DEFAULT_MODELS[name], input_shape=shape, n_classes=ds.n_classes, head="none")
+    assert summarize(spec, shape).output_shape == (ds.n_classes,)
     torch.manual_seed(0)
-    model = models.build_model(spec, shape, logits=True)
+    model = build_model(spec, shape, logits=True)
     x, y = prepared.x, prepared.y  # 12 examples of each class
     from dataclasses import replace
 

@@ -1,6 +1,6 @@
 """Figures for the anatomy of architectures: the ResNet block, side-by-side costs, parameters.
 
-Pure functions: numbers from core.models in, plotly Figure out.
+Pure functions: numbers from core.explain.summary in, plotly Figure out.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 An *editor layer* is a flat dict ``{"type": <editor type>, <field>: <value>, ...}`` whose
 fields are listed in :data:`LAYER_TYPES` (one widget each on the page). Other keys (the page
 keeps a row id under ``"uid"``) are carried along untouched by every edit and ignored when the
-list becomes a :mod:`core.models` spec.
+list becomes a :mod:`core.explain.summary` spec.
 
 Edits return a new list and never change their argument::
 
@@ -11,9 +11,9 @@ Edits return a new list and never change their argument::
     layers = add_layer(layers, "dropout", index=3)
     layers = set_param(layers, 3, "p", 0.2)
     result = check(layers, (1, 64, 101))  # rows that work, and the first layer that fails
-    spec = to_spec(layers)  # core.models format: build_model(spec, (1, 64, 101))
+    spec = to_spec(layers)  # core.explain.summary format: build_model(spec, (1, 64, 101))
 
-Nothing here imports torch: shapes and parameter counts come from ``core.models.summarize``.
+Nothing here imports torch: shapes and parameter counts come from ``core.explain.summary.summarize``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core import models
 from core.data import shipped as data
 from core.errors import ShapeError, UserInputError
+from core.explain import summary as layer_summary
+from core.learn import zoo
 
 # --------------------------------------------------------------------------- layer types
 
@@ -97,18 +98,18 @@ LAYER_TYPES: dict[str, dict] = {
     )},
 }  # fmt: skip
 
-# what each editor type is called in a core.models spec
+# what each editor type is called in a layer spec
 _SPEC_TYPE = {"global_avg_pool": "global_avg_pool"}
 
-# core.models' canonical layer names that the editor calls otherwise
+# the summary's canonical layer names that the editor calls otherwise
 _EDITOR_NAME = {"conv": "conv2d", "gap": "global_avg_pool"}
 
 
 def _editor_type(spec_type: str) -> str | None:
-    """The editor type of a spec layer type (core.models' aliases resolved), or None."""
+    """The editor type of a spec layer type (the summary's aliases resolved), or None."""
     if spec_type == "conv1d":
         return "conv1d"
-    canonical = models.canonical_type(spec_type)
+    canonical = layer_summary.canonical_type(spec_type)
     kind = _EDITOR_NAME.get(canonical, canonical)
     return kind if kind in LAYER_TYPES else None
 
@@ -237,7 +238,7 @@ def set_param(layers: list[dict], index: int, name: str, value) -> list[dict]:
 
 
 def layer_to_spec(layer: dict, index: int = 1) -> dict:
-    """One editor layer as a core.models spec dict (validated)."""
+    """One editor layer as a layer spec dict (validated)."""
     clean = validate_layer(layer, index)
     kind = clean["type"]
     out = {"type": _SPEC_TYPE.get(kind, kind)}
@@ -250,12 +251,12 @@ def layer_to_spec(layer: dict, index: int = 1) -> dict:
 
 
 def to_spec(layers: list[dict]) -> list[dict]:
-    """The editor list as a core.models spec (no final softmax/sigmoid: the head is the loss's)."""
+    """The editor list as a layer spec (no final softmax/sigmoid: the head is the loss's)."""
     return [layer_to_spec(layer, i) for i, layer in enumerate(layers, start=1)]
 
 
 def from_spec(spec: list[dict]) -> list[dict]:
-    """A core.models spec as editor layers; a final softmax or sigmoid (the head) is dropped.
+    """A layer spec as editor layers; a final softmax or sigmoid (the head) is dropped.
 
     Raises
     ------
@@ -319,9 +320,9 @@ class CheckResult:
 
     Attributes
     ----------
-    rows : list of core.models.SummaryRow
+    rows : list of core.explain.summary.SummaryRow
         One row per layer before the failing one (all layers when nothing fails).
-    summary : core.models.Summary or None
+    summary : core.explain.summary.Summary or None
         The whole model's summary, or None when a layer fails.
     error : str or None
         A sentence naming the failing layer, its input shape and why.
@@ -355,7 +356,7 @@ _LAYER_PREFIX = re.compile(r"^Layer \d+(?: \([^)]*\))?(:?)\s*")
 
 
 def _why(message: str) -> str:
-    """core.models' message without its leading 'Layer N (type)' (the page names the row)."""
+    """The summary's message without its leading 'Layer N (type)' (the page names the row)."""
     m = _LAYER_PREFIX.match(message)
     if not m:
         return message
@@ -377,7 +378,7 @@ def check(layers: list[dict], input_shape) -> CheckResult:
     UserInputError
         Only for an invalid ``input_shape`` itself.
     """
-    shape = models._check_shape(input_shape)
+    shape = layer_summary.check_shape(input_shape)
     result = CheckResult(input_shape=shape)
     if not layers:
         result.error = "The model has no layers yet: add one, or load a preset."
@@ -391,7 +392,7 @@ def check(layers: list[dict], input_shape) -> CheckResult:
             bad_value = (i - 1, str(err))
             break
     try:
-        summary = models.summarize(spec, shape)
+        summary = layer_summary.summarize(spec, shape)
     except UserInputError:
         summary = None
     if summary is not None and bad_value is None:
@@ -404,7 +405,7 @@ def check(layers: list[dict], input_shape) -> CheckResult:
         rows = []
         for k in range(1, len(spec) + 1):
             try:
-                rows = models.summarize(spec[:k], shape).rows
+                rows = layer_summary.summarize(spec[:k], shape).rows
             except UserInputError as err:
                 index, message = k - 1, str(err)
                 break
@@ -628,7 +629,7 @@ def set_output_units(layers: list[dict], units: int) -> list[dict]:
 PRESET_NAMES = ("digits_cnn", "speech_cnn", "spectrogram_cnn", "lenet5",
                 "pyramid_cnn", "tiny_resnet", "m5")  # fmt: skip
 PRESET_TITLES = {
-    **{name: models.PRESETS[name]["title"] for name in ("digits_cnn", "speech_cnn")},
+    **{name: zoo.PRESETS[name]["title"] for name in ("digits_cnn", "speech_cnn")},
     "spectrogram_cnn": "Spectrogram classifier (66,123 parameters at 128×128×1, 11 classes)",
     "lenet5": "LeNet-5-style net",
     "pyramid_cnn": "5-block pyramid CNN",
@@ -685,7 +686,7 @@ def load_preset(name: str, *, input_shape, n_classes: int, head: str = "softmax"
     """
     if name not in PRESET_NAMES:
         raise UserInputError(f"Unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
-    shape = models._check_shape(input_shape)
+    shape = layer_summary.check_shape(input_shape)
     units = output_units(n_classes, head)
     wants = preset_dims(name)
     if len(shape) - 1 != wants:
@@ -698,7 +699,7 @@ def load_preset(name: str, *, input_shape, n_classes: int, head: str = "softmax"
             f"The {preset_short_title(name)} reads {kind}, but the chosen input has shape {shape}; "
             "pick a matching input first."
         )
-    spec = models.PRESETS[name]["build"](units, "none")
+    spec = zoo.PRESETS[name]["build"](units, "none")
     notes: list[str] = []
     if name == "lenet5" and min(shape[1:]) < 32:
         pad = (32 - min(shape[1:]) + 1) // 2
@@ -709,7 +710,7 @@ def load_preset(name: str, *, input_shape, n_classes: int, head: str = "softmax"
         )
     for _ in range(len(spec)):
         try:
-            models.summarize(spec, shape)
+            layer_summary.summarize(spec, shape)
             break
         except ShapeError as err:
             bad = _first_failing(spec, shape)
@@ -728,7 +729,7 @@ def load_preset(name: str, *, input_shape, n_classes: int, head: str = "softmax"
 def _first_failing(spec: list[dict], shape: tuple) -> int:
     for k in range(1, len(spec) + 1):
         try:
-            models.summarize(spec[:k], shape)
+            layer_summary.summarize(spec[:k], shape)
         except UserInputError:
             return k - 1
     return len(spec)
@@ -743,7 +744,7 @@ def builder_spec(layers: list[dict], choice: InputChoice, head: str, name: str) 
     Returns
     -------
     dict
-        ``spec`` (core.models list, no final softmax/sigmoid), ``input_shape``, ``dataset``,
+        ``spec`` (layer spec list, no final softmax/sigmoid), ``input_shape``, ``dataset``,
         ``head``, ``name``, plus ``representation`` ("image", "log-mel" or "waveform") and
         ``n_classes``.
 

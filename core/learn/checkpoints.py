@@ -4,7 +4,7 @@ A saved model is one zip holding two files:
 
 * ``model.safetensors``: the weights and buffers (safetensors stores raw tensors only, so
   loading it can never run code);
-* ``model.json``: the layer spec (core.models format), the input shape, the class names, the
+* ``model.json``: the layer spec (core.explain.summary), the input shape, the class names, the
   output head and, for audio, the feature settings.
 
 :func:`load_bundle` checks both, rebuilds the network from the spec and loads the weights
@@ -20,10 +20,13 @@ import zipfile
 from dataclasses import dataclass, field
 
 from core.errors import UserInputError
+from core.explain.summary import check_caps, show, summarize
+from core.learn.build import build_model, strip_head
 
 FORMAT = "cnn-explainer-model"
 VERSION = 1
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024
+MAX_CLASSES = 10_000
 
 
 @dataclass
@@ -95,7 +98,7 @@ def _check_meta(meta) -> None:
         raise UserInputError("model.json was not written by this app (its 'format' is missing).")
     if meta.get("version") != VERSION:
         raise UserInputError(
-            f"model.json has version {meta.get('version')}; this app reads {VERSION}."
+            f"model.json has version {show(meta.get('version'))}; this app reads {VERSION}."
         )
     spec, shape, names = meta.get("spec"), meta.get("input_shape"), meta.get("class_names")
     if not isinstance(spec, list) or not all(isinstance(layer, dict) for layer in spec):
@@ -104,6 +107,11 @@ def _check_meta(meta) -> None:
         raise UserInputError("model.json's 'input_shape' must be a list of positive whole numbers.")
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
         raise UserInputError("model.json's 'class_names' must list at least two class names.")
+    if len(names) > MAX_CLASSES or any(len(n) > 200 for n in names):
+        raise UserInputError(
+            f"model.json's 'class_names' may list at most {MAX_CLASSES:,} names of at most "
+            "200 characters each."
+        )
     if meta.get("head") not in ("softmax", "sigmoid"):
         raise UserInputError("model.json's 'head' must be 'softmax' or 'sigmoid'.")
 
@@ -135,21 +143,25 @@ def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
         weights = _read_member(zf, "model.safetensors", MAX_BUNDLE_BYTES)
     try:
         meta = json.loads(raw_meta)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserInputError(f"model.json is not valid JSON ({err}).") from None
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, or a 5,000-digit int
+        raise UserInputError(f"model.json is not valid JSON ({str(err)[:200]}).") from None
+    except RecursionError:
+        raise UserInputError("model.json is nested too deeply to be a saved model.") from None
     _check_meta(meta)
+    # the spec is untrusted: check every field and the caps from its arithmetic before
+    # anything is allocated (a 1 kB model.json can ask for a 30 GB layer)
+    spec = strip_head(meta["spec"])
+    shape = tuple(meta["input_shape"])
+    check_caps(summarize(spec, shape))
 
     from safetensors import SafetensorError
     from safetensors.torch import load
-
-    from core.models import build_model
 
     try:
         state = load(weights)
     except (SafetensorError, ValueError, RuntimeError) as err:
         raise UserInputError(f"model.safetensors could not be read ({err}).") from None
-    shape = tuple(meta["input_shape"])
-    model = build_model(meta["spec"], shape, logits=True)
+    model = build_model(spec, shape)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

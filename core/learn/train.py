@@ -163,7 +163,7 @@ DEFAULT_RECIPES: dict[str, Recipe] = {
     ),
 }  # fmt: skip
 
-#: The core.models preset each bundled dataset starts from (small, BatchNorm, fast on a CPU).
+#: The core.learn.zoo preset each bundled dataset starts from (small, BatchNorm, fast on a CPU).
 DEFAULT_MODELS: dict[str, str] = {
     "digits": "digits_cnn",
     "commands": "speech_cnn",
@@ -603,15 +603,16 @@ def train(
 
 
 def _main(argv: list[str] | None = None) -> int:
-    from core import models
     from core.data import shipped as datasets
+    from core.learn.build import build_model
+    from core.learn.zoo import preset_spec
 
     parser = argparse.ArgumentParser(
         prog="python -m core.learn.train", description="Train a CNN on a bundled dataset, headless."
     )
     parser.add_argument("--dataset", default="digits", choices=datasets.DATASETS)
     parser.add_argument(
-        "--model", default=None, help="a core.models preset (default: the dataset's DEFAULT_MODELS)"
+        "--model", default=None, help="a zoo preset (default: the dataset's DEFAULT_MODELS)"
     )
     # recipe settings default to the dataset's DEFAULT_RECIPES entry
     parser.add_argument("--epochs", type=int, default=None)
@@ -651,10 +652,10 @@ def _main(argv: list[str] | None = None) -> int:
     recipe = replace(base, **{k: v for k, v in given.items() if v is not None}).validate()
     torch.manual_seed(recipe.seed)
     input_shape = tuple(x.shape[1:])
-    spec = models.preset_spec(
+    spec = preset_spec(
         model_name, input_shape=input_shape, n_classes=len(ds.class_names), head="none"
     )
-    model = models.build_model(spec, input_shape, logits=True)
+    model = build_model(spec, input_shape, logits=True)
     print(
         f"dataset {ds.name}: {len(tr)} train / {len(va)} val / {len(te)} test, input {input_shape}"
     )
