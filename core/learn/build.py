@@ -191,12 +191,12 @@ def strip_head(spec):
     """The spec without a final softmax/sigmoid (for training on logits)."""
     if not isinstance(spec, list | tuple) or not all(isinstance(layer, dict) for layer in spec):
         return spec  # summarize says what is wrong with it
-    spec = [dict(layer) for layer in spec]
+    spec = list(spec)  # the layers themselves are copied only where they change
     while spec and canonical_type(spec[-1].get("type")) in ("softmax", "sigmoid"):
         spec.pop()
     last = spec[-1].get("activation") if spec else None
     if isinstance(last, str) and last.lower() in ("softmax", "sigmoid"):
-        spec[-1]["activation"] = None
+        spec[-1] = {**spec[-1], "activation": None}
     return spec
 
 

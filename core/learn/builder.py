@@ -325,7 +325,9 @@ class CheckResult:
     summary : core.explain.summary.Summary or None
         The whole model's summary, or None when a layer fails.
     error : str or None
-        A sentence naming the failing layer, its input shape and why.
+        A sentence naming the failing layer, its input shape and why; or, with every layer
+        fitting (``error_index`` None), why the model is too large to build here
+        (:func:`core.explain.summary.check_caps`).
     error_index : int or None
         0-based position of the failing layer in the editor list.
     error_input_shape : tuple or None
@@ -397,6 +399,10 @@ def check(layers: list[dict], input_shape) -> CheckResult:
         summary = None
     if summary is not None and bad_value is None:
         result.rows, result.summary = summary.rows, summary
+        try:  # the same caps an uploaded model meets: checked before anything is built
+            layer_summary.check_caps(summary)
+        except UserInputError as err:
+            result.error = f"{err} Nothing was built."
         return result
     if summary is not None:  # every layer before the bad value works
         index, message = bad_value
