@@ -192,3 +192,18 @@ def test_a_bad_custom_shape_is_an_error_not_a_traceback():
     assert not at.exception
     assert "Could not read" in at.error[0].value
     assert at.metric  # the last good input is still checked
+
+
+def test_a_model_over_the_caps_is_a_sentence_and_cannot_be_used():
+    at = _app()
+    uid = at.session_state["mb_layers"][0]["uid"]  # LeNet's first Conv2d on 28x28 digits
+    at.number_input(key=f"mb_{uid}_out_channels").set_value(1024).run()
+    at.number_input(key=f"mb_{uid}_padding").set_value(128).run()
+    assert not at.exception
+    # (1024, 280, 280) float32 is 306 MB for that one output: over the 200 MB cap
+    message = at.error[0].value
+    assert message.startswith("One example's activations would take ")
+    assert "this app allows at most 200 MB" in message and "Nothing was built." in message
+    assert at.dataframe[0].value["Output shape"].iloc[0] == "(1024, 280, 280)"
+    assert at.button(key="mb_use").disabled
+    assert not at.code  # no code for a model the app would not build
