@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from core import audio, models
+from core import audio
 from core.data.images import load_picture
 from core.errors import UserInputError
 from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
+from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
 from pages._shared import presenter
 
@@ -174,7 +175,7 @@ if current.get("spec") is not None:
                        mime="application/zip", key="cl_download", icon=":material/download:")  # fmt: skip
     with st.expander("The PyTorch code that rebuilds it"):
         st.code(
-            models.to_pytorch_code(current["spec"], current["input_shape"], logits=True),
+            to_pytorch_code(current["spec"], current["input_shape"], logits=True),
             language="python",
         )
         st.caption(
