@@ -16,6 +16,31 @@ def presenter() -> bool:
     return bool(st.session_state.get("presenter", False))
 
 
+KEPT = "_kept_widget_keys"  # url path of a page -> the widget keys it asks to keep
+
+
+def keep_across_pages(page: str, keys) -> None:
+    """Keep these widget values while another page is shown.
+
+    Streamlit drops the value of every widget a run does not draw, so leaving a page would
+    reset it (or, worse, leave the keys the page did not think to re-create). A page lists
+    the keys that define what it shows (only widgets whose value may be set: no buttons or
+    uploaders); :func:`hold_other_pages` re-asserts them on every run of another page.
+    """
+    st.session_state.setdefault(KEPT, {})[page] = tuple(keys)
+
+
+def hold_other_pages(current: str) -> None:
+    """Called by the router before a page runs: re-assert the other pages' kept keys."""
+    S = st.session_state
+    for page, keys in S.get(KEPT, {}).items():
+        if page == current:
+            continue
+        for key in keys:
+            if key in S:
+                S[key] = S[key]
+
+
 def init_state(defaults: dict) -> None:
     """Give widget keys their first values, without overwriting what the user has set."""
     for key, value in defaults.items():

@@ -14,8 +14,27 @@ from core.figures import anatomy as afig
 from core.learn import zoo
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
+from pages._shared import keep_across_pages
 
 ensure_router()
+keep_across_pages(
+    "anatomy",
+    [
+        "an_preset",
+        "an_classes",
+        "an_head",
+        "an_sep_cin",
+        "an_sep_cout",
+        "an_sep_size",
+        "an_sep_k",
+        "an_fc_input",
+        "an_fc_units",
+        "an_fc_layers",
+        "an_fc_filters",
+        "an_fc_k",
+        "an_logits",
+    ],
+)
 
 S = st.session_state
 BLOCKS = {"resnet_block", "separable_block", "standard_block"}

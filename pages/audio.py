@@ -14,8 +14,41 @@ from core import audio as A
 from core.errors import UserInputError
 from core.figures import audio as F
 from pages._router import ensure_router
+from pages._shared import keep_across_pages
 
 ensure_router()
+keep_across_pages(
+    "audio",
+    [
+        "audio_view",
+        "audio_frame",
+        "audio_stage",
+        "audio_sr",
+        "audio_source",
+        "audio_n_fft",
+        "audio_win",
+        "audio_hop",
+        "audio_window",
+        "audio_center",
+        "audio_n_mels",
+        "audio_fmin",
+        "audio_fmax",
+        "audio_mel_scale",
+        "audio_mel_norm",
+        "audio_example",
+        "audio_spec_kind",
+        "audio_spec_ref",
+        "audio_top_db",
+        "audio_log_freq",
+        "audio_band",
+        "audio_mel_view",
+        "audio_n_mfcc",
+        "audio_gl_iter",
+        "audio_play_band",
+        "audio_box_f",
+        "audio_cnn_band",
+    ],
+)
 
 MAX_SECONDS = 30.0
 GL_MAX_SECONDS = 10.0

@@ -9,9 +9,10 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import presenter
+from pages._shared import keep_across_pages, presenter
 
 ensure_router()
+keep_across_pages("classify", ["cl_source", "cl_pic_source"])
 
 S = st.session_state
 MAX_SECONDS = 120.0

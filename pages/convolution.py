@@ -11,6 +11,7 @@ from core.figures import conv as figs
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
+    keep_across_pages,
     matrix_input,
     presenter,
     remember,
@@ -20,6 +21,44 @@ from pages._shared import (
 )
 
 ensure_router()
+keep_across_pages(
+    "convolution",
+    [
+        "conv_preset",
+        "conv_channels",
+        "conv_rows",
+        "conv_cols",
+        "conv_krows",
+        "conv_kcols",
+        "conv_stride_h",
+        "conv_stride_w",
+        "conv_pad_kind",
+        "conv_pad_h",
+        "conv_pad_w",
+        "conv_dil_h",
+        "conv_dil_w",
+        "conv_pad_mode_label",
+        "conv_pad_value",
+        "conv_bias",
+        "pic_source",
+        "pic_kernel",
+        "c1a_clip",
+        "c1a_start",
+        "c1a_len",
+        "c1a_kernel",
+        "c1a_stride",
+        "c1_source",
+        "c1_stride",
+        "c1_pad",
+        "c1_dil",
+        "c1_x",
+        "c1_k",
+        "conv_step",
+        "c1a_step",
+        "c1_step",
+    ]
+    + [f"conv_{m}_{c}" for m in "xk" for c in range(3)],
+)
 
 st.title("Convolution")
 st.markdown(

@@ -7,9 +7,10 @@ from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
 from pages._router import ensure_router
-from pages._shared import init_state, presenter
+from pages._shared import init_state, keep_across_pages, presenter
 
 ensure_router()
+keep_across_pages("evaluate", ["ev_norm", "ev_true", "ev_pred", "ev_threshold"])
 
 S = st.session_state
 MAX_IMAGES = 24

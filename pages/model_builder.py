@@ -6,9 +6,22 @@ from core.errors import UserInputError
 from core.learn import builder
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import remember
+from pages._shared import keep_across_pages, remember
 
 ensure_router()
+keep_across_pages(
+    "model_builder",
+    [
+        "mb_input",
+        "mb_preset",
+        "mb_add_type",
+        "mb_add_at",
+        "mb_name",
+        "mb_custom_shape",
+        "mb_custom_classes",
+        "mb_head",
+    ],
+)
 
 S = st.session_state
 CHOICES = builder.input_choices()

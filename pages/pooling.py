@@ -10,6 +10,7 @@ from core.figures import conv as figs
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
+    keep_across_pages,
     matrix_input,
     presenter,
     remember,
@@ -19,6 +20,22 @@ from pages._shared import (
 )
 
 ensure_router()
+keep_across_pages(
+    "pooling",
+    [
+        "pool_preset",
+        "pool_channels",
+        "pool_mode",
+        "pool_size",
+        "pool_stride",
+        "pool_pad",
+        "pool_dil",
+        "pool_include_pad",
+        "pool_channel_shown",
+        "pool_step",
+    ]
+    + [f"pool_x_{c}" for c in range(3)],
+)
 
 st.title("Pooling")
 st.markdown(

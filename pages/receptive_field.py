@@ -8,6 +8,7 @@ from core.errors import UserInputError
 from core.explain import receptive as rf
 from core.figures import receptive as rfig
 from pages._router import ensure_router
+from pages._shared import keep_across_pages
 
 ensure_router()
 
@@ -77,6 +78,12 @@ def _unit_layer_changed() -> None:
 if "rf_n" not in S:
     S.rf_preset = "textbook"
     _load_preset()
+keep_across_pages(
+    "receptive_field",
+    ["rf_preset", "rf_in_h", "rf_in_w", "rf_unit_layer", "rf_unit_row", "rf_unit_col",
+     "rf_sr", "rf_hop", "rf_n_fft", "rf_check"]
+    + [f"rf_{f}_{i}" for i in range(S.rf_n) for f in ("kind", "k", "s", "p", "d")],
+)  # fmt: skip
 
 
 @st.cache_data(max_entries=8)

@@ -12,9 +12,27 @@ from core.learn import runs, zoo
 from core.learn import train as trainer
 from core.learn.build import build_model, to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import init_state, presenter
+from pages._shared import init_state, keep_across_pages, presenter
 
 ensure_router()
+keep_across_pages(
+    "train",
+    [
+        "tr_dataset",
+        "tr_binary",
+        "tr_source",
+        "tr_optimizer",
+        "tr_lr",
+        "tr_momentum",
+        "tr_wd",
+        "tr_scheduler",
+        "tr_batch",
+        "tr_epochs",
+        "tr_augment",
+        "tr_seed",
+        "tr_preset",
+    ],
+)
 
 S = st.session_state
 

@@ -8,8 +8,10 @@ from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages._router import ensure_router
+from pages._shared import keep_across_pages
 
 ensure_router()
+keep_across_pages("your_data", ["yd_kind", "yd_new_class", "yd_online", "yd_words", "yd_limit"])
 
 S = st.session_state
 SR = 16_000
