@@ -307,11 +307,25 @@ def test_axis_size_reports_unvisited_cells_when_stride_does_not_divide():
         ("1 nan", r"NaN and infinity are not allowed"),
         ("1 inf", r"NaN and infinity are not allowed"),
         ("\n".join(["1 " * 17] * 2), r"the largest allowed here is 16x16"),
+        ("1 1e308", r"cells hold numbers between -1,000,000 and 1,000,000"),
+        ("1e200 2", r"Row 1, column 1 of the input is 1e200: cells hold numbers between"),
+        ("2 1e400", r"NaN and infinity are not allowed"),  # float() overflows to inf
+        ("1 -1000001", r"cells hold numbers between"),
+        ("1/0.0000001 2", r"cells hold numbers between"),
+        ("\n".join(["1"] * 10_000), r"has 10000 rows"),
+        ("1 " * 50_000, r"the largest allowed here is 16x16"),
     ],
 )
 def test_parse_matrix_refuses_bad_cells(text, message):
     with pytest.raises(UserInputError, match=message):
         conv.parse_matrix(text, name="input")
+
+
+def test_bounded_cells_still_convolve_and_print_in_full():
+    x = conv.parse_matrix("1000000 -1000000\n0.5 1/3")
+    out = conv.conv2d(x[None], np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(out.output[0], x)
+    assert conv.step_equation(out.step(0)) == "1×1000000 = 1000000"
 
 
 def test_parse_and_format_round_trip():

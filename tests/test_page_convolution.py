@@ -267,3 +267,11 @@ def test_resize_and_random_preset(at):
     ref = torch_output(x, k)
     eq = next(c for c in codes(at) if "×" in c)
     assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref[0, 0])
+
+
+@pytest.mark.parametrize("cell", ["1e308", "1e200", "-2e6"])
+def test_a_huge_cell_is_a_sentence_and_the_last_good_steps_stay(at, cell):
+    text_area(at, "conv_x_0").set_value(f"{cell} 2 3\n4 5 6\n7 8 9").run()
+    assert not at.exception
+    assert any("cells hold numbers between -1,000,000 and 1,000,000" in e for e in errors(at))
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)  # the textbook step is still shown

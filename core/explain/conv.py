@@ -693,6 +693,9 @@ def step_equation(step: Step) -> str:
 # --------------------------------------------------------------------------- text input
 
 
+MAX_ABS = 1e6  # the largest magnitude a typed cell may hold
+
+
 def parse_matrix(
     text: str, *, name: str = "matrix", max_rows: int = 16, max_cols: int = 16
 ) -> np.ndarray:
@@ -705,6 +708,11 @@ def parse_matrix(
     lines = [line for line in lines if line]
     if not lines:
         raise UserInputError(f"The {name} is empty: type at least one number.")
+    if len(lines) > max_rows or len(text) > 64 * max_rows * max_cols:
+        raise UserInputError(
+            f"The {name} has {len(lines)} rows ({len(text):,} characters); the largest allowed "
+            f"here is {max_rows}x{max_cols}, so that every step stays readable."
+        )
     rows = []
     for r, line in enumerate(lines, start=1):
         cells = [c for c in line.replace(",", " ").replace(";", " ").split(" ") if c != ""]
@@ -720,6 +728,11 @@ def parse_matrix(
                 raise UserInputError(
                     f"Row {r}, column {c} of the {name} is {cell}: only finite numbers can be "
                     f"multiplied and summed, so NaN and infinity are not allowed."
+                )
+            if abs(value) > MAX_ABS:
+                raise UserInputError(
+                    f"Row {r}, column {c} of the {name} is {cell}: cells hold numbers between "
+                    f"-{MAX_ABS:,.0f} and {MAX_ABS:,.0f}, so every product and sum stays readable."
                 )
             row.append(value)
         rows.append(row)
