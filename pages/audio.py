@@ -309,8 +309,15 @@ view = v1.slider(
 last = max(n_frames - 1, 0)
 if st.session_state.get("audio_frame", 0) > last:  # fewer frames after a parameter change
     st.session_state["audio_frame"] = last
-frame = v2.slider("frame m (window position)", 0, last, key="audio_frame")
-frame = min(frame, last)
+if last == 0:
+    frame = 0
+    v2.info(
+        f"This clip is shorter than one hop ({params.hop_length} samples, "
+        f"{1000 * params.hop_length / clip.sr:.0f} ms): it makes a single frame, so there is "
+        "nothing to step through. Every stage below still shows that frame."
+    )
+else:
+    frame = min(v2.slider("frame m (window position)", 0, last, key="audio_frame"), last)
 
 stage = st.radio("Stage", STAGES, horizontal=True, key="audio_stage")
 fv = A.frame_at(clip.samples, sr=clip.sr, params=params, index=frame)

@@ -199,3 +199,13 @@ def test_step_buttons_move_the_window_by_one_hop():
     assert "Frame 2 starts at sample 64" in texts(at.markdown)  # 2 * 160 - 256
     at.button(key="audio_frame_prev").click().run()
     assert "Frame 1 starts at sample -96" in texts(at.markdown)
+
+
+@pytest.mark.parametrize("n", [1, 100])
+def test_a_clip_shorter_than_one_hop_shows_every_stage(n):
+    at = upload(wav(np.full(n, 0.3, np.float32)))
+    assert not at.exception
+    assert "shorter than one hop (160 samples, 10 ms)" in texts(at.info)
+    for stage in STAGES:
+        at.radio(key="audio_stage").set_value(stage).run()
+        assert not at.exception, (stage, at.exception)
