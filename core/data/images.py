@@ -67,16 +67,37 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
             f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
         ) from None
     notes = []
-    if img.mode not in ("L", "I", "F"):
+    gray = _gray_levels(img, notes)  # (H, W) float64 in [0, 1]
+    if max(gray.shape) > max_side:
+        h, w = gray.shape
+        small = Image.fromarray(gray.astype(np.float32), mode="F")
+        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        gray = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
+        notes.append(f"downscaled from {w}x{h} to {gray.shape[1]}x{gray.shape[0]} pixels")
+    return Picture(gray, notes)
+
+
+def _gray_levels(img: Image.Image, notes: list[str]) -> np.ndarray:
+    """Grey levels in [0, 1] whatever the mode: 8-bit, 16-bit and 32-bit integer, float, colour.
+
+    Pillow's convert("L") clips 16-bit values at 255 (a 16-bit PNG turns almost all white),
+    so integer and float modes are scaled by their own range instead.
+    """
+    if img.mode.startswith("I;16"):
+        notes.append("16-bit grey levels scaled to 0–1")
+        return np.asarray(img, dtype=np.float64) / 65535.0
+    if img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = float(np.nanmax(a)) if a.size else 0.0
+        if img.mode == "F" and top <= 1.0:
+            depth = 1.0
+        else:
+            depth = next((2.0**b - 1 for b in (8, 16, 32) if top <= 2.0**b - 1), top)
+            notes.append(f"{img.mode}-mode grey levels scaled from 0–{depth:,.0f} to 0–1")
+        return np.clip(np.nan_to_num(a / depth), 0.0, 1.0)
+    if img.mode != "L":
         notes.append(f"converted from {img.mode} colour to grey levels")
-    gray = img.convert("L")
-    if max(gray.size) > max_side:
-        before = gray.size
-        gray.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        notes.append(
-            f"downscaled from {before[0]}x{before[1]} to {gray.size[0]}x{gray.size[1]} pixels"
-        )
-    return Picture(np.asarray(gray, dtype=np.float64) / 255.0, notes)
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
 
 
 def load_example(name: str, *, max_side: int = 192) -> Picture:
