@@ -1,7 +1,9 @@
 """Reading a user's zip of class folders: what is accepted, and every way it is refused."""
 
 import io
+import shutil
 import stat
+import subprocess
 import zipfile
 
 import pytest
@@ -74,3 +76,81 @@ def test_too_many_files():
 def test_not_a_zip(data, message):
     with pytest.raises(UserInputError, match=message):
         read_class_zip(data)
+
+
+def _plain_zip(members: dict[str, bytes]) -> bytes:
+    """A zip as Python's zipfile writes it by default: permission bits, no file-type bits."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_zip_made_with_pythons_zipfile_defaults_is_read():
+    data = _plain_zip({"clap/1.wav": b"a", "snap/2.wav": b"b"})
+    assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].external_attr >> 16 == 0o600
+    assert read_class_zip(data).counts == {"clap": 1, "snap": 1}
+
+
+def test_a_zip_of_real_files_written_by_zipfile_write(tmp_path):
+    (tmp_path / "dog").mkdir()
+    (tmp_path / "dog" / "a.png").write_bytes(b"png")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(tmp_path / "dog", "dog")
+        zf.write(tmp_path / "dog" / "a.png", "dog/a.png")
+    assert read_class_zip(buf.getvalue()).classes["dog"] == [("dog/a.png", b"png")]
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="Debian's zip is not installed")
+def test_a_zip_made_by_debians_zip_command(tmp_path):
+    for label in ("yes", "no"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        (tmp_path / "data" / label / "1.wav").write_bytes(label.encode() * 10)
+    subprocess.run(["zip", "-qr", str(tmp_path / "c.zip"), "data"], cwd=tmp_path, check=True)
+    files = read_class_zip((tmp_path / "c.zip").read_bytes())
+    assert files.counts == {"yes": 1, "no": 1}
+    assert files.classes["no"][0][1] == b"no" * 10
+
+
+def test_bits_of_an_archive_made_elsewhere_are_not_read_as_unix_modes():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("clap/1.wav")
+        info.create_system = 0  # MS-DOS / Windows: the high bits mean nothing
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16 | 0x20
+        zf.writestr(info, b"a")
+    assert read_class_zip(buf.getvalue()).counts == {"clap": 1}
+
+
+def _with_ordinary(bad_name: str, bad_data: bytes, *, mode: int | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("clap/ok.wav", b"fine")
+        info = zipfile.ZipInfo(bad_name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        if mode is not None:
+            info.create_system = 3
+            info.external_attr = mode << 16
+        zf.writestr(info, bad_data)
+        zf.writestr("snap/ok.wav", b"fine too")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name,data,mode,message",
+    [
+        ("clap/link.wav", b"/etc/passwd", stat.S_IFLNK | 0o777, "link or special file"),
+        ("clap/fifo.wav", b"", stat.S_IFIFO | 0o644, "link or special file"),
+        ("../../evil.wav", b"x", None, "climbs out of its folder"),
+        ("clap/../../../evil.wav", b"x", None, "climbs out of its folder"),
+        ("/tmp/evil.wav", b"x", None, "absolute path"),
+        ("C:/evil.wav", b"x", None, "absolute path"),
+        ("clap/bomb.wav", bytes(16 * 1024 * 1024), None, "zip bomb"),
+    ],
+    ids=["symlink", "fifo", "dotdot", "nested-dotdot", "absolute", "drive", "bomb"],
+)
+def test_hostile_members_among_ordinary_ones_are_refused(name, data, mode, message):
+    with pytest.raises(UserInputError, match=message):
+        read_class_zip(_with_ordinary(name, data, mode=mode))

@@ -60,9 +60,17 @@ def _safe_path(name: str) -> str:
     return posixpath.normpath(name)
 
 
+_UNIX = 3  # ZipInfo.create_system of archives made on Unix
+
+
 def _is_link_or_special(info: zipfile.ZipInfo) -> bool:
+    """A symlink, device or pipe, judged from the Unix mode bits only when the archive says it
+    was made on Unix and the bits name a file type (Python's zipfile, for one, writes
+    permission bits without a type: an ordinary file)."""
     mode = info.external_attr >> 16
-    return bool(mode) and (stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)))
+    if info.create_system != _UNIX or not stat.S_IFMT(mode):
+        return False
+    return stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def read_class_zip(data: bytes, *, kinds: set[str] | None = None, max_files: int = MAX_FILES,
