@@ -15,6 +15,9 @@ from pages._router import ensure_router
 from pages._shared import init_state, keep_across_pages, presenter
 
 ensure_router()
+# Seconds between redraws of a live run: each redraw costs the server a script run, and a hall
+# of students watching their curves multiplies it (1 s froze a 2-core server with six watchers).
+LIVE_REFRESH_S = 2.0
 keep_across_pages(
     "train",
     [
@@ -510,6 +513,6 @@ def show_run(current: runs.Run, was_active: bool) -> None:
 
 if run is not None:
     active_now = run.active
-    st.fragment(run_every=1.0 if active_now else None)(show_run)(run, active_now)
+    st.fragment(run_every=LIVE_REFRESH_S if active_now else None)(show_run)(run, active_now)
 else:
     st.caption("No run yet in this session.")

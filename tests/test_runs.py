@@ -323,3 +323,36 @@ def test_a_run_whose_session_has_gone_is_stopped_and_a_waiting_one_skipped(monke
     assert a.snapshot().step < a.snapshot().total_steps
     assert b.status == "stopped" and b.snapshot().step == 0  # never trained
     assert queue.n_running == 0 and queue.n_waiting == 0
+
+
+def test_runs_share_the_cores_instead_of_each_taking_all():
+    from core.learn.runs import threads_per_run
+
+    assert threads_per_run(2, cores=2) == 1
+    assert threads_per_run(1, cores=16) == 16
+    assert threads_per_run(4, cores=16) == 4
+    assert threads_per_run(64, cores=16) == 1
+
+
+def test_a_run_caps_torch_threads_for_the_queue(monkeypatch):
+    import torch
+
+    from core.learn import runs
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(runs.os, "cpu_count", lambda: 8)
+        assert runs.cap_torch_threads(4) == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_server_settings_chosen_for_a_hall():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads(
+        (Path(__file__).parent.parent / ".streamlit" / "config.toml").read_text()
+    )
+    assert config["runner"]["postScriptGC"] is False

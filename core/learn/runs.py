@@ -243,6 +243,8 @@ class Run:
             self.stop_event.set()
 
     def _execute(self) -> None:
+        if self._queue is not None:
+            cap_torch_threads(self._queue.max_running)
         with self._lock:
             if self._status != QUEUED:  # stopped while it waited
                 self._done.set()
@@ -552,6 +554,26 @@ def check_outputs(summary, task: Task) -> None:
             f"The model's last layer has {out[0]} outputs, but this task needs {what}: set "
             f"the last Linear layer's out_features to {want}."
         )
+
+
+def threads_per_run(max_running: int, cores: int | None = None) -> int:
+    """CPU threads each run may use so that ``max_running`` runs at once fill the cores once.
+
+    Runs are threads of one process and torch's intra-op pool is process-wide: left alone,
+    every run asks for all the cores and N runs oversubscribe them N times over.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, max_running))
+
+
+def cap_torch_threads(max_running: int) -> int:
+    """Set torch's (process-wide) intra-op thread count for ``max_running`` concurrent runs."""
+    import torch
+
+    n = threads_per_run(max_running)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 def max_runs_setting() -> int:
