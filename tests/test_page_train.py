@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +115,13 @@ def test_switching_dataset_resets_the_recipe_and_preset():
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("tr_lr", 0.0, "The learning rate must be a positive number"),
-        ("tr_batch", 0, "The batch size must be between 1 and 65536"),
-        ("tr_epochs", 0, "The number of epochs must be between 1"),
+        ("tr_lr", 0.0, "A learning rate of 0 cannot be used: it must be above 0"),
+        ("tr_lr", 1e6, "A learning rate of 1e+06 cannot be used"),
+        ("tr_batch", 0, "A batch size of 0 cannot be used: it must be between 1 and 65,536"),
+        ("tr_batch", 100_000, "A batch size of 100,000 cannot be used"),
+        ("tr_epochs", 0, "0 epochs cannot be run here: choose between 1 and 1,000"),
+        ("tr_epochs", 5000, "5,000 epochs cannot be run here"),
+        ("tr_wd", 3.0, "A weight decay of 3 cannot be used"),
     ],
 )
 def test_bad_recipe_settings_are_explained_and_refused(key, value, message):
@@ -158,6 +163,29 @@ def test_builder_model_for_another_dataset_or_wrong_width_is_refused():
     at = _app(wrong)
     at.radio(key="tr_source").set_value("builder").run()
     assert any("set the last Linear layer's out_features to 10" in e.value for e in at.error)
+
+
+def test_the_page_runs_the_tuned_default_recipe_and_shows_it():
+    """The Train page, the benchmark and the CLI share DEFAULT_RECIPES: SpecAugment included."""
+    from core.learn.train import DEFAULT_RECIPES
+
+    at = _app()
+    at.selectbox(key="tr_dataset").set_value("commands").run()
+    at.number_input(key="tr_epochs").set_value(1).run()
+    at.button(key="tr_train").click().run()
+    assert not at.exception and not at.error
+    run = at.session_state["train_run"]
+    run.stop()
+    _wait(run)
+    used = run.meta["recipe"]
+    assert used == replace(DEFAULT_RECIPES["commands"], epochs=1)
+    assert (used.freq_mask, used.time_mask, used.time_shift) == (6, 10, 0.05)
+    at.run()
+    assert any(
+        "learning rate 0.003, batch 32, 1 epochs" in c.value
+        and "masks up to 6 bands and 10 frames, shift 5%" in c.value
+        for c in at.caption
+    )
 
 
 def test_tiny_run_trains_and_the_page_shows_its_numbers():

@@ -332,3 +332,43 @@ def test_cli_defaults_to_the_datasets_model_and_recipe(tmp_path):
     expected = DEFAULT_RECIPES["digits"]
     assert ckpt["recipe"]["optimizer"] == expected.optimizer
     assert ckpt["recipe"]["lr"] == expected.lr and ckpt["recipe"]["epochs"] == 1
+
+
+def _epoch(i, train_loss, train_acc, val_acc):
+    from core.learn.train import EpochEvent
+
+    return EpochEvent(epoch=i, epochs=3, train_loss=train_loss, train_acc=train_acc,
+                      val_loss=train_loss, val_acc=val_acc, lr=1.0, elapsed=float(i),
+                      is_best=True, best_epoch=i, val_confusion=None)  # fmt: skip
+
+
+def test_verdict_names_an_exploded_loss_and_a_run_at_chance():
+    from core.learn.train import verdict
+
+    exploded = [_epoch(1, 2.3, 0.1, 0.1), _epoch(2, 1.8e19, 0.1, 0.1)]
+    reason, message = verdict(exploded, n_classes=10, lr=10.0)
+    assert reason == "diverged" and "1.8e+19" in message and "now 10" in message
+    chance = [_epoch(1, 2.30, 0.11, 0.10), _epoch(2, 2.30, 0.10, 0.12)]
+    reason, message = verdict(chance, n_classes=10, lr=0.5)
+    assert reason == "at_chance" and "best accuracy 12.0%" in message and "10%" in message
+    learned = [_epoch(1, 1.0, 0.6, 0.55), _epoch(2, 0.3, 0.9, 0.92)]
+    assert verdict(learned, n_classes=10, lr=1e-3) is None
+    # two classes: 52% is chance, 70% is learning
+    assert verdict([_epoch(1, 0.69, 0.5, 0.52)], n_classes=2, lr=1.0)[0] == "at_chance"
+    assert verdict([_epoch(1, 0.5, 0.7, 0.70)], n_classes=2, lr=1.0) is None
+
+
+def test_a_huge_learning_rate_is_reported_not_finished():
+    """lr 10 on a small CNN: the loss explodes without becoming inf; the run says so."""
+    from core.learn.train import Recipe, TrainData, train
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 1, 8, 8, generator=g)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long() + 2 * (x[:, 0, 0, 0] > 0).long()  # 4 classes
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(8 * 36, 4))  # fmt: skip
+    recipe = Recipe(optimizer="sgd", lr=10.0, momentum=0.9, epochs=3, batch_size=32)
+    result = train(model, TrainData(x[:192], y[:192], x[192:], y[192:]), recipe,
+                   torch.device("cpu"))  # fmt: skip
+    assert result.reason in ("diverged", "at_chance"), result.message
+    assert "learning rate (now 10)" in result.message

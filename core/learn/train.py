@@ -124,12 +124,24 @@ class Recipe:
             (self.select_by in ("val_acc", "val_loss"), "select_by must be val_acc or val_loss."),
             (
                 math.isfinite(self.lr) and 0 < self.lr <= 10,
-                "The learning rate must be a positive number (typically 1e-4 to 1e-1).",
+                f"A learning rate of {self.lr:g} cannot be used: it must be above 0 and at most "
+                "10 (typical values are 1e-4 to 1e-1).",
             ),
             (0 <= self.momentum < 1, "Momentum must be between 0 and 1 (0.9 is usual)."),
-            (self.weight_decay >= 0, "Weight decay cannot be negative."),
-            (1 <= self.batch_size <= 65536, "The batch size must be between 1 and 65536."),
-            (1 <= self.epochs <= 10000, "The number of epochs must be between 1 and 10000."),
+            (
+                math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1,
+                f"A weight decay of {self.weight_decay:g} cannot be used: choose 0 to 1 "
+                "(1e-4 to 1e-2 is usual).",
+            ),
+            (
+                1 <= self.batch_size <= 65536,
+                f"A batch size of {self.batch_size:,} cannot be used: it must be between 1 and "
+                "65,536 (32 to 256 is usual).",
+            ),
+            (
+                1 <= self.epochs <= 1000,
+                f"{self.epochs:,} epochs cannot be run here: choose between 1 and 1,000.",
+            ),
             (self.step_size >= 1, "The StepLR step size must be at least 1 epoch."),
             (0 < self.gamma <= 1, "The decay factor gamma must be in (0, 1]."),
             (self.patience >= 0, "Patience cannot be negative."),
@@ -207,7 +219,7 @@ class EpochEvent:
 
 @dataclass(frozen=True)
 class EndEvent:
-    """The run ended: ``reason`` is "finished", "stopped" or "diverged"."""
+    """The run ended: ``reason`` is "finished", "stopped", "diverged" or "at_chance"."""
 
     reason: str
     message: str
@@ -233,7 +245,7 @@ class TrainResult:
     """What a run produced; the model passed to ``train`` now holds the best weights."""
 
     history: list[EpochEvent]
-    reason: str  # "finished", "stopped" or "diverged"
+    reason: str  # "finished", "stopped", "diverged" or "at_chance" (see :func:`verdict`)
     message: str
     best_epoch: int | None
     best_state: dict[str, torch.Tensor] | None = field(repr=False, default=None)  # on the CPU
@@ -582,6 +594,11 @@ def train(
             history.append(event)
             emit(event)
 
+    if reason == "finished":
+        n_classes = int(max(int(y.max()), int(y_val.max()) if has_val else 0)) + 1
+        judged = verdict(history, n_classes=n_classes, lr=recipe.lr)
+        if judged is not None:
+            reason, message = judged
     if best_state is not None:
         model.load_state_dict(best_state)  # put the best weights back
         message += f" Kept the weights of epoch {best_epoch}, the best on validation."
@@ -597,6 +614,38 @@ def train(
         best_state=best_state,
         elapsed=elapsed,
     )
+
+
+# ---------------------------------------------------------------------------- verdicts ----
+
+
+def verdict(history, *, n_classes: int, lr: float) -> tuple[str, str] | None:
+    """Whether a run that went through all its epochs learned anything.
+
+    Returns ``("diverged", sentence)`` when the last epoch's training loss is far above what
+    guessing gives (ln C: a loss of 1e19 stays finite and so is not caught batch by batch),
+    ``("at_chance", sentence)`` when the best accuracy is within a tenth of the way from
+    chance (1/C) to perfect, and None for a run that learned.
+    """
+    if not history:
+        return None
+    chance_loss = math.log(max(n_classes, 2))
+    last = history[-1]
+    if not math.isfinite(last.train_loss) or last.train_loss > 100 * chance_loss:
+        return "diverged", (
+            f"The training loss exploded to {last.train_loss:.3g} (guessing gives "
+            f"{chance_loss:.2f}): training diverged. Try a smaller learning rate (now {lr:g})."
+        )
+    accs = [e.val_acc if e.val_acc is not None else e.train_acc for e in history]
+    best = max(a for a in accs if a is not None)
+    chance = 1.0 / max(n_classes, 2)
+    if best < chance + 0.1 * (1.0 - chance):
+        return "at_chance", (
+            f"Ran {len(history)} epochs but stayed at chance: best accuracy {best:.1%} where "
+            f"guessing among {n_classes} classes gives {chance:.0%}. The model learned nothing; "
+            f"try a smaller learning rate (now {lr:g}) or more epochs."
+        )
+    return None
 
 
 # ------------------------------------------------------------------------------ the CLI ----
@@ -696,7 +745,7 @@ def _main(argv: list[str] | None = None) -> int:
             args.out,
         )
         print(f"saved {args.out}")
-    return 0 if result.reason != "diverged" else 1
+    return 0 if result.reason in ("finished", "stopped") else 1
 
 
 if __name__ == "__main__":
