@@ -12,6 +12,7 @@ from core.figures import training as tfig
 from core.learn import runs, zoo
 from core.learn import train as trainer
 from core.learn.build import build_model, to_pytorch_code
+from core.learn.classify import preprocess_for
 from pages._router import ensure_router
 from pages._shared import init_state, keep_across_pages, presenter
 
@@ -371,20 +372,6 @@ def session_alive_check():
     return lambda: runtime.is_active_session(session_id)
 
 
-def preprocess_of(ds, inputs, shape) -> dict:
-    """How a new clip or picture must be prepared to be asked of this model (see core.learn.classify)."""
-    from dataclasses import asdict
-
-    from core.learn.classify import Preprocess
-
-    if inputs.representation == "image":
-        pad = (int(shape[-1]) - int(ds.x.shape[-1])) // 2  # LeNet-5's 28 -> 32 border
-        return Preprocess("image", image_shape=tuple(shape), pad=max(pad, 0)).to_dict()
-    settings = getattr(inputs, "settings", None)
-    return Preprocess(inputs.representation, length=int(ds.x.shape[1]), sample_rate=int(ds.sample_rate),
-                      settings=asdict(settings) if settings is not None else None).to_dict()  # fmt: skip
-
-
 def start() -> str | None:
     """Build the model and hand the run to the server's queue; return why not, or None."""
     import torch
@@ -405,7 +392,7 @@ def start() -> str | None:
             "test_index": task.test_index,
             "y_test": task.y_test.numpy(),
             "representation": inputs.representation,
-            "preprocess": preprocess_of(ds, inputs, input_shape),
+            "preprocess": preprocess_for(ds, inputs, input_shape).to_dict(),
             "spec": spec,
             "model_name": model_name,
             "input_shape": input_shape,

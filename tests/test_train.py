@@ -275,16 +275,49 @@ def test_time_shift_is_circular():
         assert sorted((row_out / g).round().tolist()) == sorted(row_in.tolist())
 
 
-def test_cli_runs(tmp_path):
-    out = tmp_path / "model.pt"
+def _load_cli_bundle(path):
+    from core.learn.checkpoints import load_bundle
+
+    return load_bundle(path.read_bytes(), name=path.name)
+
+
+def test_cli_writes_the_apps_own_bundle_and_keeps_every_class(tmp_path):
+    from core.data import shipped as data
+    from core.learn.classify import Preprocess, classify_image
+
+    out = tmp_path / "model.zip"
     cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--model", "lenet5",
            "--epochs", "1", "--limit", "300", "--out", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "epoch   1/1" in proc.stdout and "test loss" in proc.stdout
-    ckpt = torch.load(out, weights_only=True)
-    assert ckpt["class_names"] == [str(d) for d in range(10)]
-    assert ckpt["input_shape"] == [1, 32, 32]
+    assert "300 train (10 classes)" in proc.stdout  # not the first 300 rows: digits 0-2
+    bundle = _load_cli_bundle(out)  # the loader that refuses pickles reads it
+    assert bundle.class_names == [str(d) for d in range(10)]
+    assert bundle.input_shape == (1, 32, 32)
+    pre = Preprocess.from_dict(bundle.features)
+    assert pre.representation == "image" and pre.pad == 2
+    ds = data.load("digits")
+    i = int(ds.splits["test"][0])
+    pred = classify_image(bundle.model, ds.x[i, 0], pre=pre, class_names=bundle.class_names)
+    with torch.no_grad():
+        x = torch.nn.functional.pad(torch.as_tensor(ds.x[i : i + 1]), (2, 2, 2, 2))
+        direct = torch.softmax(bundle.model(x), dim=1)[0].numpy()
+    np.testing.assert_allclose(pred.probs, direct, atol=1e-5)
+
+
+def test_stratified_limit_keeps_every_class_in_its_share():
+    from core.data import shipped as data
+
+    y = np.repeat(np.arange(10), [100, 50, 50, 50, 50, 50, 50, 50, 50, 50])  # sorted by class
+    index = np.arange(len(y))
+    kept = data.stratified_limit(index, y, 110)
+    assert len(kept) == 110 and len(set(kept)) == 110
+    counts = np.bincount(y[kept], minlength=10)
+    assert counts[0] == 20 and all(counts[1:] == 10)
+    assert list(data.stratified_limit(index, y, 0)) == list(index)
+    with pytest.raises(UserInputError, match="cannot keep all 10 classes"):
+        data.stratified_limit(index, y, 5)
 
 
 @pytest.mark.parametrize("name", ["digits", "commands", "instruments"])
@@ -321,17 +354,17 @@ def test_default_model_and_recipe_fit_each_dataset(name):
 
 
 def test_cli_defaults_to_the_datasets_model_and_recipe(tmp_path):
-    out = tmp_path / "model.pt"
+    out = tmp_path / "model.zip"
     cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--epochs", "1",
            "--limit", "300", "--out", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert f"model {DEFAULT_MODELS['digits']}:" in proc.stdout
-    ckpt = torch.load(out, weights_only=True)
-    assert ckpt["input_shape"] == [1, 28, 28]
+    bundle = _load_cli_bundle(out)
+    assert bundle.input_shape == (1, 28, 28)
     expected = DEFAULT_RECIPES["digits"]
-    assert ckpt["recipe"]["optimizer"] == expected.optimizer
-    assert ckpt["recipe"]["lr"] == expected.lr and ckpt["recipe"]["epochs"] == 1
+    assert bundle.extra["recipe"]["optimizer"] == expected.optimizer
+    assert bundle.extra["recipe"]["lr"] == expected.lr and bundle.extra["recipe"]["epochs"] == 1
 
 
 def _epoch(i, train_loss, train_acc, val_acc):
@@ -372,3 +405,19 @@ def test_a_huge_learning_rate_is_reported_not_finished():
                    torch.device("cpu"))  # fmt: skip
     assert result.reason in ("diverged", "at_chance"), result.message
     assert "learning rate (now 10)" in result.message
+
+
+def test_a_log_mel_model_records_the_feature_settings_it_was_trained_with():
+    from dataclasses import asdict
+
+    from core.audio.features import FeatureSettings
+    from core.data import shipped as data
+    from core.learn.classify import preprocess_for
+
+    ds = data.synth_instruments(n_per_class=2)
+    settings = FeatureSettings(sample_rate=ds.sample_rate, n_mels=40, hop_length=256)
+    inputs = data.model_inputs(ds, settings=settings)
+    assert inputs.settings == settings
+    pre = preprocess_for(ds, inputs, tuple(inputs.x.shape[1:]))
+    assert pre.representation == "log-mel" and pre.settings == asdict(settings)
+    assert pre.length == ds.x.shape[1] and pre.sample_rate == ds.sample_rate

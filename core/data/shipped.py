@@ -94,6 +94,34 @@ def stratified_split(
     return {k: np.sort(np.concatenate(v)).astype(np.int64) for k, v in parts.items()}
 
 
+def stratified_limit(
+    index: np.ndarray, y: np.ndarray, limit: int, *, seed: int = SPLIT_SEED
+) -> np.ndarray:
+    """At most ``limit`` of ``index``, keeping every class in its share (at least one each).
+
+    ``index`` holds positions into ``y``; the kept positions are sorted. Taking the first
+    ``limit`` rows instead kept digits 0-2 only, since the shipped sets are sorted by class.
+    """
+    index = np.asarray(index)
+    if limit <= 0 or limit >= len(index):
+        return index
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(y)[index]
+    classes = np.unique(labels)
+    if limit < len(classes):
+        raise UserInputError(
+            f"A limit of {limit} examples cannot keep all {len(classes)} classes; use at least "
+            f"{len(classes)}."
+        )
+    kept = []
+    for c in classes:
+        members = index[labels == c]
+        share = max(1, round(limit * len(members) / len(index)))
+        kept.append(rng.permutation(members)[:share])
+    out = np.sort(np.concatenate(kept))
+    return out[np.sort(rng.permutation(len(out))[:limit])] if len(out) > limit else out
+
+
 # ------------------------------------------------------------------------------ digits ----
 
 
@@ -307,6 +335,7 @@ class ModelInputs:
     y: object  # torch.Tensor
     augment: str  # "image", "spectrogram" or "waveform"
     representation: str  # "image", "log-mel" or "waveform"
+    settings: object = None  # core.audio.features.FeatureSettings of a log-mel, else None
 
 
 WAVEFORM_MODELS = ("m5",)
@@ -354,7 +383,7 @@ def model_inputs(ds: Dataset, *, model: str = "", settings=None) -> ModelInputs:
 
     settings = settings or FeatureSettings(sample_rate=ds.sample_rate)
     spec = log_mel_features(ds.x, settings=settings)  # (N, 1, mels, frames) dB
-    return ModelInputs(standardize_per_clip(spec), y, "spectrogram", "log-mel")
+    return ModelInputs(standardize_per_clip(spec), y, "spectrogram", "log-mel", settings)
 
 
 def standardize_per_clip(spec):

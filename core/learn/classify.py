@@ -41,6 +41,21 @@ class Preprocess:
             raise UserInputError(f"The saved feature settings are not readable ({err}).") from None
 
 
+def preprocess_for(ds, inputs, input_shape) -> Preprocess:
+    """How a new clip or picture must be prepared to be asked of a model trained on ``inputs``.
+
+    ``ds`` is the core.data.shipped.Dataset trained on, ``inputs`` its ModelInputs and
+    ``input_shape`` (C, H, W) or (C, T) what the model reads. The log-mel settings are the
+    ones the training features were made with, so a saved model records them.
+    """
+    if inputs.representation == "image":
+        pad = (int(input_shape[-1]) - int(ds.x.shape[-1])) // 2  # LeNet-5's 28 -> 32 border
+        return Preprocess("image", image_shape=tuple(input_shape), pad=max(pad, 0))
+    settings = asdict(inputs.settings) if inputs.settings is not None else None
+    return Preprocess(inputs.representation, length=int(ds.x.shape[1]),
+                      sample_rate=int(ds.sample_rate), settings=settings)  # fmt: skip
+
+
 @dataclass
 class Prediction:
     """Class probabilities for the whole input, and per window for long clips."""

@@ -10,8 +10,8 @@ read them from another thread. The device is chosen in one place: ``choose_devic
 
 Headless (the model and recipe default to ``DEFAULT_MODELS`` and ``DEFAULT_RECIPES``)::
 
-    python -m core.learn.train --dataset commands --out model.pt
-    python -m core.learn.train --dataset digits --model lenet5 --epochs 3 --out model.pt
+    python -m core.learn.train --dataset commands --out model.zip
+    python -m core.learn.train --dataset digits --model lenet5 --epochs 3 --out model.zip
 """
 
 from __future__ import annotations
@@ -674,7 +674,10 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--limit", type=int, default=0, help="use only this many training examples")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=None, help="where to save the trained model (.pt)")
+    parser.add_argument(
+        "--out", default=None,
+        help="where to save the trained model: the app's own .zip (safetensors + JSON)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     device = choose_device(args.device)
@@ -684,7 +687,7 @@ def _main(argv: list[str] | None = None) -> int:
     x, y = prepared.x, prepared.y  # (N, ...) float32, (N,) int64
     tr, va, te = (ds.splits[k] for k in ("train", "val", "test"))
     if args.limit:
-        tr = tr[: args.limit]
+        tr = datasets.stratified_limit(tr, ds.y, args.limit)  # every class keeps its share
     given = {
         "optimizer": args.optimizer,
         "lr": args.lr,
@@ -706,7 +709,8 @@ def _main(argv: list[str] | None = None) -> int:
     )
     model = build_model(spec, input_shape, logits=True)
     print(
-        f"dataset {ds.name}: {len(tr)} train / {len(va)} val / {len(te)} test, input {input_shape}"
+        f"dataset {ds.name}: {len(tr)} train ({len(np.unique(ds.y[tr]))} classes) / {len(va)} val"
+        f" / {len(te)} test, input {input_shape}"
     )
     print(f"model {model_name}: {sum(p.numel() for p in model.parameters()):,} parameters")
     print(f"device {device}; recipe {recipe}")
@@ -732,20 +736,20 @@ def _main(argv: list[str] | None = None) -> int:
     test = evaluate(model, x[te], y[te], device)
     print(f"test loss {test.loss:.4f} acc {test.accuracy:.4f}")
     if args.out:
-        torch.save(
-            {
-                "state_dict": _state_copy(model),
-                "spec": spec,
-                "input_shape": list(input_shape),
-                "class_names": list(ds.class_names),
-                "dataset": ds.name,
-                "recipe": asdict(recipe),
-                "test_accuracy": test.accuracy,
-            },
-            args.out,
-        )
+        from pathlib import Path
+
+        from core.learn.checkpoints import save_bundle
+        from core.learn.classify import preprocess_for
+
+        bundle = save_bundle(
+            model, spec=spec, input_shape=input_shape, class_names=list(ds.class_names),
+            features=preprocess_for(ds, prepared, input_shape).to_dict(),
+            extra={"dataset": ds.name, "model": model_name, "recipe": asdict(recipe),
+                   "test_accuracy": test.accuracy},
+        )  # fmt: skip
+        Path(args.out).write_bytes(bundle)
         print(f"saved {args.out}")
-    return 0 if result.reason in ("finished", "stopped") else 1
+    return 1 if result.reason == "diverged" else 0
 
 
 if __name__ == "__main__":
