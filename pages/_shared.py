@@ -41,6 +41,12 @@ def hold_other_pages(current: str) -> None:
                 S[key] = S[key]
 
 
+def clip_notes(notes) -> None:
+    """What was done to a clip or picture, or found in it, where it enters the app."""
+    for note in notes:
+        st.info(note, icon=":material/info:")
+
+
 def init_state(defaults: dict) -> None:
     """Give widget keys their first values, without overwriting what the user has set."""
     for key, value in defaults.items():

@@ -14,7 +14,7 @@ from core import audio as A
 from core.errors import UserInputError
 from core.figures import audio as F
 from pages._router import ensure_router
-from pages._shared import keep_across_pages
+from pages._shared import clip_notes, keep_across_pages
 
 ensure_router()
 keep_across_pages(
@@ -236,8 +236,7 @@ if clip is not None:
 clip = st.session_state.get("_audio_clip") or load_example("speech_en.ogg", sr)
 if clip.sr != sr:  # the rate changed while an old clip is on screen
     st.warning(f"Showing “{clip.name}” at {clip.sr} Hz until a clip is loaded at {sr} Hz.")
-for note in clip.notes:
-    st.info(note)
+clip_notes(clip.notes)
 
 dur = clip.duration
 st.markdown(

@@ -9,7 +9,7 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import keep_across_pages, presenter
+from pages._shared import clip_notes, keep_across_pages, presenter
 
 ensure_router()
 keep_across_pages("classify", ["cl_source", "cl_pic_source"])
@@ -88,6 +88,32 @@ st.caption(
        else f" of {pre.image_shape[1]}×{pre.image_shape[2]} pixels.")
 )  # fmt: skip
 
+
+def newest_input(inputs: dict):
+    """Of several inputs (a recording, an upload), the one that changed last.
+
+    Each input is remembered by a hash of its bytes; when one appears or changes it becomes
+    the newest, so a new recording wins over an upload still sitting in its box.
+    """
+    import hashlib
+
+    seen = S.setdefault("cl_input_digests", {})
+    present = {}
+    for key, item in inputs.items():
+        if item is None:
+            seen.pop(key, None)
+            continue
+        digest = hashlib.blake2b(item.getvalue(), digest_size=16).hexdigest()
+        present[key] = item
+        if seen.get(key) != digest:
+            seen[key] = digest
+            S.cl_newest_input = key
+    if not present:
+        return None
+    newest = S.get("cl_newest_input")
+    return present[newest] if newest in present else next(iter(present.values()))
+
+
 # ------------------------------------------------------------------------------ ask it ----
 st.header("Ask it")
 prediction = shown = None
@@ -110,8 +136,7 @@ if pre.representation == "image":
         if up is not None:
             try:
                 pic = load_picture(up.getvalue(), name=up.name, max_side=512)
-                for note in pic.notes:
-                    st.caption(f"Note: {note}.")
+                clip_notes(pic.notes)
                 gray = pic.gray
             except UserInputError as err:
                 st.error(str(err), icon=":material/error:")
@@ -123,13 +148,13 @@ else:
     c1, c2 = st.columns(2)
     rec = c1.audio_input("Record a clip", key="cl_record")
     up = c2.file_uploader("…or upload one", type=["wav", "flac", "ogg", "mp3"], key="cl_clip")
-    source = up if up is not None else rec
+    source = newest_input({"rec": rec, "up": up})
     if source is not None:
         try:
             clip = audio.load_clip(source.getvalue(), name=getattr(source, "name", "recording"),
                                    target_sr=pre.sample_rate, max_seconds=MAX_SECONDS)  # fmt: skip
-            for note in clip.notes:
-                st.caption(f"Note: {note}.")
+            clip_notes(clip.notes)
+            audio.require_signal(clip)
             st.audio(clip.samples, sample_rate=clip.sr)
             prediction = classify.classify_clip(current["model"], clip.samples, pre=pre,
                                                 class_names=names, head=current["head"])  # fmt: skip
@@ -191,9 +216,10 @@ if current.get("spec") is not None:
         except UserInputError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            S.cl_onnx_result = exported
-    if S.get("cl_onnx_result") is not None:
-        exp = S.cl_onnx_result
+            S.cl_onnx_result = (id(current["model"]), exported)
+    onnx = S.get("cl_onnx_result")
+    if onnx is not None and onnx[0] == id(current["model"]):  # only the current model's export
+        exp = onnx[1]
         st.success(f"Exported and checked with {exp.checked_with}: largest difference from PyTorch "
                    f"{exp.max_abs_diff:.2g}.")  # fmt: skip
         st.download_button(

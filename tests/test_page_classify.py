@@ -84,7 +84,7 @@ def test_a_long_stereo_clip_is_resampled_downmixed_and_scored_in_windows(at):
     stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1) * 0.3
     at.file_uploader(key="cl_clip").set_value(("s.wav", wav(stereo, 44100), "audio/wav")).run()
     assert not at.exception
-    notes = " ".join(c.value for c in at.caption)
+    notes = " ".join(c.value for c in at.info)
     assert "44100" in notes and "16000" in notes  # resampled, and said so
     assert "channel" in notes.lower() or "stereo" in notes.lower()
     timeline = next(m.value for m in at.markdown if m.value.startswith("**Over time**"))
@@ -124,3 +124,67 @@ def test_the_session_model_can_be_downloaded_and_exported():
     at.button(key="cl_onnx").click().run()
     assert not at.exception
     assert any("Exported and checked with onnxruntime" in s.value for s in at.success)
+
+
+def _wav_bundle(seed=0):
+    torch.manual_seed(seed)
+    model = build_model(WAV_SPEC, (1, 8000), logits=True).eval()
+    pre = Preprocess("waveform", length=8000, sample_rate=16000)
+    return model, save_bundle(model, spec=WAV_SPEC, input_shape=(1, 8000), class_names=["x", "y"],
+                              features=pre.to_dict())  # fmt: skip
+
+
+def _answer(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**It says:"))
+
+
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        (np.full(1, 0.5), "shorter than one 25 ms analysis window"),
+        (np.zeros(16000), "carries no signal (every sample is 0)"),
+        (np.full(16000, 5e-5), "carries no signal (its loudest sample is -90 dBFS)"),
+    ],
+    ids=["one-sample", "digital-zero", "minus-90-dBFS"],
+)
+def test_a_clip_without_signal_is_refused_not_classified(at, samples, message):
+    load(at, _wav_bundle()[1])
+    at.file_uploader(key="cl_clip").set_value(("c.wav", wav(samples), "audio/wav")).run()
+    assert not at.exception
+    assert any(message in e for e in errors(at))
+    assert not any(m.value.startswith("**It says:") for m in at.markdown)
+
+
+def test_the_newest_input_wins_over_an_upload_still_present(at):
+    from core import audio
+    from core.learn.classify import classify_clip
+
+    model, bundle = _wav_bundle()
+    load(at, bundle)
+    t = np.arange(16000) / 16000
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    noise = np.random.default_rng(0).uniform(-0.9, 0.9, 16000)
+    pre = Preprocess("waveform", length=8000, sample_rate=16000)
+
+    def expected(x):
+        clip = audio.load_clip(wav(x), name="c")
+        best, p = classify_clip(model, clip.samples, pre=pre, class_names=["x", "y"]).top(1)[0]
+        return f"**It says: {best}** ({p:.1%})"
+
+    assert expected(tone) != expected(noise)  # the two inputs get different answers
+    at.file_uploader(key="cl_clip").set_value(("tone.wav", wav(tone), "audio/wav")).run()
+    assert _answer(at) == expected(tone)
+    at.audio_input(key="cl_record").set_value(("rec.wav", wav(noise), "audio/wav")).run()
+    assert not at.exception
+    assert _answer(at) == expected(noise)  # the recording is newer than the upload
+    at.file_uploader(key="cl_clip").set_value(("tone2.wav", wav(0.9 * tone), "audio/wav")).run()
+    assert _answer(at) == expected(0.9 * tone)  # and a new upload is newer again
+
+
+def test_the_onnx_download_belongs_to_the_model_shown(at):
+    load(at, _wav_bundle(0)[1], name="first.zip")
+    at.button(key="cl_onnx").click().run()
+    assert any("Exported and checked" in s.value for s in at.success)
+    load(at, _wav_bundle(1)[1], name="second.zip")
+    assert not any("Exported and checked" in s.value for s in at.success)
+    assert not [b for b in at.get("download_button") if b.proto.id and "onnx" in str(b.proto)]

@@ -81,3 +81,40 @@ def test_bad_class_names():
         userdata.clean_class_name("  ")
     with pytest.raises(UserInputError, match="at most 40"):
         userdata.clean_class_name("x" * 41)
+
+
+def _wav(x, sr=16000, channels=1):
+    buf = io.BytesIO()
+    data = np.stack([x] * channels, axis=1) if channels > 1 else x
+    sf.write(buf, np.asarray(data, np.float32), sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def test_clips_without_signal_are_refused_and_notes_are_kept():
+    t = np.arange(16000) / 16000
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    files = {
+        "clap": [("ok.wav", _wav(tone)), ("silent.wav", _wav(np.zeros(16000))),
+                 ("blip.wav", _wav(np.full(1, 0.5)))],
+        "snap": [("stereo.wav", _wav(tone, channels=2)), ("hiss.wav", _wav(np.full(8000, 1e-6)))],
+    }  # fmt: skip
+    g = userdata.gather(files, kind="audio")
+    assert g.counts == {"clap": 1, "snap": 1}
+    problems = " | ".join(g.problems)
+    assert "clap/silent.wav" in problems and "every sample is 0" in problems
+    assert "clap/blip.wav" in problems and "shorter than one 25 ms analysis window" in problems
+    assert "snap/hiss.wav" in problems and "-120 dBFS" in problems
+    assert any(n.startswith("snap/stereo.wav:") and "stereo" in n for n in g.notes)
+
+
+def test_require_signal_thresholds():
+    from core import audio
+
+    def clip(x):
+        return audio.load_clip(_wav(np.asarray(x, np.float32)), name="c")
+
+    assert audio.require_signal(clip(np.full(400, 0.01))).n_samples == 400  # 25 ms, -40 dBFS
+    with pytest.raises(UserInputError, match="lasts 24.9 ms"):
+        audio.require_signal(clip(np.full(399, 0.5)))
+    with pytest.raises(UserInputError, match="-82 dBFS"):
+        audio.require_signal(clip(np.full(800, 8e-5)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,3 +279,35 @@ def region(samples: np.ndarray, *, sr: int, start_s: float, end_s: float) -> np.
     if i1 - i0 < 1:
         raise UserInputError("The selected region is empty: choose an end after the start.")
     return samples[i0:i1]
+
+
+MIN_SIGNAL_SECONDS = 0.025  # one 25 ms analysis window: the least a network can be asked about
+SILENCE_PEAK = 1e-4  # -80 dBFS: below this a clip is digital silence (16-bit's step is -90)
+
+
+def require_signal(clip: Clip, *, purpose: str = "classify") -> Clip:
+    """Refuse a clip that carries nothing to ``purpose``: too short or digitally silent.
+
+    The audio explorer shows such clips (they teach what silence looks like); the pages that
+    train on clips or ask a model about them refuse them with a sentence, since any answer
+    about silence is a guess dressed as a probability.
+    """
+    need = math.ceil(MIN_SIGNAL_SECONDS * clip.sr)
+    if clip.samples.shape[0] < need:
+        raise UserInputError(
+            f"“{clip.name}” lasts {1000 * clip.samples.shape[0] / clip.sr:.1f} ms: shorter than "
+            f"one {1000 * MIN_SIGNAL_SECONDS:.0f} ms analysis window, so there is nothing to "
+            f"{purpose}. Record or upload at least a fraction of a second."
+        )
+    peak = float(np.max(np.abs(clip.samples)))
+    if peak < SILENCE_PEAK:
+        level = (
+            "every sample is 0"
+            if peak == 0
+            else f"its loudest sample is {20 * np.log10(peak):.0f} dBFS"
+        )
+        raise UserInputError(
+            f"“{clip.name}” carries no signal ({level}): there is nothing to {purpose}, and any "
+            "answer would be a guess. Check the microphone or the file."
+        )
+    return clip

@@ -54,9 +54,11 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
         for fname, data in items:
             try:
                 if kind == "audio":
-                    from core.audio import load_clip
+                    from core.audio import load_clip, require_signal
 
                     clip = load_clip(data, name=fname, target_sr=sr, max_seconds=max_seconds)
+                    require_signal(clip, purpose="learn from")
+                    out.notes.extend(f"{label}/{fname}: {note}" for note in clip.notes)
                     example = np.asarray(clip.samples, dtype=np.float32)
                 else:
                     from core.data.images import load_picture
