@@ -6,6 +6,7 @@ from dataclasses import replace
 import streamlit as st
 
 from core.data import shipped as data
+from core.data import users as userdata
 from core.errors import UserInputError
 from core.explain.summary import summarize
 from core.figures import training as tfig
@@ -184,6 +185,29 @@ if S.get("user_dataset") is not None:
         f"classes” page: {', '.join(own.class_names)}."
     )
     SHORT[USER] = "your data"
+    made_from, gathered = S.get("user_dataset_from"), S.get("yd_data")
+    if (
+        made_from is not None
+        and gathered is not None
+        and userdata.fingerprint(gathered) != made_from
+    ):
+        now = sum(gathered.counts.values())
+        st.warning(
+            f"Your own classes have changed since “Use these classes” was pressed: the page now "
+            f"holds {now} examples, the training set {len(own.y)}. Training uses the training set "
+            "until you refresh it.",
+            icon=":material/sync_problem:",
+        )
+        if st.button(
+            "Train on what Your own classes shows now", key="tr_refresh_own", disabled=busy
+        ):
+            try:
+                S.user_dataset = userdata.to_dataset(gathered, sr=own.sample_rate or 16_000)
+                S.user_dataset_from = userdata.fingerprint(gathered)
+            except UserInputError as err:
+                st.error(str(err), icon=":material/error:")
+            else:
+                st.rerun()
 elif S.tr_dataset == USER:
     S.tr_dataset = "digits"
 c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="tr_dataset",

@@ -190,6 +190,7 @@ else:
         st.warning(w)
     if st.button("Use these classes for training", key="yd_use", type="primary"):
         S.user_dataset = userdata.to_dataset(g, sr=SR)
+        S.user_dataset_from = userdata.fingerprint(g)  # what the page showed when it was made
         ds = S.user_dataset
         st.success(
             f"Ready: {len(ds.y)} examples of {ds.n_classes} classes "
@@ -224,6 +225,7 @@ if d3.button("Download", key="yd_download"):
     try:
         words = tuple(S.get("yd_words", ("yes", "no")))
         limit = None if S.yd_online == "speech_commands" else int(S.yd_limit)
+        S.user_dataset_from = None  # a downloaded set, not the classes gathered here
         S.user_dataset = online.fetch(S.yd_online, online.data_dir(), words=words,
                                       base_url=online.mirror(), progress=report,
                                       limit_per_class=limit)  # fmt: skip

@@ -292,3 +292,29 @@ def test_training_on_your_own_data_and_the_model_can_be_asked():
     x = torch.full((1, 1, 28, 28), round(0.95 * 255) / 255)
     expected = torch.softmax(run.model(x), 1)[0].detach().numpy()
     np.testing.assert_allclose(light.probs, expected, atol=1e-5)
+
+
+def test_your_own_classes_changed_since_use_is_said_and_can_be_refreshed():
+    from core.data import users as userdata
+
+    rng = np.random.default_rng(0)
+    g = userdata.Gathered("image")
+    g.examples = {"dark": [rng.uniform(0, 0.2, (28, 28)) for _ in range(8)],
+                  "light": [rng.uniform(0.8, 1, (28, 28)) for _ in range(8)]}  # fmt: skip
+    g.names = {k: [f"{i}.png" for i in range(8)] for k in g.examples}
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["yd_data"] = g
+    at.session_state["user_dataset"] = userdata.to_dataset(g)
+    at.session_state["user_dataset_from"] = userdata.fingerprint(g)
+    at.run()
+    at.selectbox(key="tr_dataset").set_value("user").run()
+    assert not at.warning  # the training set is what the page shows
+    for label in g.examples:  # eight more examples of each class arrive
+        g.examples[label] += [rng.uniform(0, 1, (28, 28)) for _ in range(8)]
+        g.names[label] += [f"more{i}.png" for i in range(8)]
+    at.run()
+    assert any("holds 32 examples, the training set 16" in w.value for w in at.warning)
+    at.button(key="tr_refresh_own").click().run()
+    assert not at.exception and not at.warning
+    assert len(at.session_state["user_dataset"].y) == 32
+    assert at.selectbox(key="tr_dataset").value == "user"

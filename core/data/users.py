@@ -111,6 +111,18 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(pil.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
 
 
+def fingerprint(g: Gathered) -> tuple:
+    """What identifies a collection's contents cheaply: its kind, classes and example objects.
+
+    Adding, deleting or replacing an example changes it, so a dataset made from an earlier
+    state can be told apart from what the page shows now.
+    """
+    return (
+        g.kind,
+        tuple((label, tuple(id(x) for x in items)) for label, items in g.examples.items()),
+    )
+
+
 def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
                image_size: int = 28, seed: int = 0):  # fmt: skip
     """A core.data.shipped.Dataset of the gathered examples (same length / size for all)."""
