@@ -280,11 +280,6 @@ try:
                 + ": build one there for "
                 f"{SHORT[S.tr_dataset]}, or choose a preset."
             )
-        if builder.get("head") == "sigmoid" and not S.tr_binary:
-            raise UserInputError(
-                "The Model builder's model ends in one sigmoid output, a yes/no decision: tick "
-                "“Only two classes” above and pick the two classes."
-            )
         wanted = tuple(builder["input_shape"])
         hints = ("", "lenet5") if ds.kind == "image" else ("", "m5")
         hint = next((h for h in hints if tuple(load_inputs(S.tr_dataset, h).x.shape[1:]) == wanted),
@@ -300,6 +295,9 @@ try:
         task = runs.make_task(ds, inputs, classes=classes_pair)
         spec = list(builder["spec"])
         model_name = builder.get("name") or "Model builder's model"
+        spec, head_note = runs.fit_head(spec, summarize(spec, input_shape), task)
+        if head_note:
+            st.info(head_note, icon=":material/info:")
     summary = summarize(spec, input_shape)
     code = to_pytorch_code(spec, input_shape, logits=True)
     runs.check_outputs(summary, task)  # a final softmax/sigmoid keeps the shape

@@ -149,20 +149,41 @@ def test_a_model_whose_shapes_fail_names_the_layer():
     assert not at.dataframe  # no summary of a model that cannot run
 
 
-def test_builder_model_for_another_dataset_or_wrong_width_is_refused():
+def test_builder_model_for_another_dataset_or_without_a_linear_end_is_refused():
     at = _app({**TINY_DIGITS, "dataset": "instruments"})
     at.radio(key="tr_source").set_value("builder").run()
     assert any("no model for this dataset" in e.value for e in at.error)
 
-    sigmoid = dict(TINY_DIGITS, head="sigmoid")
-    at = _app(sigmoid)
+    no_linear = dict(TINY_DIGITS, spec=TINY_DIGITS["spec"][:-2])  # ends in a feature map
+    at = _app(no_linear)
     at.radio(key="tr_source").set_value("builder").run()
-    assert any("tick “Only two classes”" in e.value for e in at.error)
+    assert any("a classifier must end with one number per class" in e.value for e in at.error)
 
-    wrong = dict(TINY_DIGITS, spec=TINY_DIGITS["spec"][:-1] + [{"type": "dense", "units": 3}])
-    at = _app(wrong)
+
+@pytest.mark.parametrize(
+    ("model", "binary", "outputs", "note"),
+    [
+        (TINY_DIGITS, True, 1, "had 10 outputs; for this task it gets one output (a sigmoid"),
+        (dict(TINY_DIGITS, head="sigmoid", spec=TINY_DIGITS["spec"][:-1] + [{"type": "dense", "units": 1}]),
+         False, 10, "had 1 outputs; for this task it gets 10 outputs, one per class"),
+        (dict(TINY_DIGITS, spec=TINY_DIGITS["spec"][:-1] + [{"type": "dense", "units": 3}]),
+         False, 10, "had 3 outputs; for this task it gets 10 outputs"),
+    ],
+    ids=["ten-to-two-classes", "sigmoid-to-ten", "three-to-ten"],
+)  # fmt: skip
+def test_a_builder_model_gets_the_head_the_task_needs(model, binary, outputs, note):
+    at = _app(model)
     at.radio(key="tr_source").set_value("builder").run()
-    assert any("set the last Linear layer's out_features to 10" in e.value for e in at.error)
+    at.checkbox(key="tr_binary").set_value(binary).run()
+    assert not at.exception and not at.error
+    assert any(note in i.value for i in at.info)
+    at.number_input(key="tr_epochs").set_value(1).run()
+    at.button(key="tr_train").click().run()
+    run = at.session_state["train_run"]
+    _wait(run)
+    assert run.snapshot().status == "done", run.snapshot().message
+    last = [m for m in run.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert last.out_features == outputs and last.in_features == 4 * 6 * 6
 
 
 def test_the_page_runs_the_tuned_default_recipe_and_shows_it():

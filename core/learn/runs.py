@@ -556,6 +556,34 @@ def check_outputs(summary, task: Task) -> None:
         )
 
 
+def fit_head(spec: list, summary, task: Task) -> tuple[list, str | None]:
+    """Give a model's last Linear layer the outputs ``task`` needs; say so when it changed.
+
+    A model drawn in the Model builder for all ten digits ends in 10 outputs; the two-class
+    task (one sigmoid output) can still use everything before that layer. When the output
+    already fits, or the model does not end in a Linear layer, ``spec`` comes back as it was
+    and :func:`check_outputs` has the last word.
+    """
+    from core.explain.summary import canonical_type
+
+    out, want = tuple(summary.output_shape), task.n_outputs
+    last = spec[-1] if spec else None
+    if len(out) != 1 or out[0] == want or not isinstance(last, dict):
+        return spec, None
+    if canonical_type(str(last.get("type", ""))) != "linear":
+        return spec, None
+    key = "units" if "units" in last else "out_features"
+    new_last = {k: v for k, v in last.items() if k not in ("units", "out_features")}
+    new_last[key] = want
+    what = (
+        "one output (a sigmoid: two classes)" if task.binary else f"{want} outputs, one per class"
+    )
+    return [*spec[:-1], new_last], (
+        f"The model's last Linear layer had {out[0]} outputs; for this task it gets {what}, "
+        "with fresh weights. Everything before it is the model as built."
+    )
+
+
 def threads_per_run(max_running: int, cores: int | None = None) -> int:
     """CPU threads each run may use so that ``max_running`` runs at once fill the cores once.
 
