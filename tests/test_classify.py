@@ -111,3 +111,18 @@ def test_a_drawing_is_centred_and_scaled_like_mnist():
     assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5  # centred by mass
     assert classify.drawing_to_digit(np.zeros((280, 280, 4), dtype=np.uint8)) is None
     assert classify.drawing_to_digit(None) is None
+
+
+def test_what_the_network_reads_draws_silence_dark_not_in_the_themes_placeholder_colours():
+    """Streamlit swaps chart colours #000001..#000040 for theme colours (silence turned pink)."""
+    import re
+
+    from core.figures import MAGMA
+    from core.figures.predict import input_figure
+    from core.figures.receptive import spectrogram_figure  # noqa: F401  (uses the same scale)
+
+    fig = input_figure(np.zeros((1, 64, 50)), representation="log-mel")
+    scale = [c for _, c in fig.data[0].colorscale]
+    assert scale == [c for _, c in MAGMA]
+    placeholder = re.compile(r"^#0000[0-3][0-9a-f]$|^#000040$")
+    assert not any(placeholder.match(c.lower()) for c in scale)

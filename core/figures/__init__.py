@@ -13,3 +13,15 @@ FONT = "DejaVu Sans, Arial, sans-serif"
 def font_size(presenter: bool) -> int:
     """Base text size of figures: larger in presenter mode, for a projector."""
     return 20 if presenter else 13
+
+
+# Magma, with its first stop "#000004" moved to "#010106": Streamlit's chart theme uses colours
+# #000001..#000040 as placeholders and swaps them for theme colours in the browser, which
+# painted the quietest cells (silence, padding) pink. Every log-mel in the app uses this scale.
+MAGMA = [
+    [i / 9, c]
+    for i, c in enumerate(
+        ["#010106", "#180f3d", "#440f76", "#721f81", "#9e2f7f"]
+        + ["#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"]
+    )
+]

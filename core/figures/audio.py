@@ -15,21 +15,13 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.figures import MAGMA
+
 _LINE = "#1f77b4"
 _ACCENT = "#d62728"
 _MUTED = "#7f7f7f"
 _CURSOR = "#00e5ff"
 MAX_ROWS = 300  # a 360 px spectrogram has about 300 px of plot height
-# Magma, with its first stop "#000004" moved to "#010106": Streamlit's chart theme uses colours
-# #000001..#000040 as placeholders and swaps them for theme colours in the browser, which
-# painted the quietest cells pink.
-_MAGMA = [
-    [i / 9, c]
-    for i, c in enumerate(
-        ["#010106", "#180f3d", "#440f76", "#721f81", "#9e2f7f"]
-        + ["#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"]
-    )
-]
 
 
 def _figure(
@@ -230,7 +222,7 @@ def spectrogram_figure(
         z=np.asarray(Z, dtype=np.float32),
         x=np.asarray(times, dtype=np.float32),
         y=np.asarray(y, dtype=np.float32),
-        colorscale=_MAGMA,
+        colorscale=MAGMA,
         colorbar={"title": {"text": colorbar_title}},
         hovertemplate="t = %{x:.3f} s<br>" + y_title + " = %{y:.4g}<br>%{z:.4g}<extra></extra>",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import ACCENT, FONT, font_size
+from core.figures import ACCENT, FONT, MAGMA, font_size
 
 
 def _layout(presenter: bool, height: int, **extra) -> dict:
@@ -50,7 +50,7 @@ def input_figure(x: np.ndarray, *, representation: str, presenter: bool = False)
             data=data, layout=_layout(presenter, 220, xaxis={"title": {"text": "sample"}})
         )
     z = np.asarray(x)[0]  # (H, W) of a (C, H, W) input
-    trace = {"type": "heatmap", "z": z, "colorscale": "Magma" if representation == "log-mel" else "gray",
+    trace = {"type": "heatmap", "z": z, "colorscale": MAGMA if representation == "log-mel" else "gray",
              "showscale": False}  # fmt: skip
     yaxis = {"title": {"text": "mel band"}} if representation == "log-mel" else {"autorange": "reversed", "scaleanchor": "x"}  # fmt: skip
     xaxis = {"title": {"text": "frame"}} if representation == "log-mel" else {}

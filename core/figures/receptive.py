@@ -11,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.figures import MAGMA
+
 # cell codes of the layer grids
 CELL, PAD, FIELD, PAD_FIELD, UNIT = 0, 1, 2, 3, 4
 _COLORS = ["#e9edf3", "#ffffff", "#f2a541", "#c9c9c9", "#c0392b"]
@@ -172,7 +174,7 @@ def spectrogram_figure(logmel, region, info: dict, *, title: str = "") -> go.Fig
             x=times,
             y=np.arange(n_mels),
             customdata=np.repeat(centres[:, None], n_frames, axis=1),
-            colorscale="Magma",
+            colorscale=MAGMA,
             colorbar=dict(title="dB"),
             hovertemplate="%{x:.0f} ms, band %{y} (%{customdata:.0f} Hz): %{z:.1f} dB<extra></extra>",
         )
