@@ -43,7 +43,10 @@ def test_long_clip_gets_a_timeline():
     expected = torch.softmax(torch.tensor([2.0, -2.0]), 0).numpy()
     np.testing.assert_allclose(pred.window_probs[0], expected, rtol=1e-5)
     np.testing.assert_allclose(pred.probs, pred.window_probs.mean(axis=0))
-    assert pred.top(1)[0][0] in ("up", "down")
+    longer_up = np.concatenate([np.full(6 * n, 0.2), np.full(2 * n, -0.2)]).astype(np.float32)
+    pred = classify.classify_clip(MeanModel(), longer_up, pre=pre, class_names=["up", "down"])
+    (name, p), (other, q) = pred.top(2)
+    assert (name, other) == ("up", "down") and 0.6 < p < expected[0] and q == pytest.approx(1 - p)
 
 
 def test_log_mel_preprocessing_matches_training():
@@ -119,7 +122,6 @@ def test_what_the_network_reads_draws_silence_dark_not_in_the_themes_placeholder
 
     from core.figures import MAGMA
     from core.figures.predict import input_figure
-    from core.figures.receptive import spectrogram_figure  # noqa: F401  (uses the same scale)
 
     fig = input_figure(np.zeros((1, 64, 50)), representation="log-mel")
     scale = [c for _, c in fig.data[0].colorscale]

@@ -223,16 +223,25 @@ def test_bad_recipe_is_a_user_error(bad):
         Recipe(**bad).validate()
 
 
-def test_choose_device():
-    assert choose_device("cpu") == torch.device("cpu")
-    expected = "cuda" if torch.cuda.is_available() else None
-    if expected is None and torch.backends.mps.is_available():
-        expected = "mps"
-    assert choose_device("auto").type == (expected or "cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(UserInputError):
+@pytest.mark.parametrize(
+    ("cuda", "mps", "auto"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
+def test_choose_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, auto):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert choose_device("auto") == torch.device(auto)
+    assert choose_device(" CPU ") == torch.device("cpu")
+    if cuda:
+        assert choose_device("cuda") == torch.device("cuda")
+    else:
+        with pytest.raises(UserInputError, match="No CUDA GPU is available on this machine"):
             choose_device("cuda")
-    with pytest.raises(UserInputError):
+    if mps:
+        assert choose_device("mps") == torch.device("mps")
+    else:
+        with pytest.raises(UserInputError, match="Apple's MPS is not available"):
+            choose_device("mps")
+    with pytest.raises(UserInputError, match="Unknown device 'tpu'"):
         choose_device("tpu")
 
 
