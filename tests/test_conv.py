@@ -85,7 +85,7 @@ def conv_case(draw, nd):
 
 @SETTINGS
 @given(conv_case(2))
-def test_conv2d_matches_torch(case):
+def test_conv2d_refuses_what_torch_refuses_and_agrees_otherwise(case):
     x, w, b, stride, padding, mode, value, dilation = case
     got = both(
         lambda: conv.conv2d(
@@ -109,7 +109,7 @@ def test_conv2d_matches_torch(case):
 
 @SETTINGS
 @given(conv_case(1))
-def test_conv1d_matches_torch(case):
+def test_conv1d_refuses_what_torch_refuses_and_agrees_otherwise(case):
     x, w, b, stride, padding, mode, value, dilation = case
     got = both(
         lambda: conv.conv1d(
@@ -147,7 +147,7 @@ def pool_case(draw, nd):
 
 @SETTINGS
 @given(pool_case(2))
-def test_max_pool2d_matches_torch(case):
+def test_max_pool2d_refuses_what_torch_refuses_and_agrees_otherwise(case):
     x, k, stride, padding, dilation, _ = case
     got = both(
         lambda: conv.max_pool2d(x, k, stride=stride, padding=padding, dilation=dilation),
@@ -161,7 +161,7 @@ def test_max_pool2d_matches_torch(case):
 
 @SETTINGS
 @given(pool_case(2))
-def test_avg_pool2d_matches_torch(case):
+def test_avg_pool2d_refuses_what_torch_refuses_and_agrees_otherwise(case):
     x, k, stride, padding, _, include = case
     got = both(
         lambda: conv.avg_pool2d(x, k, stride=stride, padding=padding, count_include_pad=include),
@@ -175,7 +175,7 @@ def test_avg_pool2d_matches_torch(case):
 
 @SETTINGS
 @given(pool_case(1))
-def test_pool1d_matches_torch(case):
+def test_pool1d_refuses_what_torch_refuses_and_agrees_otherwise(case):
     x, k, stride, padding, dilation, include = case
     got = both(
         lambda: conv.max_pool1d(x, k, stride=stride, padding=padding, dilation=dilation),
@@ -193,6 +193,101 @@ def test_pool1d_matches_torch(case):
     )
     if got:
         np.testing.assert_allclose(got[0].output, got[1], rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ valid by construction
+# The draws above mix settings both sides refuse with settings both compute, so many compare
+# nothing. The strategies below pick sizes after the kernel, dilation, stride and padding so
+# that every draw is valid: every example compares values (an example that is refused fails).
+VALID = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def valid_conv_case(draw, nd, mode):
+    c, f = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    k = tuple(draw(st.integers(1, 5)) for _ in range(nd))
+    dilation = draw(st.integers(1, 3))
+    padding = draw(st.one_of(st.integers(0, 3), st.sampled_from(["same", "valid"])))
+    stride = 1 if padding == "same" else draw(st.integers(1, 3))
+    pads = conv.resolve_padding(padding, k, (dilation,) * nd, (stride,) * nd)
+    size = []
+    for (before, after), kk in zip(pads, k, strict=True):
+        span = dilation * (kk - 1) + 1
+        least = max(1, span - before - after)  # at least one output cell
+        if mode in ("reflect", "circular"):
+            least = max(least, max(before, after) + 1)  # torch: padding smaller than the input
+        size.append(draw(st.integers(least, least + 6)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    x = rng.integers(-5, 6, size=(c, *size)).astype(float)
+    w, b = rng.normal(size=(f, c, *k)), rng.normal(size=f)
+    value = draw(st.sampled_from([0.0, 1.0, -2.5]))
+    return x, w, b, stride, padding, value, dilation
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("mode", conv.PADDING_MODES)
+def test_convolution_equals_torch_on_every_valid_draw(nd, mode):
+    compared = []
+
+    @VALID
+    @given(valid_conv_case(nd, mode))
+    def check(case):
+        x, w, b, stride, padding, value, dilation = case
+        fn = conv.conv2d if nd == 2 else conv.conv1d
+        mine = fn(x, w, b, stride=stride, padding=padding, padding_mode=mode, pad_value=value,
+                  dilation=dilation)  # fmt: skip
+        ref = torch_conv(x, w, b, nd=nd, stride=stride, padding=padding, mode=mode, value=value,
+                         dilation=dilation)  # fmt: skip
+        np.testing.assert_allclose(mine.output, ref, rtol=1e-10, atol=1e-10)
+        compared.append(mine.output.size)
+
+    check()
+    assert len(compared) >= 50  # every draw compared values (hypothesis may stop early on dupes)
+
+
+@st.composite
+def valid_pool_case(draw, nd):
+    c = draw(st.integers(1, 3))
+    k = draw(st.integers(1, 4))
+    dilation = draw(st.integers(1, 2))
+    padding = draw(st.integers(0, k // 2))  # torch: padding at most half the window
+    stride = draw(st.one_of(st.none(), st.integers(1, 3)))
+    span = dilation * (k - 1) + 1
+    size = tuple(draw(st.integers(max(1, span - 2 * padding), max(1, span - 2 * padding) + 6))
+                 for _ in range(nd))  # fmt: skip
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).normal(size=(c, *size))
+    return x, k, stride, padding, dilation, draw(st.booleans())
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_equals_torch_on_every_valid_draw(nd, kind):
+    compared = []
+
+    @VALID
+    @given(valid_pool_case(nd))
+    def check(case):
+        x, k, stride, padding, dilation, include = case
+        xt = torch.from_numpy(x)[None]
+        if kind == "max":
+            ours = (conv.max_pool2d if nd == 2 else conv.max_pool1d)(
+                x, k, stride=stride, padding=padding, dilation=dilation
+            )
+            ref = (F.max_pool2d if nd == 2 else F.max_pool1d)(
+                xt, k, stride=stride, padding=padding, dilation=dilation
+            )
+        else:
+            ours = (conv.avg_pool2d if nd == 2 else conv.avg_pool1d)(
+                x, k, stride=stride, padding=padding, count_include_pad=include
+            )
+            ref = (F.avg_pool2d if nd == 2 else F.avg_pool1d)(
+                xt, k, stride=stride, padding=padding, count_include_pad=include
+            )
+        np.testing.assert_allclose(ours.output, ref[0].numpy(), rtol=1e-12, atol=1e-12)
+        compared.append(ours.output.size)
+
+    check()
+    assert len(compared) >= 50
 
 
 def test_global_average_pooling_matches_torch():
