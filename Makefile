@@ -4,7 +4,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-dev lint bench clean
+.PHONY: run test test-fast setup setup-dev lint bench clean
 
 $(BIN)/python:
 	$(PY) scripts/check_python.py
@@ -33,6 +33,11 @@ lint: setup-dev
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The fast lane for the edit-test loop: unit and AppTest tests on two workers, no browser,
+# nothing marked slow (fresh interpreters, the CLI, training to convergence). CI runs `make test`.
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q -n 2 -m "not browser and not slow"
 
 bench: setup-dev
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

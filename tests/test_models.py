@@ -29,6 +29,7 @@ def _n_buffers(module: nn.Module) -> int:
     return sum(b.numel() for b in module.buffers())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "reference"),
     [

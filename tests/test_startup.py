@@ -8,6 +8,8 @@ import pytest
 
 from pages._registry import PAGES
 
+pytestmark = pytest.mark.slow  # each test starts a fresh interpreter
+
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_PAGES = {
     "pages/train.py",
