@@ -6,7 +6,6 @@ Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
 import streamlit as st
 
 from pages._registry import PAGES
-from pages._shared import hold_other_pages
 
 st.set_page_config(page_title="CNN explainer", page_icon=":material/grid_on:", layout="wide")
 
@@ -53,5 +52,4 @@ if st.session_state.get("presenter"):
         </style>"""
     )
 
-hold_other_pages(nav.url_path)
 nav.run()

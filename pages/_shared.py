@@ -16,31 +16,6 @@ def presenter() -> bool:
     return bool(st.session_state.get("presenter", False))
 
 
-KEPT = "_kept_widget_keys"  # url path of a page -> the widget keys it asks to keep
-
-
-def keep_across_pages(page: str, keys) -> None:
-    """Keep these widget values while another page is shown.
-
-    Streamlit drops the value of every widget a run does not draw, so leaving a page would
-    reset it (or, worse, leave the keys the page did not think to re-create). A page lists
-    the keys that define what it shows (only widgets whose value may be set: no buttons or
-    uploaders); :func:`hold_other_pages` re-asserts them on every run of another page.
-    """
-    st.session_state.setdefault(KEPT, {})[page] = tuple(keys)
-
-
-def hold_other_pages(current: str) -> None:
-    """Called by the router before a page runs: re-assert the other pages' kept keys."""
-    S = st.session_state
-    for page, keys in S.get(KEPT, {}).items():
-        if page == current:
-            continue
-        for key in keys:
-            if key in S:
-                S[key] = S[key]
-
-
 def clip_notes(notes) -> None:
     """What was done to a clip or picture, or found in it, where it enters the app."""
     for note in notes:
@@ -67,6 +42,7 @@ def matrix_input(
     """A text area for a matrix; returns the parsed array, or shows why not and returns None."""
     st.text_area(
         label,
+        persist_state="session",
         key=key,
         height=height,
         help=help
@@ -140,7 +116,12 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
             st.session_state[key] += 1
         if n_steps > 1:
             st.slider(
-                f"Step (of {n_steps})", 1, n_steps, key=key, help="Drag to scrub through the steps."
+                f"Step (of {n_steps})",
+                1,
+                n_steps,
+                persist_state="session",
+                key=key,
+                help="Drag to scrub through the steps.",
             )
         render(st.session_state[key] - 1)
 

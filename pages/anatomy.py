@@ -14,27 +14,8 @@ from core.figures import anatomy as afig
 from core.learn import zoo
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import keep_across_pages
 
 ensure_router()
-keep_across_pages(
-    "anatomy",
-    [
-        "an_preset",
-        "an_classes",
-        "an_head",
-        "an_sep_cin",
-        "an_sep_cout",
-        "an_sep_size",
-        "an_sep_k",
-        "an_fc_input",
-        "an_fc_units",
-        "an_fc_layers",
-        "an_fc_filters",
-        "an_fc_k",
-        "an_logits",
-    ],
-)
 
 S = st.session_state
 BLOCKS = {"resnet_block", "separable_block", "standard_block"}
@@ -66,12 +47,12 @@ if "an_classes" not in S:
 
 c1, c2, c3 = st.columns([3, 1, 3])
 c1.selectbox("Architecture", list(zoo.PRESETS), format_func=lambda k: zoo.PRESETS[k]["title"],
-             key="an_preset", on_change=_preset_changed)  # fmt: skip
+             persist_state="session", key="an_preset", on_change=_preset_changed)  # fmt: skip
 entry = zoo.PRESETS[S.an_preset]
 is_block = S.an_preset in BLOCKS
-c2.number_input("Classes", min_value=1, max_value=10000, key="an_classes",
+c2.number_input("Classes", min_value=1, max_value=10000, persist_state="session", key="an_classes",
                 disabled=is_block, help="Size of the output layer.")  # fmt: skip
-c3.radio("Output head", list(HEADS), format_func=lambda h: HEADS[h], key="an_head",
+c3.radio("Output head", list(HEADS), format_func=lambda h: HEADS[h], persist_state="session", key="an_head",
          disabled=is_block)  # fmt: skip
 
 try:
@@ -151,10 +132,10 @@ st.markdown(
     "Same input and output shape, a fraction of the weights and mult-adds."
 )
 s = st.columns(4)
-s[0].number_input("Input channels", 1, 1024, 32, key="an_sep_cin")
-s[1].number_input("Output channels", 1, 1024, 64, key="an_sep_cout")
-s[2].number_input("Height = width", 1, 512, 112, key="an_sep_size")
-s[3].selectbox("Kernel", [1, 3, 5, 7], index=1, key="an_sep_k")
+s[0].number_input("Input channels", 1, 1024, 32, persist_state="session", key="an_sep_cin")
+s[1].number_input("Output channels", 1, 1024, 64, persist_state="session", key="an_sep_cout")
+s[2].number_input("Height = width", 1, 512, 112, persist_state="session", key="an_sep_size")
+s[3].selectbox("Kernel", [1, 3, 5, 7], index=1, persist_state="session", key="an_sep_k")
 try:
     cmp = separable_vs_standard(in_channels=S.an_sep_cin, out_channels=S.an_sep_cout,
                                        size=S.an_sep_size, kernel_size=S.an_sep_k)  # fmt: skip
@@ -183,12 +164,14 @@ st.markdown(
     "on the input at all. Weights only, biases left out."
 )
 f = st.columns(5)
-f[0].radio("Input", ["audio", "image"], key="an_fc_input",
+f[0].radio("Input", ["audio", "image"], persist_state="session", key="an_fc_input",
            format_func=lambda v: "1 s of 44.1 kHz audio" if v == "audio" else "224×224 RGB image")  # fmt: skip
-f[1].number_input("Units per dense layer", 1, 100000, 1000, key="an_fc_units")
-f[2].number_input("Dense layers", 1, 10, 3, key="an_fc_layers")
-f[3].number_input("Conv filters", 1, 4096, 64, key="an_fc_filters")
-f[4].number_input("Conv kernel", 1, 31, 3, key="an_fc_k")
+f[1].number_input(
+    "Units per dense layer", 1, 100000, 1000, persist_state="session", key="an_fc_units"
+)
+f[2].number_input("Dense layers", 1, 10, 3, persist_state="session", key="an_fc_layers")
+f[3].number_input("Conv filters", 1, 4096, 64, persist_state="session", key="an_fc_filters")
+f[4].number_input("Conv kernel", 1, 31, 3, persist_state="session", key="an_fc_k")
 try:
     fc = fc_vs_conv(input_kind=S.an_fc_input, units=S.an_fc_units, n_layers=S.an_fc_layers,
                            filters=S.an_fc_filters, kernel_size=S.an_fc_k)  # fmt: skip
@@ -213,7 +196,9 @@ st.markdown(
     "- **Sigmoid** squashes each score into 0–1 on its own: use it for a yes/no decision "
     "(one output unit for two classes) or when several labels can be true at once."
 )
-st.text_input("Scores (logits) of the last layer", "2.0, 1.0, 0.1", key="an_logits")
+st.text_input(
+    "Scores (logits) of the last layer", "2.0, 1.0, 0.1", persist_state="session", key="an_logits"
+)
 try:
     probs = head_probabilities(parse_numbers(S.an_logits))
 except UserInputError as err:

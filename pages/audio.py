@@ -14,41 +14,9 @@ from core import audio as A
 from core.errors import UserInputError
 from core.figures import audio as F
 from pages._router import ensure_router
-from pages._shared import clip_notes, keep_across_pages
+from pages._shared import clip_notes
 
 ensure_router()
-keep_across_pages(
-    "audio",
-    [
-        "audio_view",
-        "audio_frame",
-        "audio_stage",
-        "audio_sr",
-        "audio_source",
-        "audio_n_fft",
-        "audio_win",
-        "audio_hop",
-        "audio_window",
-        "audio_center",
-        "audio_n_mels",
-        "audio_fmin",
-        "audio_fmax",
-        "audio_mel_scale",
-        "audio_mel_norm",
-        "audio_example",
-        "audio_spec_kind",
-        "audio_spec_ref",
-        "audio_top_db",
-        "audio_log_freq",
-        "audio_band",
-        "audio_mel_view",
-        "audio_n_mfcc",
-        "audio_gl_iter",
-        "audio_play_band",
-        "audio_box_f",
-        "audio_cnn_band",
-    ],
-)
 
 MAX_SECONDS = 30.0
 GL_MAX_SECONDS = 10.0
@@ -197,11 +165,18 @@ with c2:
         "Analysis rate (Hz)",
         [8000, 16000, 22050, 44100],
         index=1,
+        persist_state="session",
         key="audio_sr",
         help="Every clip is resampled to this rate before analysis.",
     )
 with c1:
-    source = st.radio("Clip", ["Example", "Upload", "Record"], horizontal=True, key="audio_source")
+    source = st.radio(
+        "Clip",
+        ["Example", "Upload", "Record"],
+        horizontal=True,
+        persist_state="session",
+        key="audio_source",
+    )
     clip = None
     try:
         if source == "Example":
@@ -209,6 +184,7 @@ with c1:
                 "Example clip",
                 list(A.EXAMPLES),
                 format_func=lambda f: f"{f} — {A.EXAMPLES[f]}",
+                persist_state="session",
                 key="audio_example",
             )
             clip = load_example(name, sr)
@@ -250,24 +226,49 @@ st.markdown(
 with st.container(border=True):
     st.markdown("**Analysis parameters** (shared by every stage)")
     p1, p2, p3, p4, p5 = st.columns(5)
-    n_fft = p1.select_slider("n_fft (DFT points N)", N_FFTS, value=512, key="audio_n_fft")
-    win = p2.select_slider("window length M", WINS, value=400, key="audio_win")
-    hop = p3.select_slider("hop R", HOPS, value=160, key="audio_hop")
-    window = p4.selectbox("window", list(A.WINDOWS), key="audio_window")
+    n_fft = p1.select_slider(
+        "n_fft (DFT points N)", N_FFTS, value=512, persist_state="session", key="audio_n_fft"
+    )
+    win = p2.select_slider(
+        "window length M", WINS, value=400, persist_state="session", key="audio_win"
+    )
+    hop = p3.select_slider("hop R", HOPS, value=160, persist_state="session", key="audio_hop")
+    window = p4.selectbox("window", list(A.WINDOWS), persist_state="session", key="audio_window")
     center = p5.toggle(
         "centre frames",
         value=True,
+        persist_state="session",
         key="audio_center",
         help="Pad n_fft/2 zeros at both ends so frame m is centred on sample m·R.",
     )
     m1, m2, m3, m4, m5 = st.columns(5)
-    n_mels = m1.slider("n_mels", 8, 256, 64, key="audio_n_mels")
-    fmin = m2.number_input("fmin (Hz)", 0.0, 20000.0, 0.0, step=50.0, key="audio_fmin")
-    fmax = m3.number_input(
-        "fmax (Hz, 0 = half the rate)", 0.0, 96000.0, 0.0, step=500.0, key="audio_fmax"
+    n_mels = m1.slider("n_mels", 8, 256, 64, persist_state="session", key="audio_n_mels")
+    fmin = m2.number_input(
+        "fmin (Hz)", 0.0, 20000.0, 0.0, step=50.0, persist_state="session", key="audio_fmin"
     )
-    scale = m4.radio("mel scale", ["Slaney", "HTK"], horizontal=True, key="audio_mel_scale")
-    norm = m5.radio("filter norm", ["slaney", "none"], horizontal=True, key="audio_mel_norm")
+    fmax = m3.number_input(
+        "fmax (Hz, 0 = half the rate)",
+        0.0,
+        96000.0,
+        0.0,
+        step=500.0,
+        persist_state="session",
+        key="audio_fmax",
+    )
+    scale = m4.radio(
+        "mel scale",
+        ["Slaney", "HTK"],
+        horizontal=True,
+        persist_state="session",
+        key="audio_mel_scale",
+    )
+    norm = m5.radio(
+        "filter norm",
+        ["slaney", "none"],
+        horizontal=True,
+        persist_state="session",
+        key="audio_mel_norm",
+    )
 
 params = A.StftParams(n_fft=n_fft, hop_length=hop, win_length=win, window=window, center=center)
 mel = A.MelParams(
@@ -302,6 +303,7 @@ view = v1.slider(
     float(round(dur, 2)) or 0.01,
     (0.0, float(round(dur, 2)) or 0.01),
     step=0.01,
+    persist_state="session",
     key="audio_view",
     help="Zooms the waveform and spectrograms; the region can be played.",
 )
@@ -316,9 +318,12 @@ if last == 0:
         "nothing to step through. Every stage below still shows that frame."
     )
 else:
-    frame = min(v2.slider("frame m (window position)", 0, last, key="audio_frame"), last)
+    frame = min(
+        v2.slider("frame m (window position)", 0, last, persist_state="session", key="audio_frame"),
+        last,
+    )
 
-stage = st.radio("Stage", STAGES, horizontal=True, key="audio_stage")
+stage = st.radio("Stage", STAGES, horizontal=True, persist_state="session", key="audio_stage")
 fv = A.frame_at(clip.samples, sr=clip.sr, params=params, index=frame)
 t_frame = (fv.start + params.n_fft // 2) / clip.sr  # the frame's centre in seconds
 
@@ -424,10 +429,16 @@ elif stage == STAGES[1]:
 elif stage == STAGES[2]:
     st.subheader("Spectrogram: all frames side by side")
     s1, s2, s3, s4 = st.columns(4)
-    kind = s1.radio("values", ["db", "magnitude", "power"], key="audio_spec_kind")
-    ref = s2.radio("dB reference", ["max", "1.0"], key="audio_spec_ref")
-    top_db = s3.slider("top_db (dB below the peak kept)", 10, 120, 80, key="audio_top_db")
-    log_y = s4.toggle("log frequency axis", value=False, key="audio_log_freq")
+    kind = s1.radio(
+        "values", ["db", "magnitude", "power"], persist_state="session", key="audio_spec_kind"
+    )
+    ref = s2.radio("dB reference", ["max", "1.0"], persist_state="session", key="audio_spec_ref")
+    top_db = s3.slider(
+        "top_db (dB below the peak kept)", 10, 120, 80, persist_state="session", key="audio_top_db"
+    )
+    log_y = s4.toggle(
+        "log frequency axis", value=False, persist_state="session", key="audio_log_freq"
+    )
     st.markdown(
         "dB = 10·log10(max(amin, |X|²)) − 10·log10(ref), with amin = 1e-10 keeping log10 away "
         "from zero; anything more than top_db below the loudest cell is raised to that floor. "
@@ -460,7 +471,14 @@ elif stage == STAGES[3]:
     f, htk_m, sl_m = A.mel_scale_curves(sr=clip.sr)
     g1, g2 = st.columns(2)
     g1.plotly_chart(F.mel_scale_figure(f, htk_m, sl_m), key="audio_fig_melscale")
-    band = g2.slider("highlight band", 0, mel.n_mels - 1, mel.n_mels // 4, key="audio_band")
+    band = g2.slider(
+        "highlight band",
+        0,
+        mel.n_mels - 1,
+        mel.n_mels // 4,
+        persist_state="session",
+        key="audio_band",
+    )
     fb = A.mel_filterbank(sr=clip.sr, n_fft=params.n_fft, mel=mel)
     g2.plotly_chart(F.filterbank_figure(fb, fv.freqs, highlight=band), key="audio_fig_fb")
     st.markdown(
@@ -468,12 +486,21 @@ elif stage == STAGES[3]:
         f"({fb.shape[1]}×{n_frames:,})"
     )
     which = st.radio(
-        "show", ["log-mel (dB)", "mel power", "MFCC"], horizontal=True, key="audio_mel_view"
+        "show",
+        ["log-mel (dB)", "mel power", "MFCC"],
+        horizontal=True,
+        persist_state="session",
+        key="audio_mel_view",
     )
     n_mfcc = 0
     if which == "MFCC":
         n_mfcc = st.slider(
-            "n_mfcc", 2, min(40, mel.n_mels), min(13, mel.n_mels), key="audio_n_mfcc"
+            "n_mfcc",
+            2,
+            min(40, mel.n_mels),
+            min(13, mel.n_mels),
+            persist_state="session",
+            key="audio_n_mfcc",
         )
         st.caption("MFCC: an orthonormal DCT-II of each log-mel column, first n_mfcc rows kept.")
     Z, tz, step = mel_image(clip, params, mel, which, n_mfcc, view)
@@ -500,7 +527,9 @@ elif stage == STAGES[3]:
 elif stage == STAGES[4]:
     st.subheader("Hear it: what survives each step")
     h1, h2 = st.columns(2)
-    n_iter = h1.slider("Griffin-Lim iterations", 4, 64, 32, key="audio_gl_iter")
+    n_iter = h1.slider(
+        "Griffin-Lim iterations", 4, 64, 32, persist_state="session", key="audio_gl_iter"
+    )
     t0, t1 = view[0], min(view[1], view[0] + GL_MAX_SECONDS)
     h2.caption(
         f"Rebuilding {t0:.2f}–{t1:.2f} s (at most {GL_MAX_SECONDS:g} s; set it with the region "
@@ -518,7 +547,9 @@ elif stage == STAGES[4]:
     except UserInputError as e:
         st.error(str(e))
     st.markdown("**One mel band** (the STFT weighted by one triangle, true phase kept)")
-    band = st.slider("band", 0, mel.n_mels - 1, mel.n_mels // 4, key="audio_play_band")
+    band = st.slider(
+        "band", 0, mel.n_mels - 1, mel.n_mels // 4, persist_state="session", key="audio_play_band"
+    )
     lo, hi = A.mel_edges(sr=clip.sr, mel=mel)[[band, band + 2]]
     st.caption(f"Band {band} spans {lo:.0f}–{hi:.0f} Hz.")
     st.audio(band_wav(clip, params, mel, band), format="audio/wav")
@@ -529,6 +560,7 @@ elif stage == STAGES[4]:
         clip.sr // 2,
         (0, min(1000, clip.sr // 2)),
         step=50,
+        persist_state="session",
         key="audio_box_f",
     )
     try:
@@ -539,7 +571,12 @@ elif stage == STAGES[4]:
 else:
     st.subheader("The CNN's view: one channel, n_mels rows, one column per frame")
     band = st.slider(
-        "lowest band under the 3×3 filter", 0, mel.n_mels - 3, mel.n_mels // 4, key="audio_cnn_band"
+        "lowest band under the 3×3 filter",
+        0,
+        mel.n_mels - 3,
+        mel.n_mels // 4,
+        persist_state="session",
+        key="audio_cnn_band",
     )
     cov = A.kernel_coverage(sr=clip.sr, n_samples=clip.n_samples, params=params, mel=mel, band=band)
     k1, k2, k3 = st.columns(3)

@@ -9,10 +9,9 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import clip_notes, keep_across_pages, presenter
+from pages._shared import clip_notes, presenter
 
 ensure_router()
-keep_across_pages("classify", ["cl_source", "cl_pic_source"])
 
 S = st.session_state
 MAX_SECONDS = 120.0
@@ -62,7 +61,14 @@ if session_model() is not None:
 sources["loaded"] = "A saved model (.zip)"
 if S.get("cl_source") not in sources:
     S.cl_source = next(iter(sources))
-st.radio("Which model?", list(sources), format_func=sources.get, key="cl_source", horizontal=True)
+st.radio(
+    "Which model?",
+    list(sources),
+    format_func=sources.get,
+    persist_state="session",
+    key="cl_source",
+    horizontal=True,
+)
 
 if S.cl_source == "loaded":
     st.file_uploader("Saved model (.zip with model.safetensors and model.json)",
@@ -118,7 +124,13 @@ def newest_input(inputs: dict):
 st.header("Ask it")
 prediction = shown = None
 if pre.representation == "image":
-    st.radio("Picture", ["Draw it", "Upload one"], key="cl_pic_source", horizontal=True)
+    st.radio(
+        "Picture",
+        ["Draw it", "Upload one"],
+        persist_state="session",
+        key="cl_pic_source",
+        horizontal=True,
+    )
     gray = None
     if S.cl_pic_source == "Draw it":
         from streamlit_drawable_canvas import st_canvas

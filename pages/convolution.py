@@ -11,7 +11,6 @@ from core.figures import conv as figs
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
-    keep_across_pages,
     matrix_input,
     presenter,
     remember,
@@ -21,44 +20,6 @@ from pages._shared import (
 )
 
 ensure_router()
-keep_across_pages(
-    "convolution",
-    [
-        "conv_preset",
-        "conv_channels",
-        "conv_rows",
-        "conv_cols",
-        "conv_krows",
-        "conv_kcols",
-        "conv_stride_h",
-        "conv_stride_w",
-        "conv_pad_kind",
-        "conv_pad_h",
-        "conv_pad_w",
-        "conv_dil_h",
-        "conv_dil_w",
-        "conv_pad_mode_label",
-        "conv_pad_value",
-        "conv_bias",
-        "pic_source",
-        "pic_kernel",
-        "c1a_clip",
-        "c1a_start",
-        "c1a_len",
-        "c1a_kernel",
-        "c1a_stride",
-        "c1_source",
-        "c1_stride",
-        "c1_pad",
-        "c1_dil",
-        "c1_x",
-        "c1_k",
-        "conv_step",
-        "c1a_step",
-        "c1_step",
-    ]
-    + [f"conv_{m}_{c}" for m in "xk" for c in range(3)],
-)
 
 st.title("Convolution")
 st.markdown(
@@ -167,6 +128,7 @@ with tab2d:
     top[0].selectbox(
         "Preset",
         presets.CONV_PRESETS,
+        persist_state="session",
         key="conv_preset",
         on_change=load_preset,
         help="Loads an input, a kernel and settings. 'Random integers' uses the sizes beside.",
@@ -175,15 +137,16 @@ with tab2d:
         "Channels",
         1,
         3,
+        persist_state="session",
         key="conv_channels",
         on_change=channels_changed,
         help="A colour picture has 3 channels. Each channel gets its own kernel; "
         "their results are summed into one output.",
     )
-    top[2].number_input("Input rows", 1, 16, key="conv_rows")
-    top[3].number_input("Input columns", 1, 16, key="conv_cols")
-    top[4].number_input("Kernel rows", 1, 7, key="conv_krows")
-    top[5].number_input("Kernel columns", 1, 7, key="conv_kcols")
+    top[2].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
+    top[3].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
+    top[4].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
+    top[5].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
     top[6].button(
         "Resize",
         key="conv_resize",
@@ -206,29 +169,41 @@ with tab2d:
             )
 
     hp = st.columns(7)
-    hp[0].number_input("Stride ↓ (rows)", 0, 8, key="conv_stride_h")
-    hp[1].number_input("Stride → (columns)", 0, 8, key="conv_stride_w")
+    hp[0].number_input("Stride ↓ (rows)", 0, 8, persist_state="session", key="conv_stride_h")
+    hp[1].number_input("Stride → (columns)", 0, 8, persist_state="session", key="conv_stride_w")
     hp[2].selectbox(
         "Padding",
         ["amount", "same", "valid"],
+        persist_state="session",
         key="conv_pad_kind",
         help="'same' keeps the output as large as the input (stride 1 only); 'valid' means none.",
     )
     amount = st.session_state.conv_pad_kind == "amount"
-    hp[3].number_input("Padding ↓", 0, 8, key="conv_pad_h", disabled=not amount)
-    hp[4].number_input("Padding →", 0, 8, key="conv_pad_w", disabled=not amount)
-    hp[5].number_input("Dilation ↓", 0, 4, key="conv_dil_h")
-    hp[6].number_input("Dilation →", 0, 4, key="conv_dil_w")
+    hp[3].number_input(
+        "Padding ↓", 0, 8, persist_state="session", key="conv_pad_h", disabled=not amount
+    )
+    hp[4].number_input(
+        "Padding →", 0, 8, persist_state="session", key="conv_pad_w", disabled=not amount
+    )
+    hp[5].number_input("Dilation ↓", 0, 4, persist_state="session", key="conv_dil_h")
+    hp[6].number_input("Dilation →", 0, 4, persist_state="session", key="conv_dil_w")
     hp2 = st.columns([2, 1, 1, 3])
     hp2[0].selectbox(
         "Padding mode",
         list(MODES),
+        persist_state="session",
         key="conv_pad_mode_label",
         help="What the border is filled with.",
     )
     mode = MODES[st.session_state.conv_pad_mode_label]
-    hp2[1].number_input("Constant", step=1.0, key="conv_pad_value", disabled=mode != "constant")
-    hp2[2].number_input("Bias", step=0.5, key="conv_bias")
+    hp2[1].number_input(
+        "Constant",
+        step=1.0,
+        persist_state="session",
+        key="conv_pad_value",
+        disabled=mode != "constant",
+    )
+    hp2[2].number_input("Bias", step=0.5, persist_state="session", key="conv_bias")
 
     padding = (
         (st.session_state.conv_pad_h, st.session_state.conv_pad_w)
@@ -328,9 +303,15 @@ with tabpic:
     )
     pc = st.columns([2, 2, 3])
     source = pc[0].radio(
-        "Picture", ["Example", "Upload your own"], key="pic_source", horizontal=True
+        "Picture",
+        ["Example", "Upload your own"],
+        persist_state="session",
+        key="pic_source",
+        horizontal=True,
     )
-    kernel_name = pc[1].selectbox("Kernel", list(presets.KERNELS), index=3, key="pic_kernel")
+    kernel_name = pc[1].selectbox(
+        "Kernel", list(presets.KERNELS), index=3, persist_state="session", key="pic_kernel"
+    )
     picture = None
     if source == "Example":
         picture = load_example(next(iter(EXAMPLES)))
@@ -381,13 +362,27 @@ def audio_snippet_tab() -> None:
     """A few hundred samples of a shipped clip through a 1-D kernel, and the whole clip by ear."""
     names = signals.clip_names()
     a = st.columns([3, 2, 2, 3, 1])
-    filename = a[0].selectbox("Clip", list(names), format_func=lambda f: names[f], key="c1a_clip")
+    filename = a[0].selectbox(
+        "Clip", list(names), format_func=lambda f: names[f], persist_state="session", key="c1a_clip"
+    )
     samples = clip_samples(filename)
     duration = len(samples) / signals.SR
-    a[1].slider("Start (s)", 0.0, max(duration - 0.05, 0.0), 0.5, step=0.01, key="c1a_start")
-    a[2].select_slider("Samples shown", [64, 128, 200, 400, 800], value=200, key="c1a_len")
-    a[3].selectbox("Kernel", list(signals.SIGNAL_KERNELS), key="c1a_kernel")
-    a[4].number_input("Stride", 1, 8, key="c1a_stride")
+    a[1].slider(
+        "Start (s)",
+        0.0,
+        max(duration - 0.05, 0.0),
+        0.5,
+        step=0.01,
+        persist_state="session",
+        key="c1a_start",
+    )
+    a[2].select_slider(
+        "Samples shown", [64, 128, 200, 400, 800], value=200, persist_state="session", key="c1a_len"
+    )
+    a[3].selectbox(
+        "Kernel", list(signals.SIGNAL_KERNELS), persist_state="session", key="c1a_kernel"
+    )
+    a[4].number_input("Stride", 1, 8, persist_state="session", key="c1a_stride")
     x = signals.excerpt(samples, start_s=st.session_state.c1a_start,
                         n_samples=st.session_state.c1a_len)  # fmt: skip
     kernel = signals.SIGNAL_KERNELS[st.session_state.c1a_kernel]
@@ -433,7 +428,13 @@ with tab1d:
 
     if "c1_x" not in st.session_state:
         load_1d()
-    st.radio("Signal", ["Typed numbers", "An audio snippet"], key="c1_source", horizontal=True)
+    st.radio(
+        "Signal",
+        ["Typed numbers", "An audio snippet"],
+        persist_state="session",
+        key="c1_source",
+        horizontal=True,
+    )
     if st.session_state.c1_source == "An audio snippet":
         audio_snippet_tab()
     else:
@@ -456,9 +457,9 @@ with tab1d:
                 max_cols=16,
                 height=100,
             )
-        oc[2].number_input("Stride", 0, 8, key="c1_stride")
-        oc[3].number_input("Padding", 0, 8, key="c1_pad")
-        oc[4].number_input("Dilation", 0, 4, key="c1_dil")
+        oc[2].number_input("Stride", 0, 8, persist_state="session", key="c1_stride")
+        oc[3].number_input("Padding", 0, 8, persist_state="session", key="c1_pad")
+        oc[4].number_input("Dilation", 0, 4, persist_state="session", key="c1_dil")
         oc[5].button("Textbook preset", key="c1_preset", on_click=load_1d)
         res1 = None
         if x1 is not None and k1 is not None:

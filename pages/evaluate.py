@@ -7,10 +7,9 @@ from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
 from pages._router import ensure_router
-from pages._shared import init_state, keep_across_pages, presenter
+from pages._shared import init_state, presenter
 
 ensure_router()
-keep_across_pages("evaluate", ["ev_norm", "ev_true", "ev_pred", "ev_threshold"])
 
 S = st.session_state
 MAX_IMAGES = 24
@@ -93,6 +92,7 @@ def live(current: runs.Run, was_active: bool) -> None:
 st.radio(
     "Confusion matrix shows",
     ["counts", "row-normalised"],
+    persist_state="session",
     key="ev_norm",
     horizontal=True,
     help="Row-normalised divides each row by the number of examples of its true class.",
@@ -168,9 +168,15 @@ with right:
 st.subheader("The examples behind a cell")
 st.caption("Pick a cell here, or click one in the matrix.")
 s1, s2 = st.columns(2)
-s1.selectbox("True class", range(n_classes), format_func=lambda c: class_names[c], key="ev_true")
+s1.selectbox(
+    "True class",
+    range(n_classes),
+    format_func=lambda c: class_names[c],
+    persist_state="session",
+    key="ev_true",
+)
 s2.selectbox("Predicted as", range(n_classes), format_func=lambda c: class_names[c],
-             key="ev_pred")  # fmt: skip
+             persist_state="session", key="ev_pred")  # fmt: skip
 i, j = S.ev_true, S.ev_pred
 hits = np.flatnonzero((y_true == i) & (pred == j))  # positions in the test set
 kind = "right" if i == j else "mistakes"
@@ -220,7 +226,7 @@ if n_classes == 2:
     except UserInputError as err:
         st.error(str(err))
         st.stop()
-    st.slider("Threshold", 0.0, 1.0, step=0.01, key="ev_threshold")
+    st.slider("Threshold", 0.0, 1.0, step=0.01, persist_state="session", key="ev_threshold")
     cm2 = metrics.threshold_confusion(y_true=y_true, scores=scores, threshold=S.ev_threshold)
     tn, fp, fn, tp = (int(v) for v in cm2.ravel())
     tpr = tp / max(tp + fn, 1)

@@ -6,22 +6,9 @@ from core.errors import UserInputError
 from core.learn import builder
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import keep_across_pages, remember
+from pages._shared import remember
 
 ensure_router()
-keep_across_pages(
-    "model_builder",
-    [
-        "mb_input",
-        "mb_preset",
-        "mb_add_type",
-        "mb_add_at",
-        "mb_name",
-        "mb_custom_shape",
-        "mb_custom_classes",
-        "mb_head",
-    ],
-)
 
 S = st.session_state
 CHOICES = builder.input_choices()
@@ -162,12 +149,14 @@ c1.selectbox(
     "Input",
     INPUT_KEYS,
     format_func=lambda k: CHOICES[k].label if k in CHOICES else "Custom input shape",
+    persist_state="session",
     key="mb_input",
     on_change=_fit_output,
 )
 if S.mb_input == "custom":
     c2.text_input(
         "Shape (channels first)",
+        persist_state="session",
         key="mb_custom_shape",
         on_change=_fit_output,
         help="(channels, height, width) for an image or spectrogram, (channels, samples) for "
@@ -178,6 +167,7 @@ if S.mb_input == "custom":
         min_value=2,
         max_value=1000,
         step=1,
+        persist_state="session",
         key="mb_custom_classes",
         on_change=_fit_output,
     )
@@ -202,6 +192,7 @@ if choice.n_classes == 2:
         "Output and loss",
         list(builder.HEADS),
         format_func=builder.HEADS.get,
+        persist_state="session",
         key="mb_head",
         horizontal=True,
         on_change=_fit_output,
@@ -215,6 +206,7 @@ p1.selectbox(
     "Preset",
     builder.PRESET_NAMES,
     format_func=builder.PRESET_TITLES.get,
+    persist_state="session",
     key="mb_preset",
     help="Loading a preset replaces the layer list below, adapted to the input and classes.",
 )
@@ -252,19 +244,26 @@ with editor:
             k = _key(uid, f.name)
             if f.kind == "int":
                 cols[slot].number_input(
-                    f.label, min_value=int(f.minimum), max_value=int(f.maximum), step=1, key=k
+                    f.label,
+                    min_value=int(f.minimum),
+                    max_value=int(f.maximum),
+                    step=1,
+                    persist_state="session",
+                    key=k,
                 )
                 slot += 1
             elif f.kind == "float":
                 cols[slot].number_input(
                     f.label, min_value=float(f.minimum), max_value=float(f.maximum), step=0.05,
-                    format="%.3g", key=k,
+                    format="%.3g", persist_state="session", key=k,
                 )  # fmt: skip
                 slot += 1
             elif f.kind == "choice":
-                cols[N_NUMBERS + 1].selectbox(f.label, f.options, key=k, help=f.help)
+                cols[N_NUMBERS + 1].selectbox(
+                    f.label, f.options, persist_state="session", key=k, help=f.help
+                )
             else:
-                cols[N_NUMBERS + 2].checkbox(f.label, key=k)
+                cols[N_NUMBERS + 2].checkbox(f.label, persist_state="session", key=k)
         if failing:
             cols[SHAPE].markdown(f":red[fails on {result.error_input_shape}]")
         elif i < len(result.rows):
@@ -286,12 +285,17 @@ with editor:
 
 a1, a2, a3, _ = st.columns([2, 2, 1.4, 2.6], vertical_alignment="bottom")
 a1.selectbox(
-    "Layer type", list(builder.LAYER_TYPES), format_func=builder.type_label, key="mb_add_type"
+    "Layer type",
+    list(builder.LAYER_TYPES),
+    format_func=builder.type_label,
+    persist_state="session",
+    key="mb_add_type",
 )
 a2.selectbox(
     "Where",
     ["end", *range(1, len(layers) + 1)],
     format_func=lambda v: "at the end" if v == "end" else f"before layer {v}",
+    persist_state="session",
     key="mb_add_at",
 )
 a3.button("Add layer", key="mb_add", icon=":material/add:", on_click=_add)
@@ -341,7 +345,7 @@ with right:
 # --- hand-over
 st.subheader("Use this model for training")
 u1, u2, _ = st.columns([2, 2, 3], vertical_alignment="bottom")
-u1.text_input("Model name", key="mb_name", max_chars=60)
+u1.text_input("Model name", persist_state="session", key="mb_name", max_chars=60)
 ready = result.ok and not problem and choice.trainable
 u2.button(
     "Use this model for training",

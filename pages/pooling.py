@@ -10,7 +10,6 @@ from core.figures import conv as figs
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
-    keep_across_pages,
     matrix_input,
     presenter,
     remember,
@@ -20,22 +19,6 @@ from pages._shared import (
 )
 
 ensure_router()
-keep_across_pages(
-    "pooling",
-    [
-        "pool_preset",
-        "pool_channels",
-        "pool_mode",
-        "pool_size",
-        "pool_stride",
-        "pool_pad",
-        "pool_dil",
-        "pool_include_pad",
-        "pool_channel_shown",
-        "pool_step",
-    ]
-    + [f"pool_x_{c}" for c in range(3)],
-)
 
 st.title("Pooling")
 st.markdown(
@@ -87,11 +70,18 @@ if "pool_x_0" not in st.session_state:
     load_preset()
 
 top = st.columns([3, 1, 1])
-top[0].selectbox("Preset", list(presets.POOL_PRESETS), key="pool_preset", on_change=load_preset)
+top[0].selectbox(
+    "Preset",
+    list(presets.POOL_PRESETS),
+    persist_state="session",
+    key="pool_preset",
+    on_change=load_preset,
+)
 top[1].number_input(
     "Channels",
     1,
     3,
+    persist_state="session",
     key="pool_channels",
     on_change=channels_changed,
     help="Pooling treats each channel separately: C channels in, C channels out.",
@@ -104,15 +94,20 @@ for c in range(n_ch):
         suffix = f" (channel {c + 1})" if n_ch > 1 else ""
         xs.append(matrix_input(f"Input{suffix}", f"pool_x_{c}", name=f"input{suffix}"))
 with cols[-1]:
-    st.radio("Pooling", ["max", "average"], key="pool_mode", horizontal=True)
+    st.radio(
+        "Pooling", ["max", "average"], persist_state="session", key="pool_mode", horizontal=True
+    )
     hp = st.columns(4)
-    hp[0].number_input("Window", 0, 8, key="pool_size")
-    hp[1].number_input("Stride", 0, 8, key="pool_stride")
-    hp[2].number_input("Padding", 0, 4, key="pool_pad")
+    hp[0].number_input("Window", 0, 8, persist_state="session", key="pool_size")
+    hp[1].number_input("Stride", 0, 8, persist_state="session", key="pool_stride")
+    hp[2].number_input("Padding", 0, 4, persist_state="session", key="pool_pad")
     is_max = st.session_state.pool_mode == "max"
-    hp[3].number_input("Dilation", 0, 4, key="pool_dil", disabled=not is_max)
+    hp[3].number_input(
+        "Dilation", 0, 4, persist_state="session", key="pool_dil", disabled=not is_max
+    )
     st.checkbox(
         "Average counts padding cells",
+        persist_state="session",
         key="pool_include_pad",
         disabled=is_max,
         help="PyTorch's count_include_pad: divide by the whole window, or only by the real cells in it.",
@@ -165,7 +160,13 @@ if is_max and result.pads[0][0]:
 
 st.subheader("Step by step")
 if n_ch > 1:
-    st.radio("Channel shown", list(range(1, n_ch + 1)), key="pool_channel_shown", horizontal=True)
+    st.radio(
+        "Channel shown",
+        list(range(1, n_ch + 1)),
+        persist_state="session",
+        key="pool_channel_shown",
+        horizontal=True,
+    )
 channel = min(st.session_state.pool_channel_shown, n_ch) - 1
 
 

@@ -8,7 +8,6 @@ from core.errors import UserInputError
 from core.explain import receptive as rf
 from core.figures import receptive as rfig
 from pages._router import ensure_router
-from pages._shared import keep_across_pages
 
 ensure_router()
 
@@ -78,12 +77,6 @@ def _unit_layer_changed() -> None:
 if "rf_n" not in S:
     S.rf_preset = "textbook"
     _load_preset()
-keep_across_pages(
-    "receptive_field",
-    ["rf_preset", "rf_in_h", "rf_in_w", "rf_unit_layer", "rf_unit_row", "rf_unit_col",
-     "rf_sr", "rf_hop", "rf_n_fft", "rf_check"]
-    + [f"rf_{f}_{i}" for i in range(S.rf_n) for f in ("kind", "k", "s", "p", "d")],
-)  # fmt: skip
 
 
 @st.cache_data(max_entries=8)
@@ -119,23 +112,37 @@ with editor:
         "Preset stack",
         list(rf.PRESETS),
         format_func=lambda k: rf.PRESETS[k]["title"],
+        persist_state="session",
         key="rf_preset",
         on_change=_load_preset,
     )
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.number_input("Input height", min_value=1, max_value=512, step=1, key="rf_in_h",
+    c1.number_input("Input height", min_value=1, max_value=512, step=1, persist_state="session", key="rf_in_h",
                     on_change=_reset_unit, args=(S.rf_n,))  # fmt: skip
-    c2.number_input("Input width", min_value=1, max_value=512, step=1, key="rf_in_w",
+    c2.number_input("Input width", min_value=1, max_value=512, step=1, persist_state="session", key="rf_in_w",
                     on_change=_reset_unit, args=(S.rf_n,))  # fmt: skip
     with st.expander(f"Layers ({S.rf_n})", expanded=S.rf_n <= 8):
         for i in range(S.rf_n):
             cols = st.columns([2, 2, 2, 2, 2, 1, 1, 1, 2], vertical_alignment="bottom")
             name = S.get(f"rf_name_{i}") or ""
-            cols[0].selectbox(f"{i + 1}. {name}".strip(), ["conv", "pool"], key=f"rf_kind_{i}")
-            cols[1].number_input("k", min_value=1, max_value=64, key=f"rf_k_{i}")
-            cols[2].number_input("s", min_value=1, max_value=16, key=f"rf_s_{i}")
-            cols[3].number_input("p", min_value=0, max_value=32, key=f"rf_p_{i}")
-            cols[4].number_input("d", min_value=1, max_value=16, key=f"rf_d_{i}")
+            cols[0].selectbox(
+                f"{i + 1}. {name}".strip(),
+                ["conv", "pool"],
+                persist_state="session",
+                key=f"rf_kind_{i}",
+            )
+            cols[1].number_input(
+                "k", min_value=1, max_value=64, persist_state="session", key=f"rf_k_{i}"
+            )
+            cols[2].number_input(
+                "s", min_value=1, max_value=16, persist_state="session", key=f"rf_s_{i}"
+            )
+            cols[3].number_input(
+                "p", min_value=0, max_value=32, persist_state="session", key=f"rf_p_{i}"
+            )
+            cols[4].number_input(
+                "d", min_value=1, max_value=16, persist_state="session", key=f"rf_d_{i}"
+            )
             cols[5].button(
                 "",
                 icon=":material/arrow_upward:",
@@ -179,14 +186,17 @@ except UserInputError as err:
         st.error(str(err))
 
 top = len(rows) - 1
-if S.get("rf_unit_layer", top) > top:
+# A selectbox keeps its value by label; a label that changed (the sizes below) once came back
+# as a string, so anything but a layer index in range resets the choice to the top layer.
+if not isinstance(S.get("rf_unit_layer", top), int) or not 0 <= S.get("rf_unit_layer", top) <= top:
     _reset_unit(top)
 with left:
     st.subheader("Pick a unit")
     st.selectbox(
         "Layer",
         list(range(len(rows))),
-        format_func=lambda i: f"{i}: {rows[i].name} ({rows[i].n[0]}×{rows[i].n[1]})",
+        format_func=lambda i: f"{i}: {rows[i].name}",  # stable while sizes change
+        persist_state="session",
         key="rf_unit_layer",
         on_change=_unit_layer_changed,
     )
@@ -196,8 +206,12 @@ with left:
     if S.rf_unit_col < 0 or S.rf_unit_col >= chosen.n[1]:
         S.rf_unit_col = chosen.n[1] // 2
     u1, u2 = st.columns(2)
-    u1.number_input("Row", min_value=0, max_value=chosen.n[0] - 1, key="rf_unit_row")
-    u2.number_input("Column", min_value=0, max_value=chosen.n[1] - 1, key="rf_unit_col")
+    u1.number_input(
+        "Row", min_value=0, max_value=chosen.n[0] - 1, persist_state="session", key="rf_unit_row"
+    )
+    u2.number_input(
+        "Column", min_value=0, max_value=chosen.n[1] - 1, persist_state="session", key="rf_unit_col"
+    )
 
 regions = rf.unit_region(rows, layer=S.rf_unit_layer, row=S.rf_unit_row, col=S.rf_unit_col)
 
@@ -221,9 +235,13 @@ with pic_col:
     )
 with spec_col:
     s1, s2, s3 = st.columns(3)
-    s1.selectbox("Sample rate (Hz)", [16000, 22050, 44100], key="rf_sr")
-    s2.number_input("Hop length", min_value=1, max_value=4096, value=160, key="rf_hop")
-    s3.selectbox("FFT size", [256, 512, 1024, 2048], index=1, key="rf_n_fft")
+    s1.selectbox("Sample rate (Hz)", [16000, 22050, 44100], persist_state="session", key="rf_sr")
+    s2.number_input(
+        "Hop length", min_value=1, max_value=4096, value=160, persist_state="session", key="rf_hop"
+    )
+    s3.selectbox(
+        "FFT size", [256, 512, 1024, 2048], index=1, persist_state="session", key="rf_n_fft"
+    )
     logmel = _logmel(h, w, S.rf_sr, S.rf_hop, S.rf_n_fft)
     info = rf.field_in_time_frequency(regions[0], logmel)
     st.plotly_chart(
@@ -249,7 +267,7 @@ st.markdown(
 )
 if S.rf_unit_layer == 0:
     st.info("Pick a unit in a layer above the input to run the check.")
-elif st.toggle("Run the autograd check", key="rf_check"):
+elif st.toggle("Run the autograd check", persist_state="session", key="rf_check"):
     try:
         check = rf.autograd_check(layers, input_size=(h, w), layer=S.rf_unit_layer,
                                   row=S.rf_unit_row, col=S.rf_unit_col)  # fmt: skip

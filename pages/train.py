@@ -15,30 +15,12 @@ from core.learn import train as trainer
 from core.learn.build import build_model, to_pytorch_code
 from core.learn.classify import preprocess_for
 from pages._router import ensure_router
-from pages._shared import init_state, keep_across_pages, presenter
+from pages._shared import init_state, presenter
 
 ensure_router()
 # Seconds between redraws of a live run: each redraw costs the server a script run, and a hall
 # of students watching their curves multiplies it (1 s froze a 2-core server with six watchers).
 LIVE_REFRESH_S = 2.0
-keep_across_pages(
-    "train",
-    [
-        "tr_dataset",
-        "tr_binary",
-        "tr_source",
-        "tr_optimizer",
-        "tr_lr",
-        "tr_momentum",
-        "tr_wd",
-        "tr_scheduler",
-        "tr_batch",
-        "tr_epochs",
-        "tr_augment",
-        "tr_seed",
-        "tr_preset",
-    ],
-)
 
 S = st.session_state
 
@@ -210,7 +192,7 @@ if S.get("user_dataset") is not None:
                 st.rerun()
 elif S.tr_dataset == USER:
     S.tr_dataset = "digits"
-c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="tr_dataset",
+c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, persist_state="session", key="tr_dataset",
              on_change=dataset_changed, disabled=busy)  # fmt: skip
 ds = load_dataset(S.tr_dataset)
 c2.markdown(DESCRIPTIONS[S.tr_dataset])
@@ -233,7 +215,7 @@ with st.expander("Examples, one per class", expanded=False):
                 st.audio(ds.x[i], sample_rate=ds.sample_rate)
 
 b1, b2, b3 = st.columns([2, 2, 2])
-b1.checkbox("Only two classes", key="tr_binary", disabled=busy,
+b1.checkbox("Only two classes", persist_state="session", key="tr_binary", disabled=busy,
             help="Learn a yes/no decision between two classes with one sigmoid output and "
             "binary cross-entropy; the Evaluate page then draws its ROC curve.")  # fmt: skip
 classes = list(range(ds.n_classes))
@@ -241,7 +223,7 @@ for col, key, label in ((b2, "tr_class_a", "Class 0 (negative)"),
                         (b3, "tr_class_b", "Class 1 (positive)")):  # fmt: skip
     if S[key] not in classes:
         S[key] = 0
-    col.selectbox(label, classes, format_func=lambda c: ds.class_names[c], key=key,
+    col.selectbox(label, classes, format_func=lambda c: ds.class_names[c], persist_state="session", key=key,
                   disabled=busy or not S.tr_binary)  # fmt: skip
 
 # ----------------------------------------------------------------------------- model ----
@@ -251,7 +233,7 @@ builder_ok = isinstance(builder, dict) and builder.get("dataset") == S.tr_datase
 sources = {"preset": "A preset, adapted to this data",
            "builder": "My model from the Model builder"}  # fmt: skip
 src_col, preset_col = st.columns(2)
-src_col.radio("Model", list(sources), format_func=sources.get, key="tr_source",
+src_col.radio("Model", list(sources), format_func=sources.get, persist_state="session", key="tr_source",
               disabled=busy)  # fmt: skip
 
 problems: list[str] = []
@@ -261,7 +243,7 @@ hint = ""
 try:
     if S.tr_source == "preset":
         preset_col.selectbox("Preset", PRESETS, format_func=lambda k: zoo.PRESETS[k]["title"],
-                     key="tr_preset", disabled=busy)  # fmt: skip
+                     persist_state="session", key="tr_preset", disabled=busy)  # fmt: skip
         hint = input_hint(ds, S.tr_preset)
         inputs = load_inputs(S.tr_dataset, hint)
         input_shape = tuple(inputs.x.shape[1:])
@@ -326,26 +308,36 @@ if summary is not None:
 # ---------------------------------------------------------------------------- recipe ----
 st.header("3. Recipe")
 r1, r2, r3, r4 = st.columns(4)
-r1.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="tr_optimizer",
+r1.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, persist_state="session", key="tr_optimizer",
              disabled=busy)  # fmt: skip
 r2.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g",
-                key="tr_lr", disabled=busy)  # fmt: skip
-r3.number_input("Momentum (SGD)", min_value=0.0, max_value=0.999, step=0.05, key="tr_momentum",
+                persist_state="session", key="tr_lr", disabled=busy)  # fmt: skip
+r3.number_input("Momentum (SGD)", min_value=0.0, max_value=0.999, step=0.05, persist_state="session", key="tr_momentum",
                 disabled=busy or S.tr_optimizer != "sgd")  # fmt: skip
 r4.number_input("Weight decay", min_value=0.0, step=1e-3, format="%g",
-                key="tr_wd", disabled=busy)  # fmt: skip
+                persist_state="session", key="tr_wd", disabled=busy)  # fmt: skip
 r5, r6, r7, r8, r9 = st.columns(5)
-r5.selectbox("Scheduler", list(SCHEDULERS), format_func=SCHEDULERS.get, key="tr_scheduler",
+r5.selectbox("Scheduler", list(SCHEDULERS), format_func=SCHEDULERS.get, persist_state="session", key="tr_scheduler",
              disabled=busy)  # fmt: skip
-r6.number_input("Batch size", min_value=0, step=8, key="tr_batch",
+r6.number_input("Batch size", min_value=0, step=8, persist_state="session", key="tr_batch",
                 disabled=busy)  # fmt: skip
-r7.number_input("Epochs", min_value=0, step=1, key="tr_epochs", disabled=busy)
+r7.number_input(
+    "Epochs", min_value=0, step=1, persist_state="session", key="tr_epochs", disabled=busy
+)
 augments = ["none", "image"] if ds.kind == "image" else ["none", "spectrogram", "waveform"]
 if S.tr_augment not in augments:
     S.tr_augment = "none"
-r8.selectbox("Augmentation", augments, format_func=AUGMENT.get, key="tr_augment",
+r8.selectbox("Augmentation", augments, format_func=AUGMENT.get, persist_state="session", key="tr_augment",
              disabled=busy)  # fmt: skip
-r9.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tr_seed", disabled=busy)
+r9.number_input(
+    "Seed",
+    min_value=0,
+    max_value=2**31 - 1,
+    step=1,
+    persist_state="session",
+    key="tr_seed",
+    disabled=busy,
+)
 
 recipe = None
 try:

@@ -8,10 +8,8 @@ from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages._router import ensure_router
-from pages._shared import keep_across_pages
 
 ensure_router()
-keep_across_pages("your_data", ["yd_kind", "yd_new_class", "yd_online", "yd_words", "yd_limit"])
 
 S = st.session_state
 SR = 16_000
@@ -124,11 +122,22 @@ def thumbnail(samples: np.ndarray) -> np.ndarray:
 
 if "yd_kind" not in S:
     S.yd_kind = "Sounds"
-st.radio("What will the network tell apart?", list(KINDS), key="yd_kind", horizontal=True)
+st.radio(
+    "What will the network tell apart?",
+    list(KINDS),
+    persist_state="session",
+    key="yd_kind",
+    horizontal=True,
+)
 g = collection()
 
 a, b = st.columns([3, 1], vertical_alignment="bottom")
-a.text_input("New class name", key="yd_new_class", placeholder="e.g. clap, whistle, snap")
+a.text_input(
+    "New class name",
+    persist_state="session",
+    key="yd_new_class",
+    placeholder="e.g. clap, whistle, snap",
+)
 b.button("Add class", key="yd_add_class", on_click=add_class, icon=":material/add:")
 
 with st.expander("Upload a zip with one folder per class", expanded=False):
@@ -206,11 +215,23 @@ st.markdown(
     "kept on the server's disk, so the next user does not download them again."
 )
 d1, d2, d3 = st.columns([3, 3, 1], vertical_alignment="bottom")
-d1.selectbox("Dataset", list(online.TITLES), format_func=online.TITLES.get, key="yd_online")
+d1.selectbox(
+    "Dataset",
+    list(online.TITLES),
+    format_func=online.TITLES.get,
+    persist_state="session",
+    key="yd_online",
+)
 if S.yd_online == "speech_commands":
-    d2.multiselect("Words to keep", online.SPEECH_WORDS, default=["yes", "no"], key="yd_words")
+    d2.multiselect(
+        "Words to keep",
+        online.SPEECH_WORDS,
+        default=["yes", "no"],
+        persist_state="session",
+        key="yd_words",
+    )
 else:
-    d2.number_input("Training examples per class", 50, 6000, 1000, step=50, key="yd_limit",
+    d2.number_input("Training examples per class", 50, 6000, 1000, step=50, persist_state="session", key="yd_limit",
                     help="The first N of each class (and N/5 test examples), so training stays quick.")  # fmt: skip
 if d3.button("Download", key="yd_download"):
     bar = st.progress(0.0, text="Connecting…")

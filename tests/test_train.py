@@ -290,6 +290,7 @@ def _load_cli_bundle(path):
     return load_bundle(path.read_bytes(), name=path.name)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_apps_own_bundle_and_keeps_every_class(tmp_path):
     from core.data import shipped as data
     from core.learn.classify import Preprocess, classify_image
@@ -362,6 +363,7 @@ def test_default_model_and_recipe_fit_each_dataset(name):
     assert result.history[-1].train_loss < np.log(ds.n_classes)  # better than a uniform guess
 
 
+@pytest.mark.slow
 def test_cli_defaults_to_the_datasets_model_and_recipe(tmp_path):
     out = tmp_path / "model.zip"
     cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--epochs", "1",
