@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.errors import UserInputError
-from core.explain.summary import Summary, SummaryRow, canonical_type, check_caps, summarize
+from core.explain.summary import (
+    ACTIVATIONS,
+    Summary,
+    SummaryRow,
+    canonical_type,
+    check_caps,
+    summarize,
+)
 
 
 def _block_sources() -> dict[str, str]:
@@ -144,7 +151,7 @@ def _separable(row: SummaryRow) -> list[Call]:
 LAYERS = {
     "conv": _conv,
     "batchnorm": _batchnorm,
-    **dict.fromkeys(("relu", "leakyrelu", "gelu", "tanh", "sigmoid", "softmax"), _activation),
+    **dict.fromkeys(ACTIVATIONS, _activation),
     "maxpool": _pool,
     "avgpool": _pool,
     "adaptive_avgpool": _adaptive,
