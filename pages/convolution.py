@@ -220,20 +220,8 @@ with tab2d:
     result = None
     if all(m is not None for m in xs + ks):
         try:
-            shapes = {m.shape for m in xs}
-            if len(shapes) > 1:
-                raise UserInputError(
-                    "Every input channel must have the same size: "
-                    + ", ".join(
-                        f"channel {i + 1} is {m.shape[0]}x{m.shape[1]}" for i, m in enumerate(xs)
-                    )
-                    + "."
-                )
-            kshapes = {m.shape for m in ks}
-            if len(kshapes) > 1:
-                raise UserInputError("Every channel's kernel must have the same size.")
-            x = np.stack(xs)  # (C, H, W)
-            w = np.stack(ks)[None]  # (1, C, kH, kW)
+            x = conv.stack_channels(xs, what="input channel")  # (C, H, W)
+            w = conv.stack_channels(ks, what="channel's kernel")[None]  # (1, C, kH, kW)
             b = np.array([st.session_state.conv_bias])
             result = conv.conv2d(x, w, b, **settings)
             remember("conv_last_good", (x, w, b, settings, result))

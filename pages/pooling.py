@@ -116,9 +116,7 @@ with cols[-1]:
 result = None
 if all(m is not None for m in xs):
     try:
-        if len({m.shape for m in xs}) > 1:
-            raise UserInputError("Every channel must have the same size.")
-        x = np.stack(xs)  # (C, H, W)
+        x = conv.stack_channels(xs, what="channel")  # (C, H, W)
         size, stride, pad = (
             st.session_state.pool_size,
             st.session_state.pool_stride,

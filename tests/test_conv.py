@@ -427,3 +427,10 @@ def test_parse_and_format_round_trip():
     m = np.array([[1, -2.5, 0], [3, 4, 1e-3]])
     np.testing.assert_array_equal(conv.parse_matrix(conv.format_matrix(m)), m)
     assert conv.parse_matrix("1, 2; 3\n4 5 6").tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_channels_typed_separately_stack_or_say_which_differs():
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    np.testing.assert_array_equal(conv.stack_channels([a, b]), np.stack([a, b]))
+    with pytest.raises(UserInputError, match="input channel 1 is 2x3, input channel 2 is 3x3"):
+        conv.stack_channels([a, np.ones((3, 3))], what="input channel")

@@ -83,3 +83,13 @@ def test_letter_in_a_cell(at):
     text_area(at, "pool_x_0").input("1 2\n3 b").run()
     assert any("Row 2, column 2 of the input is 'b'" in e for e in errors(at))
     assert codes(at)[0] == "(1 + 2 + 5 + 6) / 4 = 3.5"
+
+
+def test_channels_of_different_sizes_name_each_size():
+    from tests.apptest import errors, open_page, text_area
+
+    at = open_page("pooling")
+    at.number_input(key="pool_channels").set_value(2).run()
+    text_area(at, "pool_x_1").set_value("1 2\n3 4").run()
+    assert not at.exception
+    assert any("Every channel must have the same size: channel 1 is" in e for e in errors(at))

@@ -760,6 +760,20 @@ def _parse_cell(cell: str) -> float:
     return float(cell)
 
 
+def stack_channels(matrices, *, what: str = "input channel") -> np.ndarray:
+    """Stack per-channel matrices typed separately into one (C, H, W) array.
+
+    Raises UserInputError naming each channel's size when they differ.
+    """
+    shapes = [np.shape(m) for m in matrices]
+    if not shapes:
+        raise UserInputError(f"There is no {what} to stack.")
+    if len(set(shapes)) > 1:
+        sizes = ", ".join(f"{what} {i + 1} is {h}x{w}" for i, (h, w) in enumerate(shapes))
+        raise UserInputError(f"Every {what} must have the same size: {sizes}.")
+    return np.stack([np.asarray(m, dtype=np.float64) for m in matrices])  # (C, H, W)
+
+
 def format_matrix(m: np.ndarray) -> str:
     """The inverse of :func:`parse_matrix`: one line per row, cells separated by spaces."""
     m = np.atleast_2d(np.asarray(m, dtype=float))
