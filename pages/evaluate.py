@@ -228,9 +228,7 @@ if n_classes == 2:
         st.stop()
     st.slider("Threshold", 0.0, 1.0, step=0.01, persist_state="session", key="ev_threshold")
     cm2 = metrics.threshold_confusion(y_true=y_true, scores=scores, threshold=S.ev_threshold)
-    tn, fp, fn, tp = (int(v) for v in cm2.ravel())
-    tpr = tp / max(tp + fn, 1)
-    fpr = fp / max(fp + tn, 1)
+    fpr, tpr = metrics.rates(cm2)  # this threshold's point on the ROC curve
     a, b = st.columns(2, gap="large")
     with a:
         st.plotly_chart(tfig.roc_figure(roc.fpr, roc.tpr, auc=roc.auc, point=(fpr, tpr),

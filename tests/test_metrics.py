@@ -92,3 +92,17 @@ def test_bad_inputs_are_user_errors():
         roc_curve(y_true=[1, 1], scores=[0.2, 0.3])
     with pytest.raises(UserInputError):
         roc_curve(y_true=[0, 2], scores=[0.2, 0.3])
+
+
+def test_the_threshold_point_lies_on_sklearns_roc_curve():
+    from core.learn import metrics
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    scores = np.clip(0.3 * y + rng.uniform(0, 0.7, 200), 0, 1)
+    for threshold in (0.2, 0.5, 0.8):
+        fpr, tpr = metrics.rates(
+            metrics.threshold_confusion(y_true=y, scores=scores, threshold=threshold)
+        )
+        ref_fpr, ref_tpr, ref_thr = skm.roc_curve(y, scores, drop_intermediate=False)
+        k = np.flatnonzero(ref_thr >= threshold)[-1]  # the last sklearn threshold still >= ours
+        assert (fpr, tpr) == pytest.approx((ref_fpr[k], ref_tpr[k]))

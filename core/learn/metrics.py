@@ -163,3 +163,9 @@ def threshold_confusion(*, y_true, scores, threshold: float) -> np.ndarray:
     """2x2 confusion matrix when predicting class 1 for ``score >= threshold``."""
     s = np.asarray(scores, dtype=np.float64)
     return confusion_matrix(y_true=y_true, y_pred=(s >= threshold).astype(np.int64), n_classes=2)
+
+
+def rates(cm) -> tuple[float, float]:
+    """(false-positive rate, true-positive rate) of a 2x2 confusion matrix: its ROC point."""
+    tn, fp, fn, tp = (int(v) for v in np.asarray(cm).ravel())
+    return fp / max(fp + tn, 1), tp / max(tp + fn, 1)
