@@ -96,6 +96,7 @@ def test_bad_inputs_are_user_errors():
 
 def test_the_threshold_point_lies_on_sklearns_roc_curve():
     from core.learn import metrics
+
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 200)
     scores = np.clip(0.3 * y + rng.uniform(0, 0.7, 200), 0, 1)
