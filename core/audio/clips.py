@@ -122,8 +122,6 @@ def load_clip(
         Empty, damaged or non-audio data, no samples, NaN or infinite samples, or a file
         rate outside 8 to 192 kHz.
     """
-    import soundfile as sf
-
     if not MIN_SR <= target_sr <= MAX_SR:
         raise UserInputError(
             f"The analysis rate must be between {MIN_SR} and {MAX_SR} Hz; got {target_sr} Hz."
@@ -134,12 +132,44 @@ def load_clip(
         raise UserInputError(
             f"“{name}” is empty: the file has 0 bytes, so there is nothing to play."
         )
+    audio, file_sr, n_frames, keep = _decode(data, name=name, max_seconds=max_seconds)
+    _check_samples(audio, name=name, n_frames=n_frames)
+    notes: list[str] = []
+    channels = audio.shape[1]
+    source_seconds = n_frames / file_sr
+    mono = _to_mono(audio, notes)
+    if keep < n_frames:  # cut at max_seconds
+        notes.append(
+            f"The clip lasts {source_seconds:.1f} s; it was trimmed to its first {max_seconds:g} s."
+        )
+    mono = _resample(mono, file_sr=file_sr, target_sr=target_sr, notes=notes)
+    if mono.shape[0] == 0:
+        raise UserInputError(f"“{name}” is too short to hold a single sample at {target_sr} Hz.")
+    _level_notes(mono, notes)
+    import hashlib
+
+    digest = hashlib.blake2b(mono.tobytes() + str(target_sr).encode(), digest_size=16).hexdigest()
+    return Clip(
+        digest=digest,
+        samples=mono,
+        sr=int(target_sr),
+        name=name,
+        notes=notes,
+        source_sr=file_sr,
+        source_channels=channels,
+        source_seconds=source_seconds,
+    )
+
+
+def _decode(data: bytes, *, name: str, max_seconds: float) -> tuple[np.ndarray, int, int, int]:
+    """Samples (n, channels) of at most ``max_seconds``, the file's rate, its length in
+    frames and the frames asked for."""
+    import soundfile as sf
+
     kind = _sniff_format(data)
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            file_sr = int(f.samplerate)
-            channels = int(f.channels)
-            n_frames = int(f.frames)
+            file_sr, n_frames = int(f.samplerate), int(f.frames)
             if not MIN_SR <= file_sr <= MAX_SR:
                 raise UserInputError(
                     f"“{name}” is sampled at {file_sr} Hz; this page accepts rates from "
@@ -158,7 +188,10 @@ def load_clip(
         raise UserInputError(
             f"“{name}” is not an audio file this page can read. Upload WAV, FLAC, OGG or MP3."
         ) from exc
+    return audio, file_sr, n_frames, keep
 
+
+def _check_samples(audio: np.ndarray, *, name: str, n_frames: int) -> None:
     if n_frames == 0 or audio.shape[0] == 0:
         raise UserInputError(
             f"“{name}” is a valid audio file but holds 0 samples: it has no sound."
@@ -170,33 +203,35 @@ def load_clip(
             "The file is broken; export it again from the program that made it."
         )
 
-    notes: list[str] = []
-    source_seconds = n_frames / file_sr
+
+def _to_mono(audio: np.ndarray, notes: list[str]) -> np.ndarray:
+    """(n, channels) -> (n,) by averaging the channels; notes a downmix and clipped samples."""
+    channels = audio.shape[1]
     if channels > 1:
         label = "stereo" if channels == 2 else f"{channels} channels"
         notes.append(
             f"The file is {label} ({channels} channels): they were averaged into one mono channel."
         )
     full = np.abs(audio) >= _CLIP_LEVEL
-    flat_tops = int(np.count_nonzero(full[1:] & full[:-1]))
-    if flat_tops:
+    if np.count_nonzero(full[1:] & full[:-1]):  # runs at full scale: flattened tops
         notes.append(
             f"Clipped samples found: {int(np.count_nonzero(full))} samples sit at full scale "
             "(±1). Clipping flattens the wave and adds harmonics that were not in the sound."
         )
-    mono = audio.mean(axis=1, dtype=np.float32) if channels > 1 else audio[:, 0].copy()
-    if keep < n_frames:
-        notes.append(
-            f"The clip lasts {source_seconds:.1f} s; it was trimmed to its first {max_seconds:g} s."
-        )
-    if file_sr != target_sr:
-        import librosa
+    return audio.mean(axis=1, dtype=np.float32) if channels > 1 else audio[:, 0].copy()
 
-        mono = librosa.resample(mono, orig_sr=file_sr, target_sr=target_sr, res_type="soxr_hq")
-        mono = np.ascontiguousarray(mono, dtype=np.float32)
-        notes.append(f"Resampled from {file_sr} Hz to {target_sr} Hz, the analysis rate.")
-    if mono.shape[0] == 0:
-        raise UserInputError(f"“{name}” is too short to hold a single sample at {target_sr} Hz.")
+
+def _resample(mono: np.ndarray, *, file_sr: int, target_sr: int, notes: list[str]) -> np.ndarray:
+    if file_sr == target_sr:
+        return mono
+    import librosa
+
+    mono = librosa.resample(mono, orig_sr=file_sr, target_sr=target_sr, res_type="soxr_hq")
+    notes.append(f"Resampled from {file_sr} Hz to {target_sr} Hz, the analysis rate.")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _level_notes(mono: np.ndarray, notes: list[str]) -> None:
     peak = float(np.max(np.abs(mono)))
     if peak == 0.0:
         notes.append(
@@ -207,19 +242,6 @@ def load_clip(
             f"The clip is very quiet: its loudest sample is {20 * np.log10(peak):.0f} dBFS "
             "(0 dBFS is full scale). It is analysed as it is."
         )
-    import hashlib
-
-    digest = hashlib.blake2b(mono.tobytes() + str(target_sr).encode(), digest_size=16).hexdigest()
-    return Clip(
-        digest=digest,
-        samples=mono,
-        sr=int(target_sr),
-        name=name,
-        notes=notes,
-        source_sr=file_sr,
-        source_channels=channels,
-        source_seconds=source_seconds,
-    )
 
 
 def load_example(filename: str, *, target_sr: int = 16_000, max_seconds: float = 30.0) -> Clip:
