@@ -118,3 +118,29 @@ def test_require_signal_thresholds():
         audio.require_signal(clip(np.full(399, 0.5)))
     with pytest.raises(UserInputError, match="-82 dBFS"):
         audio.require_signal(clip(np.full(800, 8e-5)))
+
+
+def test_the_fingerprint_tells_a_replaced_example_from_the_one_it_replaced():
+    """Delete one example and record another: same count, and Python may give the new array
+    the address (the id) the deleted one had. The set changed all the same."""
+    rng = np.random.default_rng(0)
+    g = userdata.Gathered("image")
+    g.examples = {"a": [rng.uniform(0, 1, (28, 28)) for _ in range(4)],
+                  "b": [rng.uniform(0, 1, (28, 28)) for _ in range(4)]}  # fmt: skip
+    g.names = {k: [f"{i}.png" for i in range(4)] for k in g.examples}
+    made_from = userdata.fingerprint(g)
+    assert userdata.fingerprint(g) == made_from
+    old_id = id(g.examples["a"][-1])
+    g.examples["a"].pop()  # deleted on the page: nothing else refers to it
+    g.names["a"].pop()
+    kept, new = [], None
+    for _ in range(2000):  # a new example, at the old address when Python reuses it
+        x = np.empty((28, 28))
+        x[:] = rng.uniform(0, 1, (28, 28))
+        if id(x) == old_id:
+            new = x
+            break
+        kept.append(x)
+    g.examples["a"].append(new if new is not None else rng.uniform(0, 1, (28, 28)))
+    g.names["a"].append("new.png")
+    assert userdata.fingerprint(g) != made_from

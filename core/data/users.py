@@ -111,16 +111,49 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(pil.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
 
 
-def fingerprint(g: Gathered) -> tuple:
+class Fingerprint:
+    """What a collection held when a dataset was made from it: its kind, classes and the
+    example arrays themselves.
+
+    Two fingerprints are equal when they name the same classes holding the very same array
+    objects, in the same order. The arrays are held (not just their ``id``): once an example
+    is deleted, Python may give a new one its address, and an id alone would then mistake the
+    new set for the old one.
+    """
+
+    __slots__ = ("kind", "labels", "_items")
+
+    def __init__(self, g: Gathered) -> None:
+        self.kind = g.kind
+        self.labels = tuple(g.examples)
+        self._items = tuple(tuple(items) for items in g.examples.values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fingerprint):
+            return NotImplemented
+        return (
+            self.kind == other.kind
+            and self.labels == other.labels
+            and all(
+                len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+                for a, b in zip(self._items, other._items, strict=True)
+            )
+        )
+
+    __hash__ = None  # compared, never used as a key
+
+    @property
+    def n_examples(self) -> int:
+        return sum(len(items) for items in self._items)
+
+
+def fingerprint(g: Gathered) -> Fingerprint:
     """What identifies a collection's contents cheaply: its kind, classes and example objects.
 
     Adding, deleting or replacing an example changes it, so a dataset made from an earlier
     state can be told apart from what the page shows now.
     """
-    return (
-        g.kind,
-        tuple((label, tuple(id(x) for x in items)) for label, items in g.examples.items()),
-    )
+    return Fingerprint(g)
 
 
 def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
