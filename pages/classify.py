@@ -228,9 +228,13 @@ if current.get("spec") is not None:
         except UserInputError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            S.cl_onnx_result = (id(current["model"]), exported)
+            # keyed by the model object itself (held, so its id can never pass to another)
+            S.cl_onnx_result = (current["model"], exported)
     onnx = S.get("cl_onnx_result")
-    if onnx is not None and onnx[0] == id(current["model"]):  # only the current model's export
+    if onnx is not None and onnx[0] is not current["model"]:  # another model's export: gone
+        del S.cl_onnx_result
+        onnx = None
+    if onnx is not None:
         exp = onnx[1]
         st.success(f"Exported and checked with {exp.checked_with}: largest difference from PyTorch "
                    f"{exp.max_abs_diff:.2g}.")  # fmt: skip

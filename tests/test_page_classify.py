@@ -188,3 +188,24 @@ def test_the_onnx_download_belongs_to_the_model_shown(at):
     load(at, _wav_bundle(1)[1], name="second.zip")
     assert not any("Exported and checked" in s.value for s in at.success)
     assert not [b for b in at.get("download_button") if b.proto.id and "onnx" in str(b.proto)]
+
+
+def test_the_onnx_file_offered_computes_what_the_current_model_computes(at):
+    import onnxruntime as ort
+
+    first, first_zip = _wav_bundle(0)
+    second, second_zip = _wav_bundle(1)
+    load(at, first_zip, name="first.zip")
+    at.button(key="cl_onnx").click().run()
+    load(at, second_zip, name="second.zip")
+    assert "cl_onnx_result" not in at.session_state  # the first export (and model) let go
+    at.button(key="cl_onnx").click().run()
+    assert any("Exported and checked" in s.value for s in at.success)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 1, 8000)).astype(np.float32)
+    session = ort.InferenceSession(at.session_state["cl_onnx_result"][1].data)
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, second(torch.from_numpy(x)).numpy(), atol=1e-5)
+        assert not np.allclose(got, first(torch.from_numpy(x)).numpy(), atol=1e-3)
+    load(at, first_zip, name="first-again.zip")  # a new load is a new model: no export yet
+    assert not any("Exported and checked" in s.value for s in at.success)
