@@ -8,6 +8,7 @@ from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages._router import ensure_router
+from pages._shared import clip_notes
 
 ensure_router()
 
@@ -54,7 +55,7 @@ def merge(new: userdata.Gathered) -> None:
             g.examples[label].append(example)
             g.names[label].append(name)
             added += 1
-    S.yd_messages = [("warning", p) for p in new.problems] + [("info", n) for n in new.notes]
+    S.yd_messages = [("warning", p) for p in new.problems] + [("note", n) for n in new.notes]
     if added:
         S.yd_messages.insert(0, ("success", f"Added {added} example(s)."))
 
@@ -149,7 +150,10 @@ with st.expander("Upload a zip with one folder per class", expanded=False):
     st.file_uploader("Zip", type=["zip"], key="yd_zip", on_change=add_zip)
 
 for kind, text in S.get("yd_messages", []):
-    getattr(st, kind)(text)
+    if kind == "note":  # what the decoder did to a clip or picture, shown as on every page
+        clip_notes([text])
+    else:
+        getattr(st, kind)(text)
 
 for label in list(g.examples):
     items = g.examples[label]

@@ -193,3 +193,55 @@ def test_download_from_a_mirror_with_wrong_files_is_refused(at, monkeypatch, tmp
     assert not at.exception
     assert any("does not match its published checksum" in e.value for e in at.error)
     assert "user_dataset" not in at.session_state
+
+
+def wav_of(x, sr=16000, channels=1):
+    x = np.asarray(x, np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([x] * channels, axis=1) if channels > 1 else x, sr, format="WAV",
+             subtype="FLOAT")  # fmt: skip
+    return buf.getvalue()
+
+
+def test_clips_without_signal_are_refused_and_the_decoders_notes_are_shown(at):
+    t = np.arange(22050) / 44100
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([
+        ("stereo.wav", wav_of(tone, sr=44100, channels=2), "audio/wav"),
+        ("silent.wav", wav_of(np.zeros(16000)), "audio/wav"),
+        ("blip.wav", wav_of(np.full(1, 0.5)), "audio/wav"),
+    ]).run()  # fmt: skip
+    assert not at.exception
+    assert at.session_state["yd_data"].counts == {"a": 1}
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("a/silent.wav:") and "every sample is 0" in w for w in warnings)
+    assert any(
+        w.startswith("a/blip.wav:") and "shorter than one 25 ms analysis window" in w
+        for w in warnings
+    )
+    notes = [i for i in at.info if i.value.startswith("a/stereo.wav:")]
+    assert any("stereo (2 channels)" in i.value for i in notes)
+    assert any("Resampled from 44100 Hz to 16000 Hz" in i.value for i in notes)
+    assert all(i.icon == ":material/info:" for i in notes)  # the shared clip_notes helper
+
+
+def test_a_silent_recording_is_refused_and_nothing_is_lost(at):
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    at.audio_input(key="yd_rec_a_1").set_value(("rec.wav", wav_of(np.zeros(8000)), "audio/wav"))
+    at.run()
+    assert not at.exception
+    assert any("carries no signal" in w.value for w in at.warning)
+    assert at.session_state["yd_data"].names == {"a": ["k.wav"]}
+
+
+def test_a_zip_made_with_pythons_zipfile_defaults_is_read(at):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # permission bits only, as zipfile writes them
+        for i in range(4):
+            zf.writestr(f"clap/{i}.wav", wav(500 + i))
+            zf.writestr(f"snap/{i}.wav", wav(2500 + i))
+    at.file_uploader(key="yd_zip").set_value(("set.zip", buf.getvalue(), "application/zip")).run()
+    assert not at.exception
+    assert at.session_state["yd_data"].counts == {"clap": 4, "snap": 4}
