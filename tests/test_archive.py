@@ -154,3 +154,28 @@ def _with_ordinary(bad_name: str, bad_data: bytes, *, mode: int | None = None) -
 def test_hostile_members_among_ordinary_ones_are_refused(name, data, mode, message):
     with pytest.raises(UserInputError, match=message):
         read_class_zip(_with_ordinary(name, data, mode=mode))
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="Debian's zip is not installed")
+def test_a_symlink_stored_by_debians_zip_is_refused(tmp_path):
+    (tmp_path / "data" / "yes").mkdir(parents=True)
+    (tmp_path / "data" / "yes" / "1.wav").write_bytes(b"yes")
+    (tmp_path / "data" / "yes" / "2.wav").symlink_to("/etc/passwd")
+    # -y stores the link itself, as zip does on Unix when asked
+    subprocess.run(["zip", "-qry", str(tmp_path / "c.zip"), "data"], cwd=tmp_path, check=True)
+    with pytest.raises(UserInputError, match=r"link or special file \('data/yes/2.wav'\)"):
+        read_class_zip((tmp_path / "c.zip").read_bytes())
+
+
+def test_limits_refuse_zips_written_with_zipfile_defaults():
+    """The count, total-size and per-file limits run on ordinary archives, not only on
+    archives that carry explicit Unix file types."""
+    many = _plain_zip({f"c/{i}.wav": b"x" for i in range(20)})
+    with pytest.raises(UserInputError, match="holds 20 entries; at most 10"):
+        read_class_zip(many, max_files=10)
+    big = _plain_zip({f"c{i}/f.wav": bytes(range(256)) * 4000 for i in range(4)})  # ~1 MB each
+    with pytest.raises(UserInputError, match="unpacks to more than"):
+        read_class_zip(big, max_total=2_500_000)
+    huge = _plain_zip({"a/ok.wav": b"fine", "a/huge.wav": bytes(21 * 2**20)})
+    with pytest.raises(UserInputError, match="would unpack to 21 MB"):
+        read_class_zip(huge)
