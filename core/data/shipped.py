@@ -11,9 +11,10 @@ class names, and a deterministic train / validation / test split (stratified by 
   square/clarinet, sawtooth/brass, Karplus-Strong plucked string, FM bell, noise-burst drum)
   with random pitch, loudness, length, onset and noise; x (N, 16000) float32, 1 s at 16 kHz.
 
-``model_inputs(ds, model=...)`` turns a dataset into the tensors a model eats: images as they
-are, audio as a log-mel spectrogram (N, 1, mels, frames), or as a raw waveform (N, 1, T) for the
-1-D M5-style network.
+``model_inputs(ds, representation=..., pad=...)`` turns a dataset into the tensors a model
+reads: images as they are (or with a border), audio as a log-mel spectrogram
+(N, 1, mels, frames) or as a raw waveform (N, 1, T). Which one a model reads is decided in
+core.learn.task, the one owner of that knowledge.
 """
 
 from __future__ import annotations
@@ -329,16 +330,28 @@ def load(name: str, *, seed: int = 0) -> Dataset:
 
 @dataclass(frozen=True, eq=False)
 class ModelInputs:
-    """Tensors ready for a model: x (N, ...) float32, y (N,) int64, and the matching augmentation."""
+    """Tensors ready for a model, and how they were made from the raw examples.
+
+    Attributes
+    ----------
+    x : torch.Tensor float32 (N, ...): pictures (N, C, H, W), log-mels (N, 1, mels, frames)
+        or waveforms (N, 1, T)
+    y : torch.Tensor int64 (N,)
+    representation : {"image", "log-mel", "waveform"}
+    settings : core.audio.features.FeatureSettings the log-mels were made with, else None
+    pad : zero border added around each side of the pictures (0 for audio)
+    """
 
     x: object  # torch.Tensor
     y: object  # torch.Tensor
-    augment: str  # "image", "spectrogram" or "waveform"
     representation: str  # "image", "log-mel" or "waveform"
     settings: object = None  # core.audio.features.FeatureSettings of a log-mel, else None
+    pad: int = 0
 
-
-WAVEFORM_MODELS = ("m5",)
+    @property
+    def augment(self) -> str:
+        """The augmentation that suits these inputs: "image", "spectrogram" or "waveform"."""
+        return {"image": "image", "log-mel": "spectrogram"}.get(self.representation, "waveform")
 
 
 def log_mel_features(waveforms: np.ndarray, *, settings=None, batch: int = 256):
@@ -364,26 +377,57 @@ def log_mel_features(waveforms: np.ndarray, *, settings=None, batch: int = 256):
         return torch.cat([extract(wav[i : i + batch]) for i in range(0, len(wav), batch)])
 
 
-def model_inputs(ds: Dataset, *, model: str = "", settings=None) -> ModelInputs:
-    """Tensors for training: images as they are (padded to 32x32 for LeNet-5); audio as
-    log-mels standardised per clip (see :func:`standardize_per_clip`) (``settings``: core.audio.features.FeatureSettings), or as waveforms
-    (N, 1, T) for the M5-style 1-D CNN. Pages should cache the result per dataset and settings.
+def model_inputs(
+    ds: Dataset,
+    *,
+    representation: str | None = None,
+    pad: int = 0,
+    settings=None,
+    model: str | None = None,
+) -> ModelInputs:
+    """The tensors a model reads, made from the raw examples of ``ds``.
+
+    Parameters
+    ----------
+    representation : {"image", "log-mel", "waveform"}, optional
+        Pictures are read as images; audio as log-mels standardised per clip (see
+        :func:`standardize_per_clip`) or as waveforms (N, 1, T). Default: images, log-mels.
+    pad : zero border around each side of a picture (LeNet-5 reads 28x28 digits as 32x32).
+    settings : core.audio.features.FeatureSettings of the log-mels (default: 16 kHz-style
+        settings at the dataset's sample rate); recorded in the result.
+    model : a core.learn.zoo preset's name, optional: read ``ds`` as that preset does
+        (core.learn.task.reads_for_preset), instead of ``representation`` and ``pad``.
+
+    Pages should cache the result per dataset, representation and settings.
     """
     import torch
 
+    if model:
+        from core.learn.task import reads_for_preset
+
+        reads = reads_for_preset(ds, model)
+        representation, pad = reads.representation, reads.pad
     y = torch.as_tensor(ds.y)
     if ds.kind == "image":
+        if representation not in (None, "image"):
+            raise UserInputError("A picture dataset can only be read as images.")
         x = torch.as_tensor(ds.x)  # (N, C, H, W)
-        if model.lower() == "lenet5" and x.shape[-2:] == (28, 28):
-            x = torch.nn.functional.pad(x, (2, 2, 2, 2))  # LeNet-5 reads 32x32, as LeCun padded
-        return ModelInputs(x, y, "image", "image")
-    if any(m in model.lower() for m in WAVEFORM_MODELS):
-        return ModelInputs(torch.as_tensor(ds.x)[:, None], y, "waveform", "waveform")  # (N, 1, T)
+        if pad:
+            x = torch.nn.functional.pad(x, (pad, pad, pad, pad))  # (N, C, H + 2p, W + 2p)
+        return ModelInputs(x, y, "image", pad=int(pad))
+    if pad:
+        raise UserInputError("Only pictures get a border; audio is read as it is.")
+    if representation == "waveform":
+        return ModelInputs(torch.as_tensor(ds.x)[:, None], y, "waveform")  # (N, 1, T)
+    if representation not in (None, "log-mel"):
+        raise UserInputError(
+            f"Audio is read as a log-mel or as a waveform, not as {representation!r}."
+        )
     from core.audio.features import FeatureSettings
 
     settings = settings or FeatureSettings(sample_rate=ds.sample_rate)
     spec = log_mel_features(ds.x, settings=settings)  # (N, 1, mels, frames) dB
-    return ModelInputs(standardize_per_clip(spec), y, "spectrogram", "log-mel", settings)
+    return ModelInputs(standardize_per_clip(spec), y, "log-mel", settings)
 
 
 def standardize_per_clip(spec):

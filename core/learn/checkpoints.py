@@ -5,7 +5,9 @@ A saved model is one zip holding two files:
 * ``model.safetensors``: the weights and buffers (safetensors stores raw tensors only, so
   loading it can never run code);
 * ``model.json``: the layer spec (core.explain.summary), the input shape, the class names, the
-  output head and, for audio, the feature settings.
+  output head, how a raw picture or clip becomes the input (``features``: the representation,
+  log-mel settings, border, clip length) and, for models trained here, the whole typed task
+  (``task``: core.learn.task.Task.to_dict, the recipe included).
 
 :func:`load_bundle` checks both, rebuilds the network from the spec and loads the weights
 strictly, so a spec that does not match its weights is refused with a sentence. A pickled
@@ -40,10 +42,12 @@ class Bundle:
     head: str = "softmax"
     features: dict | None = None
     extra: dict = field(default_factory=dict)
+    task: dict | None = None  # core.learn.task.Task.to_dict() of a model trained by this app
 
 
 def save_bundle(model, *, spec: list, input_shape, class_names, head: str = "softmax",
-                features: dict | None = None, extra: dict | None = None) -> bytes:  # fmt: skip
+                features: dict | None = None, extra: dict | None = None,
+                task: dict | None = None) -> bytes:  # fmt: skip
     """The bytes of a .zip holding model.safetensors and model.json."""
     from safetensors.torch import save
 
@@ -56,6 +60,7 @@ def save_bundle(model, *, spec: list, input_shape, class_names, head: str = "sof
         "class_names": list(class_names),
         "head": head,
         "features": features,
+        "task": task,
         "extra": extra or {},
     }
     buf = io.BytesIO()
@@ -114,6 +119,9 @@ def _check_meta(meta) -> None:
         )
     if meta.get("head") not in ("softmax", "sigmoid"):
         raise UserInputError("model.json's 'head' must be 'softmax' or 'sigmoid'.")
+    for key in ("features", "task"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise UserInputError(f"model.json's '{key}' must be a mapping of settings.")
 
 
 def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
@@ -182,4 +190,4 @@ def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
     model.load_state_dict(state, strict=True)
     model.eval()
     return Bundle(model, meta["spec"], shape, meta["class_names"], meta["head"],
-                  meta.get("features"), meta.get("extra") or {})  # fmt: skip
+                  meta.get("features"), meta.get("extra") or {}, meta.get("task"))  # fmt: skip

@@ -48,9 +48,8 @@ def preprocess_for(ds, inputs, input_shape) -> Preprocess:
     ``input_shape`` (C, H, W) or (C, T) what the model reads. The log-mel settings are the
     ones the training features were made with, so a saved model records them.
     """
-    if inputs.representation == "image":
-        pad = (int(input_shape[-1]) - int(ds.x.shape[-1])) // 2  # LeNet-5's 28 -> 32 border
-        return Preprocess("image", image_shape=tuple(input_shape), pad=max(pad, 0))
+    if inputs.representation == "image":  # the border the inputs were made with (LeNet-5: 2)
+        return Preprocess("image", image_shape=tuple(input_shape), pad=int(inputs.pad))
     settings = asdict(inputs.settings) if inputs.settings is not None else None
     return Preprocess(inputs.representation, length=int(ds.x.shape[1]),
                       sample_rate=int(ds.sample_rate), settings=settings)  # fmt: skip

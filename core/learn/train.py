@@ -87,6 +87,10 @@ class Recipe:
         and a random gain.
     select_by : {"val_acc", "val_loss"}: what "best" means for the kept checkpoint.
     batch_every : send a BatchEvent every this many batches (1 = all).
+
+    A Recipe checks every field once, as it is made (``Recipe(...)`` or
+    ``dataclasses.replace``): one that exists can be trained with, and a bad setting raises
+    UserInputError with a sentence before anything starts.
     """
 
     optimizer: str = "adam"
@@ -111,8 +115,15 @@ class Recipe:
     select_by: str = "val_acc"
     batch_every: int = 1
 
+    def __post_init__(self) -> None:
+        self._check()
+
     def validate(self) -> Recipe:
-        """Raise UserInputError with a sentence for the first bad setting; return self."""
+        """The recipe itself: it was checked when it was made (kept for callers that chain)."""
+        return self
+
+    def _check(self) -> None:
+        """Raise UserInputError with a sentence for the first bad setting."""
         checks = [
             (0.0 < self.warmup < 1.0, "warmup must be a fraction between 0 and 1."),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}."),
@@ -154,7 +165,6 @@ class Recipe:
         for ok, message in checks:
             if not ok:
                 raise UserInputError(message)
-        return self
 
 
 #: Recipes that work well on the bundled datasets with their DEFAULT_MODELS (the pages start
@@ -478,7 +488,6 @@ def train(
     TrainResult; ``model`` holds the best-by-validation weights (or the last ones if no epoch
     finished or there is no validation set).
     """
-    recipe.validate()
     device = torch.device(device)
     emit = on_event or (lambda _e: None)
     start = time.perf_counter()
@@ -652,9 +661,11 @@ def verdict(history, *, n_classes: int, lr: float) -> tuple[str, str] | None:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
     from core.data import shipped as datasets
+    from core.learn import task as tasks
     from core.learn.build import build_model
-    from core.learn.zoo import preset_spec
 
     parser = argparse.ArgumentParser(
         prog="python -m core.learn.train", description="Train a CNN on a bundled dataset, headless."
@@ -672,7 +683,10 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--augment", default=None, choices=AUGMENTATIONS)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=0, help="use only this many training examples")
+    parser.add_argument(
+        "--limit", type=int, default=0,
+        help="use only this many training examples (every class keeps its share)",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--out", default=None,
@@ -680,37 +694,38 @@ def _main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
 
-    device = choose_device(args.device)
-    model_name = args.model or DEFAULT_MODELS[args.dataset]
-    ds = datasets.load(args.dataset)
-    prepared = datasets.model_inputs(ds, model=model_name)
-    x, y = prepared.x, prepared.y  # (N, ...) float32, (N,) int64
-    tr, va, te = (ds.splits[k] for k in ("train", "val", "test"))
-    if args.limit:
-        tr = datasets.stratified_limit(tr, ds.y, args.limit)  # every class keeps its share
-    given = {
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "scheduler": args.scheduler,
-        "weight_decay": args.weight_decay,
-        "batch_size": args.batch_size,
-        "epochs": args.epochs,
-        "augment": args.augment,
-        "seed": args.seed,
-    }
-    base = DEFAULT_RECIPES.get(args.dataset, Recipe(augment=prepared.augment))
-    if args.model and base.augment != "none" and base.augment != prepared.augment:
-        base = replace(base, augment=prepared.augment)  # e.g. waveforms for the 1-D CNN
-    recipe = replace(base, **{k: v for k, v in given.items() if v is not None}).validate()
+    try:
+        device = choose_device(args.device)
+        ds = datasets.load(args.dataset)
+        model_name = args.model or tasks.default_preset(ds)
+        inputs = tasks.inputs_for(ds, tasks.reads_for_preset(ds, model_name))
+        plan = tasks.plan_preset(ds, inputs, model_name)
+        given = {
+            "optimizer": args.optimizer,
+            "lr": args.lr,
+            "scheduler": args.scheduler,
+            "weight_decay": args.weight_decay,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "augment": args.augment,
+            "seed": args.seed,
+        }
+        plan = plan.with_recipe(**{k: v for k, v in given.items() if v is not None})
+        data = plan.split.data
+        if args.limit:
+            keep = datasets.stratified_limit(np.arange(len(data.y_train)), data.y_train.numpy(),
+                                             args.limit)  # fmt: skip
+            data = replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+    except UserInputError as err:
+        parser.error(str(err))
+    task, recipe = plan.task, plan.task.recipe
     torch.manual_seed(recipe.seed)
-    input_shape = tuple(x.shape[1:])
-    spec = preset_spec(
-        model_name, input_shape=input_shape, n_classes=len(ds.class_names), head="none"
-    )
-    model = build_model(spec, input_shape, logits=True)
+    model = build_model(plan.spec, task.input_shape, logits=True)
+    n_val, n_test = len(data.y_val), len(plan.split.y_test)
     print(
-        f"dataset {ds.name}: {len(tr)} train ({len(np.unique(ds.y[tr]))} classes) / {len(va)} val"
-        f" / {len(te)} test, input {input_shape}"
+        f"dataset {ds.name}: {len(data.y_train)} train "
+        f"({len(np.unique(data.y_train.numpy()))} classes) / {n_val} val / {n_test} test, "
+        f"input {task.input_shape} ({task.representation})"
     )
     print(f"model {model_name}: {sum(p.numel() for p in model.parameters()):,} parameters")
     print(f"device {device}; recipe {recipe}")
@@ -726,30 +741,18 @@ def _main(argv: list[str] | None = None) -> int:
         elif isinstance(e, EndEvent):
             print(e.message, flush=True)
 
-    result = train(
-        model,
-        TrainData(x[tr], y[tr], x[va], y[va]),
-        recipe,
-        device,
-        on_event=show,
-    )
-    test = evaluate(model, x[te], y[te], device)
+    result = train(model, data, recipe, device, on_event=show)
+    test = evaluate(model, plan.split.x_test, plan.split.y_test, device)
     print(f"test loss {test.loss:.4f} acc {test.accuracy:.4f}")
     if args.out:
-        from pathlib import Path
-
-        from core.learn.checkpoints import save_bundle
-        from core.learn.classify import preprocess_for
-
-        bundle = save_bundle(
-            model, spec=spec, input_shape=input_shape, class_names=list(ds.class_names),
-            features=preprocess_for(ds, prepared, input_shape).to_dict(),
+        bundle = task.save(
+            model, spec=plan.spec,
             extra={"dataset": ds.name, "model": model_name, "recipe": asdict(recipe),
-                   "test_accuracy": test.accuracy},
+                   "test_accuracy": test.accuracy, "verdict": result.reason},
         )  # fmt: skip
         Path(args.out).write_bytes(bundle)
         print(f"saved {args.out}")
-    return 1 if result.reason == "diverged" else 0
+    return 1 if result.reason == "diverged" else 0  # a run at chance still saves its model
 
 
 if __name__ == "__main__":
