@@ -31,14 +31,13 @@ def session_model():
     run = S.get("train_run")
     if run is None or run.status not in (runs.DONE, runs.STOPPED) or run.model is None:
         return None
-    meta = run.meta
-    pre = meta.get("preprocess")
-    if pre is None:
+    task, info = run.task, run.info  # core.learn.task.Task, core.learn.runs.RunInfo
+    if task is None or info is None:
         return None
-    return {"model": run.model, "pre": classify.Preprocess.from_dict(pre),
-            "class_names": list(meta["class_names"]), "head": "sigmoid" if meta["binary"] else "softmax",
-            "spec": meta.get("spec"), "input_shape": tuple(meta["input_shape"]),
-            "title": f"{meta['model_name']} trained on {meta['dataset_name']} in this session"}  # fmt: skip
+    return {"model": run.model, "pre": task.preprocess, "class_names": list(task.class_names),
+            "head": task.head, "spec": info.spec, "input_shape": task.input_shape,
+            "task": task.to_dict(),
+            "title": f"{info.model_name} trained on {info.dataset_name} in this session"}  # fmt: skip
 
 
 def load_uploaded() -> None:
@@ -49,7 +48,8 @@ def load_uploaded() -> None:
         b = checkpoints.load_bundle(up.getvalue(), name=up.name)
         S.cl_loaded = {"model": b.model, "pre": classify.Preprocess.from_dict(b.features or {}),
                        "class_names": b.class_names, "head": b.head, "spec": b.spec,
-                       "input_shape": b.input_shape, "title": f"{up.name} (loaded)"}  # fmt: skip
+                       "input_shape": b.input_shape, "task": b.task,
+                       "title": f"{up.name} (loaded)"}  # fmt: skip
         S.cl_load_error = None
     except UserInputError as err:
         S.cl_load_error = str(err)
@@ -166,7 +166,7 @@ else:
             clip = audio.load_clip(source.getvalue(), name=getattr(source, "name", "recording"),
                                    target_sr=pre.sample_rate, max_seconds=MAX_SECONDS)  # fmt: skip
             clip_notes(clip.notes)
-            audio.require_signal(clip)
+            audio.require_signal(clip, frame=pre.frame)
             st.audio(clip.samples, sample_rate=clip.sr)
             prediction = classify.classify_clip(current["model"], clip.samples, pre=pre,
                                                 class_names=names, head=current["head"])  # fmt: skip
@@ -208,7 +208,8 @@ st.markdown(
 )
 if current.get("spec") is not None:
     bundle = checkpoints.save_bundle(current["model"], spec=current["spec"], input_shape=current["input_shape"],
-                                     class_names=names, head=current["head"], features=pre.to_dict())  # fmt: skip
+                                     class_names=names, head=current["head"], features=pre.to_dict(),
+                                     task=current.get("task"))  # fmt: skip
     st.download_button("Download the model (.zip)", bundle, file_name="cnn-model.zip",
                        mime="application/zip", key="cl_download", icon=":material/download:")  # fmt: skip
     with st.expander("The PyTorch code that rebuilds it"):

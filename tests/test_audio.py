@@ -392,3 +392,45 @@ def test_examples_exist_and_are_clean():
         assert 2.0 <= info.duration <= 8.0
     assert total < 1.5 * 1024 * 1024
     assert (A.EXAMPLES_DIR / "README.md").exists()
+
+
+def test_the_signal_threshold_is_one_frame_of_the_features_a_network_reads():
+    from core.audio.features import FeatureSettings
+
+    default = FeatureSettings()
+    assert default.n_fft / default.sample_rate == A.MIN_SIGNAL_SECONDS  # 512 / 16000
+
+
+@pytest.mark.parametrize(
+    ("sr", "n", "peak", "frame", "message"),
+    [
+        (16000, 512, 0.5, None, None),  # one 32 ms frame: accepted
+        (16000, 511, 0.5, None, "lasts 31.9 ms: shorter than one 32 ms analysis window"),
+        (8000, 256, 0.5, None, None),
+        (8000, 255, 0.5, None, "lasts 31.9 ms"),
+        (16000, 800, 0.5, 1024, "lasts 50.0 ms: shorter than one 64 ms analysis window"),
+        (16000, 1024, 0.5, 1024, None),  # a model's own 1024-sample window
+        (16000, 1, 0.5, None, "lasts 0.1 ms"),
+        (16000, 16000, 1e-4, None, None),  # -80 dBFS exactly: quiet, but a signal
+        (16000, 16000, 9e-5, None, r"carries no signal \(its loudest sample is -81 dBFS\)"),
+        (16000, 16000, 0.0, None, r"carries no signal \(every sample is 0\)"),
+    ],
+)
+def test_require_signal_refuses_clips_too_short_or_silent(sr, n, peak, frame, message):
+    y = np.full(n, peak, np.float32)
+    clip = A.load_clip(wav_bytes(y, sr, subtype="FLOAT"), name="c.wav", target_sr=sr)
+    assert clip.n_samples == n
+    if message is None:
+        assert A.require_signal(clip, frame=frame) is clip
+    else:
+        with pytest.raises(UserInputError, match=message):
+            A.require_signal(clip, frame=frame)
+
+
+def test_preprocess_frame_is_the_models_window():
+    from core.learn.classify import Preprocess
+
+    assert Preprocess("log-mel", settings={"n_fft": 1024, "win_length": None}).frame == 1024
+    assert Preprocess("log-mel", settings={"n_fft": 1024, "win_length": 400}).frame == 400
+    assert Preprocess("log-mel").frame == 512
+    assert Preprocess("waveform", length=8000).frame is None

@@ -113,11 +113,16 @@ def test_the_session_model_can_be_downloaded_and_exported():
     from tests.apptest import PAGES
 
     model = image_model()
-    meta = {"class_names": ("a", "b", "c"), "binary": False, "spec": IMG_SPEC, "input_shape": (1, 16, 16),
-            "model_name": "tiny", "dataset_name": "digits",
-            "preprocess": Preprocess("image", image_shape=(1, 16, 16)).to_dict()}  # fmt: skip
+    from core.learn.task import Task
+    from core.learn.train import Recipe
+
+    task = Task(dataset="digits", class_names=("a", "b", "c"), input_shape=(1, 16, 16),
+                preprocess=Preprocess("image", image_shape=(1, 16, 16)), recipe=Recipe())
+    info = runs.RunInfo(dataset_name="digits", model_name="tiny", params=0, device="cpu",
+                        spec=IMG_SPEC, test_index=np.zeros(0), y_test=np.zeros(0))  # fmt: skip
     at = AppTest.from_file(str(PAGES / "classify.py"), default_timeout=90)
-    at.session_state["train_run"] = SimpleNamespace(status=runs.DONE, model=model, meta=meta)
+    at.session_state["train_run"] = SimpleNamespace(status=runs.DONE, model=model, task=task,
+                                                    info=info)  # fmt: skip
     at.run()
     assert at.radio(key="cl_source").value == "session"
     assert at.get("download_button")
@@ -141,7 +146,7 @@ def _answer(at) -> str:
 @pytest.mark.parametrize(
     ("samples", "message"),
     [
-        (np.full(1, 0.5), "shorter than one 25 ms analysis window"),
+        (np.full(1, 0.5), "shorter than one 32 ms analysis window"),
         (np.zeros(16000), "carries no signal (every sample is 0)"),
         (np.full(16000, 5e-5), "carries no signal (its loudest sample is -90 dBFS)"),
     ],
@@ -209,3 +214,27 @@ def test_the_onnx_file_offered_computes_what_the_current_model_computes(at):
         assert not np.allclose(got, first(torch.from_numpy(x)).numpy(), atol=1e-3)
     load(at, first_zip, name="first-again.zip")  # a new load is a new model: no export yet
     assert not any("Exported and checked" in s.value for s in at.success)
+
+
+def test_a_clip_shorter_than_the_models_own_frame_is_refused(at):
+    from dataclasses import asdict
+
+    from core.audio.features import FeatureSettings
+
+    spec = [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
+            {"type": "global_avg_pool"}, {"type": "linear", "out_features": 2}]  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model(spec, (1, 64, 51), logits=True).eval()
+    pre = Preprocess("log-mel", length=8000, sample_rate=16000,
+                     settings=asdict(FeatureSettings(n_fft=1024)))  # fmt: skip
+    load(at, save_bundle(model, spec=spec, input_shape=(1, 64, 51), class_names=["x", "y"],
+                         features=pre.to_dict()))  # fmt: skip
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(800) / 16000)  # 50 ms: a 32 ms frame, not 64
+    at.file_uploader(key="cl_clip").set_value(("short.wav", wav(tone), "audio/wav")).run()
+    assert not at.exception
+    assert any("lasts 50.0 ms: shorter than one 64 ms analysis window" in e for e in errors(at))
+    assert not any(m.value.startswith("**It says:") for m in at.markdown)
+    long = 0.5 * np.sin(2 * np.pi * 440 * np.arange(1024) / 16000)
+    at.file_uploader(key="cl_clip").set_value(("ok.wav", wav(long), "audio/wav")).run()
+    assert not errors(at)
+    assert any(m.value.startswith("**It says:") for m in at.markdown)

@@ -217,7 +217,7 @@ def test_clips_without_signal_are_refused_and_the_decoders_notes_are_shown(at):
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("a/silent.wav:") and "every sample is 0" in w for w in warnings)
     assert any(
-        w.startswith("a/blip.wav:") and "shorter than one 25 ms analysis window" in w
+        w.startswith("a/blip.wav:") and "shorter than one 32 ms analysis window" in w
         for w in warnings
     )
     notes = [i for i in at.info if i.value.startswith("a/stereo.wav:")]

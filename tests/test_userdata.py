@@ -102,7 +102,7 @@ def test_clips_without_signal_are_refused_and_notes_are_kept():
     assert g.counts == {"clap": 1, "snap": 1}
     problems = " | ".join(g.problems)
     assert "clap/silent.wav" in problems and "every sample is 0" in problems
-    assert "clap/blip.wav" in problems and "shorter than one 25 ms analysis window" in problems
+    assert "clap/blip.wav" in problems and "shorter than one 32 ms analysis window" in problems
     assert "snap/hiss.wav" in problems and "-120 dBFS" in problems
     assert any(n.startswith("snap/stereo.wav:") and "stereo" in n for n in g.notes)
 
@@ -113,9 +113,9 @@ def test_require_signal_thresholds():
     def clip(x):
         return audio.load_clip(_wav(np.asarray(x, np.float32)), name="c")
 
-    assert audio.require_signal(clip(np.full(400, 0.01))).n_samples == 400  # 25 ms, -40 dBFS
-    with pytest.raises(UserInputError, match="lasts 24.9 ms"):
-        audio.require_signal(clip(np.full(399, 0.5)))
+    assert audio.require_signal(clip(np.full(512, 0.01))).n_samples == 512  # 32 ms, -40 dBFS
+    with pytest.raises(UserInputError, match="lasts 31.9 ms"):
+        audio.require_signal(clip(np.full(511, 0.5)))
     with pytest.raises(UserInputError, match="-82 dBFS"):
         audio.require_signal(clip(np.full(800, 8e-5)))
 

@@ -303,26 +303,42 @@ def region(samples: np.ndarray, *, sr: int, start_s: float, end_s: float) -> np.
     return samples[i0:i1]
 
 
-MIN_SIGNAL_SECONDS = 0.025  # one 25 ms analysis window: the least a network can be asked about
+MIN_SIGNAL_SECONDS = 0.032  # one analysis frame of the features a network reads: 512 samples
+# at 16 kHz, core.audio.features.FeatureSettings' default n_fft (tests check they agree)
 SILENCE_PEAK = 1e-4  # -80 dBFS: below this a clip is digital silence (16-bit's step is -90)
 
 
-def require_signal(clip: Clip, *, purpose: str = "classify") -> Clip:
+def require_signal(clip: Clip, *, purpose: str = "classify", frame: int | None = None) -> Clip:
     """Refuse a clip that carries nothing to ``purpose``: too short or digitally silent.
 
     The audio explorer shows such clips (they teach what silence looks like); the pages that
     train on clips or ask a model about them refuse them with a sentence, since any answer
     about silence is a guess dressed as a probability.
+
+    Parameters
+    ----------
+    clip : Clip
+        A decoded clip (``load_clip``).
+    purpose : str
+        What would be done with it, for the sentence ("classify", "learn from").
+    frame : int, optional
+        The analysis frame in samples at ``clip.sr`` of the features that will read the clip
+        (a model's window length); by default ``MIN_SIGNAL_SECONDS`` of samples.
+
+    Raises
+    ------
+    UserInputError
+        Fewer samples than one frame, or a peak below ``SILENCE_PEAK`` (-80 dBFS).
     """
-    need = math.ceil(MIN_SIGNAL_SECONDS * clip.sr)
+    need = int(frame) if frame else math.ceil(MIN_SIGNAL_SECONDS * clip.sr)
     if clip.samples.shape[0] < need:
         raise UserInputError(
             f"“{clip.name}” lasts {1000 * clip.samples.shape[0] / clip.sr:.1f} ms: shorter than "
-            f"one {1000 * MIN_SIGNAL_SECONDS:.0f} ms analysis window, so there is nothing to "
+            f"one {1000 * need / clip.sr:.0f} ms analysis window, so there is nothing to "
             f"{purpose}. Record or upload at least a fraction of a second."
         )
     peak = float(np.max(np.abs(clip.samples)))
-    if peak < SILENCE_PEAK:
+    if peak < float(np.float32(SILENCE_PEAK)):  # samples are float32: -80 dBFS itself passes
         level = (
             "every sample is 0"
             if peak == 0

@@ -30,6 +30,15 @@ class Preprocess:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def frame(self) -> int | None:
+        """Samples in one analysis frame of a log-mel model (its window), None otherwise: a
+        clip shorter than this holds no frame the model was trained to read."""
+        if self.representation != "log-mel":
+            return None
+        settings = self.settings or {}
+        return int(settings.get("win_length") or settings.get("n_fft") or 512)
+
     @classmethod
     def from_dict(cls, d: dict) -> Preprocess:
         try:
