@@ -28,9 +28,13 @@ st.markdown(
 
 
 def collection() -> userdata.Gathered:
+    """The examples of the kind chosen; the other kind's wait aside until it is chosen again."""
     kind = KINDS[S.yd_kind]
     if "yd_data" not in S or S.yd_data.kind != kind:
-        S.yd_data = userdata.Gathered(kind)
+        aside = S.setdefault("yd_aside", {})
+        if "yd_data" in S:
+            aside[S.yd_data.kind] = S.yd_data
+        S.yd_data = aside.pop(kind, None) or userdata.Gathered(kind)
     return S.yd_data
 
 
@@ -41,7 +45,7 @@ def n_examples(g: userdata.Gathered) -> int:
 def merge(new: userdata.Gathered) -> None:
     """Add decoded examples to the collection, within the session's limit."""
     g = collection()
-    room = MAX_EXAMPLES - n_examples(g)
+    room = MAX_EXAMPLES - n_examples(g) - sum(map(n_examples, S.get("yd_aside", {}).values()))
     added = 0
     for label, items in new.examples.items():
         g.examples.setdefault(label, [])

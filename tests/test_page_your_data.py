@@ -245,3 +245,13 @@ def test_a_zip_made_with_pythons_zipfile_defaults_is_read(at):
     at.file_uploader(key="yd_zip").set_value(("set.zip", buf.getvalue(), "application/zip")).run()
     assert not at.exception
     assert at.session_state["yd_data"].counts == {"clap": 4, "snap": 4}
+
+
+def test_switching_to_pictures_and_back_keeps_the_sounds(at):
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    at.radio(key="yd_kind").set_value("Pictures").run()
+    assert at.session_state["yd_data"].kind == "image" and not at.session_state["yd_data"].examples
+    at.radio(key="yd_kind").set_value("Sounds").run()
+    assert not at.exception
+    assert at.session_state["yd_data"].names == {"a": ["k.wav"]}
