@@ -37,8 +37,8 @@ if run is None:
         st.markdown("Open the **Train** page from the menu.")
     st.stop()
 
-meta = run.meta
-class_names = list(meta["class_names"])
+task, info = run.task, run.info  # core.learn.task.Task, core.learn.runs.RunInfo
+class_names = list(task.class_names)
 n_classes = len(class_names)
 init_state({"ev_norm": "counts", "ev_true": 0, "ev_pred": 0, "ev_threshold": 0.5})
 
@@ -111,12 +111,14 @@ if test is None:
         st.warning(f"The last run ended without a model to test. {snap.message}")
     st.stop()
 
-y_true = np.asarray(meta["y_test"])
+y_true = np.asarray(info.y_test)
 pred = np.asarray(test.predictions)
 cm = metrics.confusion_matrix(y_true=y_true, y_pred=pred, n_classes=n_classes)
-state = "finished" if snap.status == runs.DONE else "was stopped"
+state = {"finished": "finished", "diverged": "diverged", "at_chance": "stayed at chance"}.get(
+    snap.verdict, "was stopped"
+)
 st.caption(
-    f"{meta['model_name']} on {meta['dataset_name']}: the run {state}; the weights of epoch "
+    f"{info.model_name} on {info.dataset_name}: the run {state}; the weights of epoch "
     f"{snap.best_epoch} (best on validation) are scored on {len(y_true):,} held-out test "
     "examples it never saw."
 )
@@ -184,8 +186,8 @@ st.markdown(
     f"**{len(hits)}** test examples of **{class_names[i]}** predicted as **{class_names[j]}** "
     f"({kind})." + (f" Showing the first {MAX_IMAGES}." if len(hits) > MAX_IMAGES else "")
 )
-ds = meta["dataset"]
-index = np.asarray(meta["test_index"])
+ds = info.dataset
+index = np.asarray(info.test_index)
 probs = np.asarray(test.probabilities)
 if len(hits) and ds.kind == "image":
     shown = hits[:MAX_IMAGES]

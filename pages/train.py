@@ -1,19 +1,17 @@
 """Train a CNN live: pick data, a model and a recipe; watch the curves while it learns."""
 
 import uuid
-from dataclasses import replace
 
 import streamlit as st
 
 from core.data import shipped as data
 from core.data import users as userdata
 from core.errors import UserInputError
-from core.explain.summary import summarize
 from core.figures import training as tfig
 from core.learn import runs, zoo
+from core.learn import task as tasks
 from core.learn import train as trainer
-from core.learn.build import build_model, to_pytorch_code
-from core.learn.classify import preprocess_for
+from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
 from pages._shared import init_state, presenter
 
@@ -60,6 +58,10 @@ STATUS = {
     runs.STOPPED: ("Stopped", ":material/stop_circle:"),
     runs.FAILED: ("Failed", ":material/error:"),
 }
+VERDICT = {  # a run that went through all its epochs but learned nothing useful
+    "diverged": ("Diverged", ":material/trending_up:"),
+    "at_chance": ("At chance", ":material/casino:"),
+}
 
 
 # --------------------------------------------------------------------------- caches ----
@@ -73,8 +75,8 @@ def shipped_dataset(name: str):
 
 
 @st.cache_resource(max_entries=6, show_spinner="Preparing the model inputs…")
-def shipped_inputs(name: str, model_hint: str):
-    return data.model_inputs(shipped_dataset(name), model=model_hint)
+def shipped_inputs(name: str, reads: tasks.Reads):
+    return tasks.inputs_for(shipped_dataset(name), reads)
 
 
 def load_dataset(name: str):
@@ -82,30 +84,17 @@ def load_dataset(name: str):
     return S.user_dataset if name == USER else shipped_dataset(name)
 
 
-def load_inputs(name: str, model_hint: str):
-    """Tensors for a model: model_hint "" (images / log-mel), "lenet5" (32×32), "m5" (waveform)."""
+def load_inputs(name: str, reads: tasks.Reads):
+    """The dataset's tensors as a model reads them (core.learn.task.Reads)."""
     if name != USER:
-        return shipped_inputs(name, model_hint)
+        return shipped_inputs(name, reads)
     memo = S.setdefault("user_inputs", {})
-    key = (id(S.user_dataset), model_hint)
+    key = (id(S.user_dataset), reads)
     if key not in memo:
         memo.clear()
         with st.spinner("Preparing the model inputs…"):
-            memo[key] = data.model_inputs(S.user_dataset, model=model_hint)
+            memo[key] = tasks.inputs_for(S.user_dataset, reads)
     return memo[key]
-
-
-def like(name: str) -> str:
-    """The shipped dataset whose recipe and model suit ``name`` (your data: by its kind)."""
-    if name != USER:
-        return name
-    return "digits" if S.user_dataset.kind == "image" else "commands"
-
-
-def input_hint(ds, preset: str) -> str:
-    if ds.kind == "image":
-        return "lenet5" if preset == "lenet5" else ""
-    return "m5" if preset == "m5" else ""
 
 
 def recipe_state(recipe: trainer.Recipe) -> dict:
@@ -123,7 +112,7 @@ def recipe_state(recipe: trainer.Recipe) -> dict:
 
 
 def dataset_changed() -> None:
-    name = like(S.tr_dataset)
+    name = tasks.like(load_dataset(S.tr_dataset))
     S.update(recipe_state(trainer.DEFAULT_RECIPES[name]))
     S.tr_preset = DEFAULT_PRESET[name]
     S.tr_class_a, S.tr_class_b = 0, 1
@@ -237,22 +226,14 @@ src_col.radio("Model", list(sources), format_func=sources.get, persist_state="se
               disabled=busy)  # fmt: skip
 
 problems: list[str] = []
-spec = summary = code = task = None
-input_shape = None
-hint = ""
+plan = code = None
+classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
 try:
     if S.tr_source == "preset":
         preset_col.selectbox("Preset", PRESETS, format_func=lambda k: zoo.PRESETS[k]["title"],
                      persist_state="session", key="tr_preset", disabled=busy)  # fmt: skip
-        hint = input_hint(ds, S.tr_preset)
-        inputs = load_inputs(S.tr_dataset, hint)
-        input_shape = tuple(inputs.x.shape[1:])
-        classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
-        task = runs.make_task(ds, inputs, classes=classes_pair)
-        head = "sigmoid" if task.binary else "softmax"
-        spec = zoo.preset_spec(S.tr_preset, input_shape=input_shape,
-                                  n_classes=len(task.class_names), head=head)  # fmt: skip
-        model_name = zoo.PRESETS[S.tr_preset]["title"]
+        inputs = load_inputs(S.tr_dataset, tasks.reads_for_preset(ds, S.tr_preset))
+        plan = tasks.plan_preset(ds, inputs, S.tr_preset, classes=classes_pair)
     else:
         if not builder_ok:
             made_for = builder.get("dataset") if isinstance(builder, dict) else None
@@ -262,35 +243,22 @@ try:
                 + ": build one there for "
                 f"{SHORT[S.tr_dataset]}, or choose a preset."
             )
-        wanted = tuple(builder["input_shape"])
-        hints = ("", "lenet5") if ds.kind == "image" else ("", "m5")
-        hint = next((h for h in hints if tuple(load_inputs(S.tr_dataset, h).x.shape[1:]) == wanted),
-                    None)  # fmt: skip
-        if hint is None:
-            raise UserInputError(
-                f"The Model builder's model reads inputs of shape {wanted}, which this dataset "
-                "does not provide: rebuild it for this dataset's input."
-            )
-        inputs = load_inputs(S.tr_dataset, hint)
-        input_shape = wanted
-        classes_pair = (S.tr_class_a, S.tr_class_b) if S.tr_binary else None
-        task = runs.make_task(ds, inputs, classes=classes_pair)
-        spec = list(builder["spec"])
-        model_name = builder.get("name") or "Model builder's model"
-        spec, head_note = runs.fit_head(spec, summarize(spec, input_shape), task)
-        if head_note:
-            st.info(head_note, icon=":material/info:")
-    summary = summarize(spec, input_shape)
-    code = to_pytorch_code(spec, input_shape, logits=True)
-    runs.check_outputs(summary, task)  # a final softmax/sigmoid keeps the shape
+        reads = tasks.reads_for_shape(ds, builder["input_shape"], builder.get("representation"))
+        inputs = load_inputs(S.tr_dataset, reads)
+        plan = tasks.plan_builder(ds, inputs, builder, classes=classes_pair)
+        if plan.note:
+            st.info(plan.note, icon=":material/info:")
+    code = to_pytorch_code(plan.spec, plan.task.input_shape, logits=True)
 except UserInputError as err:
+    plan = None
     problems.append(str(err))
     st.error(str(err), icon=":material/error:")
 
-if summary is not None:
-    shape_txt = "×".join(str(v) for v in input_shape)
+if plan is not None:
+    summary = plan.summary
+    shape_txt = "×".join(str(v) for v in plan.task.input_shape)
     st.markdown(
-        f"**{model_name}** on inputs of shape {shape_txt} (channels first): "
+        f"**{plan.model_name}** on inputs of shape {shape_txt} (channels first): "
         f"**{summary.torch_params:,}** parameters, {summary.mult_adds:,} multiply-adds per "
         "example."
     )
@@ -324,9 +292,12 @@ r6.number_input("Batch size", min_value=0, step=8, persist_state="session", key=
 r7.number_input(
     "Epochs", min_value=0, step=1, persist_state="session", key="tr_epochs", disabled=busy
 )
-augments = ["none", "image"] if ds.kind == "image" else ["none", "spectrogram", "waveform"]
-if S.tr_augment not in augments:
-    S.tr_augment = "none"
+# the augmentations that suit what the model reads (a waveform model gets waveform ones)
+reads_now = (
+    plan.task.representation if plan is not None else "image" if ds.kind == "image" else "log-mel"
+)
+augments = ["none", tasks.AUGMENT_FOR[reads_now]]
+S.tr_augment = tasks.fit_augment(S.tr_augment, reads_now) if S.tr_augment in AUGMENT else "none"
 r8.selectbox("Augmentation", augments, format_func=AUGMENT.get, persist_state="session", key="tr_augment",
              disabled=busy)  # fmt: skip
 r9.number_input(
@@ -339,16 +310,11 @@ r9.number_input(
     disabled=busy,
 )
 
-recipe = None
 try:
-    augment = S.tr_augment
-    if augment == "spectrogram" and hint == "m5":
-        augment = "waveform"  # the 1-D network reads waveforms
-    elif augment == "waveform" and hint != "m5":
-        augment = "spectrogram"
     # one recipe from the tuned defaults: the page overrides only the fields it shows
-    recipe = replace(
-        trainer.DEFAULT_RECIPES[like(S.tr_dataset)],
+    recipe = tasks.recipe_for(
+        ds,
+        reads_now,
         optimizer=S.tr_optimizer,
         lr=float(S.tr_lr),
         momentum=float(S.tr_momentum),
@@ -356,11 +322,13 @@ try:
         scheduler=S.tr_scheduler,
         batch_size=int(S.tr_batch),
         epochs=int(S.tr_epochs),
-        augment=augment,
+        augment=S.tr_augment,
         seed=int(S.tr_seed),
-    ).validate()
+    )
+    if plan is not None:
+        plan = plan.with_recipe(recipe)
 except UserInputError as err:
-    recipe = None
+    plan = None
     problems.append(str(err))
     st.error(str(err), icon=":material/error:")
 
@@ -387,40 +355,17 @@ def session_alive_check():
 
 
 def start() -> str | None:
-    """Build the model and hand the run to the server's queue; return why not, or None."""
-    import torch
-
-    if problems or recipe is None or spec is None or task is None or device is None:
+    """Hand this page's plan to the server's queue; return why not, or None."""
+    if problems or plan is None or device is None:
         return "Fix the settings marked in red above first."
     previous = S.get("train_run")
     if previous is not None and previous.active:
         return "A run of yours is already waiting or training: stop it first."
     try:
-        torch.manual_seed(recipe.seed)  # the same seed gives the same starting weights
-        model = build_model(spec, input_shape, logits=True)
-        meta = {
-            "dataset": ds,
-            "dataset_name": ds.name,
-            "class_names": task.class_names,
-            "binary": task.binary,
-            "test_index": task.test_index,
-            "y_test": task.y_test.numpy(),
-            "representation": inputs.representation,
-            "preprocess": preprocess_for(ds, inputs, input_shape).to_dict(),
-            "spec": spec,
-            "model_name": model_name,
-            "input_shape": input_shape,
-            "params": summary.torch_params,
-            "recipe": recipe,
-            "device": str(device),
-        }
-        new = runs.Run.for_training(
-            model, task.data, recipe, device, x_test=task.x_test, y_test=task.y_test, meta=meta
-        )
-        runs.get_queue().submit(new, owner=S.train_owner, alive=session_alive_check())
+        S.train_run = runs.start_training(plan, device, dataset=ds, owner=S.train_owner,
+                                          alive=session_alive_check())  # fmt: skip
     except UserInputError as err:
         return str(err)
-    S.train_run = new
     return None
 
 
@@ -447,14 +392,14 @@ def show_run(current: runs.Run, was_active: bool) -> None:
     snap = current.snapshot()
     if was_active and not snap.active:
         st.rerun(scope="app")  # the run ended: redraw the buttons and the rest of the page
-    label, icon = STATUS[snap.status]
-    meta = current.meta
-    rec = meta["recipe"]
+    label, icon = VERDICT.get(snap.verdict) or STATUS[snap.status]
+    task, info = current.task, current.info
+    rec = task.recipe  # the settings this run uses, from its own task
     st.markdown(
-        f"{label}: **{meta['model_name']}** ({meta['params']:,} parameters) on "
-        f"**{SHORT.get(meta['dataset_name'], meta['dataset_name'])}**"
-        + (f", two classes: {' vs '.join(meta['class_names'])}" if meta["binary"] else "")
-        + f", on {meta['device'].upper()}."
+        f"{label}: **{info.model_name}** ({info.params:,} parameters) on "
+        f"**{SHORT.get(info.dataset_name, info.dataset_name)}**"
+        + (f", two classes: {' vs '.join(task.class_names)}" if task.binary else "")
+        + f", on {info.device.upper()}."
     )
     st.caption(
         f"Settings of this run: {rec.optimizer}, learning rate {rec.lr:g}, batch {rec.batch_size}, "
@@ -474,6 +419,8 @@ def show_run(current: runs.Run, was_active: bool) -> None:
             f"run is number **{snap.queue_position}** in the queue; it starts by itself.",
             icon=icon,
         )
+    elif snap.verdict == "at_chance":
+        st.warning(snap.message, icon=icon)
     elif snap.status == runs.FAILED:
         st.error(snap.message, icon=icon)
     elif snap.status in (runs.DONE, runs.STOPPED):
@@ -513,7 +460,7 @@ def show_run(current: runs.Run, was_active: bool) -> None:
     if snap.status in (runs.DONE, runs.STOPPED) and current.test is not None:
         st.markdown(
             f"Test accuracy of the kept weights: **{current.test.accuracy:.1%}** "
-            f"(loss {current.test.loss:.4f}) on {len(meta['y_test']):,} held-out examples."
+            f"(loss {current.test.loss:.4f}) on {len(info.y_test):,} held-out examples."
         )
         try:
             st.page_link("pages/evaluate.py", label="See the mistakes on the Evaluate page",

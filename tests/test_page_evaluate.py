@@ -59,6 +59,17 @@ def _train(dataset, builder, *, binary=None, epochs=1):
     return run
 
 
+def _task(class_names):
+    """A typed task with these classes (a two-class one reads through one sigmoid output)."""
+    from core.learn.classify import Preprocess
+    from core.learn.task import Task
+    from core.learn.train import Recipe
+
+    return Task(dataset="digits", class_names=class_names, input_shape=(1, 28, 28),
+                preprocess=Preprocess("image", image_shape=(1, 28, 28)), recipe=Recipe(),
+                head="sigmoid" if len(class_names) == 2 else "softmax")  # fmt: skip
+
+
 def _evaluate(run) -> AppTest:
     at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
     if run is not None:
@@ -173,7 +184,7 @@ def test_live_validation_matrix_while_training():
         gate.wait(TIMEOUT)
         return runs.Outcome(reason="finished")
 
-    run = runs.Run(job, meta={"class_names": ("no", "yes"), "binary": True})
+    run = runs.Run(job, task=_task(("no", "yes")))
     runs.RunQueue(max_running=1).submit(run)
     try:
         assert recorded.wait(TIMEOUT)
@@ -192,11 +203,12 @@ def test_live_validation_matrix_while_training():
 
 def test_two_class_audio_task_roc_threshold_and_players(instruments_binary_run):
     run = instruments_binary_run
-    assert run.meta["binary"] and run.meta["class_names"] == ("bell (FM)", "drum")
-    y = np.asarray(run.meta["y_test"])
-    ds = run.meta["dataset"]  # the page's (cached) dataset: labels of all 900 notes
+    assert run.task.binary and run.task.class_names == ("bell (FM)", "drum")
+    assert run.task.classes == (4, 5) and run.task.representation == "log-mel"
+    y = np.asarray(run.info.y_test)
+    ds = run.info.dataset  # the page's (cached) dataset: labels of all 900 notes
     assert ds.name == "instruments" and len(ds.y) == 900
-    np.testing.assert_array_equal(y, (ds.y[run.meta["test_index"]] == 5).astype(int))
+    np.testing.assert_array_equal(y, (ds.y[run.info.test_index] == 5).astype(int))
     score = run.test.probabilities[:, 1]
     # AUC as the probability that a positive outscores a negative (ties count half)
     pos, neg = score[y == 1], score[y == 0]

@@ -198,7 +198,7 @@ def test_the_page_runs_the_tuned_default_recipe_and_shows_it():
     run = at.session_state["train_run"]
     run.stop()
     _wait(run)
-    used = run.meta["recipe"]
+    used = run.task.recipe
     assert used == replace(DEFAULT_RECIPES["commands"], epochs=1)
     assert (used.freq_mask, used.time_mask, used.time_shift) == (6, 10, 0.05)
     at.run()
@@ -303,10 +303,10 @@ def test_training_on_your_own_data_and_the_model_can_be_asked():
     at.run()
     assert not at.exception
     assert any("on **your data**" in m.value for m in at.markdown)
-    meta = run.meta
-    assert meta["dataset_name"] == "your data" and meta["class_names"] == ("dark", "light")
-    pre = Preprocess.from_dict(meta["preprocess"])
-    assert pre.representation == "image" and pre.image_shape == (1, 28, 28)
+    assert run.info.dataset_name == "your data" and run.task.class_names == ("dark", "light")
+    pre = run.task.preprocess
+    assert isinstance(pre, Preprocess)
+    assert pre.representation == "image" and pre.image_shape == (1, 28, 28) and pre.pad == 0
     light = classify_image(
         run.model, np.full((28, 28), 0.95), pre=pre, class_names=["dark", "light"]
     )

@@ -263,39 +263,43 @@ def test_bad_recipe_is_refused_before_queueing():
 # ---------------------------------------------------------------------------- tasks ----
 
 
-def test_make_task_two_classes_relabels_and_keeps_split_indices():
+def test_a_two_class_task_relabels_and_keeps_split_indices():
     from core.data import shipped as datasets
+    from core.learn import task as tasks
 
     ds = datasets.load("digits")
     inputs = datasets.model_inputs(ds)
-    task = runs.make_task(ds, inputs, classes=(3, 8))
+    task = tasks.make_task(ds, inputs, classes=(3, 8))
     assert task.binary and task.class_names == ("3", "8") and task.n_outputs == 1
+    assert task.head == "sigmoid" and task.classes == (3, 8)
+    part = tasks.split(ds, inputs, classes=(3, 8))
     expected = [i for i in ds.splits["test"] if ds.y[i] in (3, 8)]
-    assert list(task.test_index) == expected
-    np.testing.assert_array_equal(task.y_test.numpy(), (ds.y[expected] == 8).astype(np.int64))
-    torch.testing.assert_close(task.x_test, torch.as_tensor(ds.x[expected]))
-    assert len(task.data.x_train) == sum(ds.y[i] in (3, 8) for i in ds.splits["train"])
+    assert list(part.test_index) == expected
+    np.testing.assert_array_equal(part.y_test.numpy(), (ds.y[expected] == 8).astype(np.int64))
+    torch.testing.assert_close(part.x_test, torch.as_tensor(ds.x[expected]))
+    assert len(part.data.x_train) == sum(ds.y[i] in (3, 8) for i in ds.splits["train"])
     with pytest.raises(UserInputError, match="two different classes"):
-        runs.make_task(ds, inputs, classes=(2, 2))
-    full = runs.make_task(ds, inputs)
-    assert not full.binary and full.n_outputs == 10
-    assert len(full.y_test) == len(ds.splits["test"])
+        tasks.make_task(ds, inputs, classes=(2, 2))
+    full = tasks.make_task(ds, inputs)
+    assert not full.binary and full.n_outputs == 10 and full.head == "softmax"
+    assert len(tasks.split(ds, inputs).y_test) == len(ds.splits["test"])
 
 
 def test_check_outputs_names_the_needed_width():
     from core.data import shipped as datasets
     from core.explain.summary import summarize
+    from core.learn import task as tasks
 
     ds = datasets.load("digits")
-    task = runs.make_task(ds, datasets.model_inputs(ds))
+    task = tasks.make_task(ds, datasets.model_inputs(ds))
     ok = summarize([{"type": "flatten"}, {"type": "dense", "units": 10}], (1, 28, 28))
-    runs.check_outputs(ok, task)
+    tasks.check_outputs(ok, task)
     wrong = summarize([{"type": "flatten"}, {"type": "dense", "units": 4}], (1, 28, 28))
     with pytest.raises(UserInputError, match="out_features to 10"):
-        runs.check_outputs(wrong, task)
+        tasks.check_outputs(wrong, task)
     maps = summarize([{"type": "conv2d", "filters": 4, "kernel_size": 3}], (1, 28, 28))
     with pytest.raises(UserInputError, match="add Flatten"):
-        runs.check_outputs(maps, task)
+        tasks.check_outputs(maps, task)
 
 
 def test_format_seconds():

@@ -13,10 +13,15 @@ place. It also refuses a second active run from the same owner (one browser sess
 Everything a page reads comes from :meth:`Run.snapshot`, an immutable copy taken under the
 run's lock, so the training thread and the page never share a list being written.
 
+A run knows what it learns as typed values: ``run.task`` (core.learn.task.Task: input,
+preprocessing, head, classes, recipe) and ``run.info`` (:class:`RunInfo`: dataset and model
+names, parameters, device, test indices). :func:`start_training` turns a checked
+core.learn.task.Plan into a queued run.
+
 Example::
 
-    run = Run.for_training(model, data, recipe, "cpu", x_test=x_te, y_test=y_te)
-    get_queue().submit(run, owner="session-1")
+    run = start_training(plan, "cpu", dataset=ds, owner="session-1")
+    # or, by hand: Run.for_training(model, data, recipe, "cpu", x_test=x_te, y_test=y_te)
     snap = run.snapshot()  # status, curves, progress, eta, ...
     run.stop()  # ends before the next batch; the best checkpoint so far is kept
 """
@@ -37,6 +42,7 @@ import numpy as np
 from core.errors import UserInputError
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
+VERDICTS = ("diverged", "at_chance")  # runs that went through but learned nothing useful
 ACTIVE = (QUEUED, RUNNING)
 MAX_BATCH_POINTS = 600  # the per-batch loss curve keeps at most this many points
 ORPHAN_GRACE = 60.0  # seconds a run's browser session may be gone before the run is stopped
@@ -60,6 +66,8 @@ class Snapshot:
     val_confusion : (C, C) counts of the latest validation pass, or None
     val_confusion_epoch : the epoch it comes from
     best_epoch : epoch whose weights are (or will be) kept
+    verdict : once ended, the trainer's word on it: "finished", "stopped", "diverged" or
+        "at_chance" (None while it waits or trains, or when it failed with an error)
     """
 
     status: str
@@ -76,6 +84,7 @@ class Snapshot:
     val_confusion: np.ndarray | None
     val_confusion_epoch: int | None
     best_epoch: int | None
+    verdict: str | None = None
 
     @property
     def active(self) -> bool:
@@ -109,7 +118,7 @@ class Outcome:
 
     model: object = None  # torch.nn.Module with the best weights
     test: object = None  # core.learn.train.EvalResult on the test set
-    reason: str = "finished"  # "finished", "stopped" or "diverged" (core.learn.train's reasons)
+    reason: str = "finished"  # "finished", "stopped", "diverged" or "at_chance" (the trainer's)
     message: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -123,13 +132,20 @@ class Run:
         It reports progress by calling :meth:`record` with core.learn.train events and should
         stop soon after :attr:`stop_event` is set. An exception ends the run as "failed"
         (a UserInputError's sentence is shown as it is).
-    meta : dict, optional
-        Anything the pages need to describe the run (dataset, class names, test indices...).
+    task : core.learn.task.Task, optional
+        What the run learns (input, preprocessing, head, classes, the recipe it uses).
+    info : RunInfo, optional
+        What the pages say about it (dataset and model names, parameters, device, test set).
     """
 
-    def __init__(self, job: Callable[[Run], Outcome], *, meta: dict | None = None) -> None:
+    def __init__(
+        self, job: Callable[[Run], Outcome], *, task=None, info: RunInfo | None = None
+    ) -> None:
         self._job = job
-        self.meta = dict(meta or {})
+        self.task = task
+        self.info = info
+        self.orphaned = False  # stopped because its browser session closed
+        self.traceback: str | None = None  # of an unexpected error, for the server's log
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self._status = QUEUED
@@ -166,7 +182,8 @@ class Run:
         *,
         x_test=None,
         y_test=None,
-        meta: dict | None = None,
+        task=None,
+        info: RunInfo | None = None,
     ) -> Run:
         """A run that calls ``core.learn.train.train`` and then evaluates on ``(x_test, y_test)``.
 
@@ -174,11 +191,11 @@ class Run:
         ----------
         model : nn.Module mapping (N, ...) to logits (N, C) or (N, 1)
         data : core.learn.train.TrainData
-        recipe : core.learn.train.Recipe (validated here, so a bad setting fails before queueing)
+        recipe : core.learn.train.Recipe (checked when it was made: a bad one never exists)
         device : torch.device or str
         x_test, y_test : Tensor (M, ...), Tensor (M,) int64; optional
+        task, info : what the run learns and what the pages say about it (see :class:`Run`)
         """
-        recipe.validate()
 
         def job(run: Run) -> Outcome:
             from core.learn.train import evaluate, train
@@ -189,7 +206,7 @@ class Run:
                 test = evaluate(model, x_test, y_test, device)
             return Outcome(model=model, test=test, reason=result.reason, message=result.message)
 
-        return cls(job, meta=meta)
+        return cls(job, task=task, info=info)
 
     # ------------------------------------------------------------------- the thread side ----
 
@@ -239,7 +256,7 @@ class Run:
             return
         self._last_alive_check = now
         if not self.owner_alive():
-            self.meta["orphaned"] = True
+            self.orphaned = True
             self.stop_event.set()
 
     def _execute(self) -> None:
@@ -258,13 +275,13 @@ class Run:
                 outcome = Outcome()
             status = {"finished": DONE, "stopped": STOPPED}.get(outcome.reason, FAILED)
             message = outcome.message or {DONE: "Finished.", STOPPED: "Stopped."}.get(status, "")
-            if status == STOPPED and self.meta.get("orphaned"):
+            if status == STOPPED and self.orphaned:
                 message = "Stopped because the browser session that started it has closed."
         except UserInputError as err:
             message = str(err)
         except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
             message = f"Training failed: {type(err).__name__}: {err}"
-            self.meta["traceback"] = traceback.format_exc()
+            self.traceback = traceback.format_exc()
         with self._lock:
             self.outcome = outcome
             if outcome is not None:
@@ -350,6 +367,7 @@ class Run:
                 val_confusion=None if self._val_confusion is None else self._val_confusion.copy(),
                 val_confusion_epoch=self._val_epoch,
                 best_epoch=self._best_epoch,
+                verdict=self.outcome.reason if self.outcome is not None else None,
             )
 
 
@@ -455,133 +473,70 @@ class RunQueue:
             return len(self._waiting)
 
 
-# ------------------------------------------------------------------ from dataset to task ----
+# ------------------------------------------------------------------- what a run is ----
 
 
 @dataclass(frozen=True, eq=False)
-class Task:
-    """What one run learns: tensors for training, validation and test, and their classes.
+class RunInfo:
+    """What the pages say about a run, beside its task (core.learn.task.Task).
 
     Attributes
     ----------
-    data : core.learn.train.TrainData (train and validation tensors)
-    x_test : Tensor (M, ...); y_test : Tensor (M,) int64
+    dataset_name : the dataset's name ("digits", "your data", ...)
+    model_name : the preset's title or the Model builder model's name
+    params : trainable parameters of the model
+    device : where it trains ("cpu", "cuda", ...)
+    spec : the layer spec the model was built from (core.explain.summary)
     test_index : (M,) int64 indices of the test examples in the dataset's ``x``
-    class_names : one per class (two for a two-class task)
-    binary : True when two classes are learnt with one sigmoid output
+    y_test : (M,) int64 their labels, as the task numbers its classes
+    dataset : the core.data.shipped.Dataset itself (the Evaluate page shows its examples)
     """
 
-    data: object
-    x_test: object
-    y_test: object
+    dataset_name: str
+    model_name: str
+    params: int
+    device: str
+    spec: list
     test_index: np.ndarray
-    class_names: tuple[str, ...]
-    binary: bool
-
-    @property
-    def n_outputs(self) -> int:
-        """Width of the model's last layer: 1 for a binary task, else the class count."""
-        return 1 if self.binary else len(self.class_names)
+    y_test: np.ndarray
+    dataset: object = None
 
 
-def make_task(ds, inputs, *, classes: tuple[int, int] | None = None) -> Task:
-    """Cut a dataset's model inputs into the train / validation / test tensors of a task.
+def start_training(
+    plan,
+    device,
+    *,
+    dataset=None,
+    owner: str | None = None,
+    alive: Callable[[], bool] | None = None,
+    queue: RunQueue | None = None,
+) -> Run:
+    """Build the model of a checked core.learn.task.Plan and hand its run to the queue.
 
-    Parameters
-    ----------
-    ds : core.data.shipped.Dataset (its ``splits`` and ``class_names`` are used)
-    inputs : core.data.shipped.ModelInputs of that dataset; x (N, ...), y (N,)
-    classes : (a, b), optional
-        Keep only these two classes: class ``a`` becomes label 0 and ``b`` label 1, for a
-        two-class task with one sigmoid output.
+    The recipe's seed seeds the starting weights (the same seed, the same model). Returns the
+    run, queued or training; UserInputError when ``owner`` already has an active run.
     """
     import torch
 
-    from core.learn.train import TrainData
+    from core.learn.build import build_model
 
-    y_all = np.asarray(ds.y)
-    relabel = None
-    names = tuple(ds.class_names)
-    if classes is not None:
-        a, b = (int(c) for c in classes)
-        if a == b:
-            raise UserInputError("Choose two different classes for a two-class task.")
-        if not (0 <= a < len(names) and 0 <= b < len(names)):
-            raise UserInputError(f"Classes are numbered 0 to {len(names) - 1}.")
-        relabel = {a: 0, b: 1}
-        names = (names[a], names[b])
-
-    def part(split: str):
-        idx = np.asarray(ds.splits[split], dtype=np.int64)
-        if relabel is not None:
-            idx = idx[np.isin(y_all[idx], list(relabel))]
-        t = torch.as_tensor(idx)
-        y = inputs.y[t]
-        if relabel is not None:
-            y = (y == classes[1]).long()  # class b -> 1, class a -> 0
-        return idx, inputs.x[t], y
-
-    _, x_tr, y_tr = part("train")
-    _, x_va, y_va = part("val")
-    te_idx, x_te, y_te = part("test")
-    return Task(
-        data=TrainData(x_tr, y_tr, x_va, y_va),
-        x_test=x_te,
-        y_test=y_te,
-        test_index=te_idx,
-        class_names=names,
-        binary=relabel is not None,
+    task, split = plan.task, plan.split
+    torch.manual_seed(task.recipe.seed)
+    model = build_model(plan.spec, task.input_shape, logits=True)
+    info = RunInfo(
+        dataset_name=task.dataset,
+        model_name=plan.model_name,
+        params=int(plan.summary.torch_params),
+        device=str(device),
+        spec=list(plan.spec),
+        test_index=np.asarray(split.test_index),
+        y_test=split.y_test.numpy(),
+        dataset=dataset,
     )
-
-
-def check_outputs(summary, task: Task) -> None:
-    """Raise UserInputError unless the model ends in ``task.n_outputs`` numbers per example."""
-    out = tuple(summary.output_shape)
-    want = task.n_outputs
-    if len(out) != 1:
-        raise UserInputError(
-            f"The model ends with shape {out}, but a classifier must end with one number per "
-            f"class: add Flatten (or global average pooling) and a Linear layer with {want} "
-            "outputs."
-        )
-    if out[0] != want:
-        what = (
-            "one output (the probability of the second class, through a sigmoid)"
-            if task.binary
-            else f"{want} outputs, one per class"
-        )
-        raise UserInputError(
-            f"The model's last layer has {out[0]} outputs, but this task needs {what}: set "
-            f"the last Linear layer's out_features to {want}."
-        )
-
-
-def fit_head(spec: list, summary, task: Task) -> tuple[list, str | None]:
-    """Give a model's last Linear layer the outputs ``task`` needs; say so when it changed.
-
-    A model drawn in the Model builder for all ten digits ends in 10 outputs; the two-class
-    task (one sigmoid output) can still use everything before that layer. When the output
-    already fits, or the model does not end in a Linear layer, ``spec`` comes back as it was
-    and :func:`check_outputs` has the last word.
-    """
-    from core.explain.summary import canonical_type
-
-    out, want = tuple(summary.output_shape), task.n_outputs
-    last = spec[-1] if spec else None
-    if len(out) != 1 or out[0] == want or not isinstance(last, dict):
-        return spec, None
-    if canonical_type(str(last.get("type", ""))) != "linear":
-        return spec, None
-    key = "units" if "units" in last else "out_features"
-    new_last = {k: v for k, v in last.items() if k not in ("units", "out_features")}
-    new_last[key] = want
-    what = (
-        "one output (a sigmoid: two classes)" if task.binary else f"{want} outputs, one per class"
-    )
-    return [*spec[:-1], new_last], (
-        f"The model's last Linear layer had {out[0]} outputs; for this task it gets {what}, "
-        "with fresh weights. Everything before it is the model as built."
-    )
+    run = Run.for_training(model, split.data, task.recipe, device, x_test=split.x_test,
+                           y_test=split.y_test, task=task, info=info)  # fmt: skip
+    (queue or get_queue()).submit(run, owner=owner, alive=alive)
+    return run
 
 
 def threads_per_run(max_running: int, cores: int | None = None) -> int:

@@ -228,9 +228,10 @@ class Task:
         """Width of the model's last layer: 1 for a sigmoid head, else the class count."""
         return 1 if self.binary else len(self.class_names)
 
-    def with_recipe(self, **changes) -> Task:
-        """This task with recipe fields changed (the augmentation made to suit the input)."""
-        recipe = replace(self.recipe, **changes)
+    def with_recipe(self, recipe: Recipe | None = None, **changes) -> Task:
+        """This task with another recipe and/or recipe fields changed (dataclasses.replace,
+        so the Recipe checks them); the augmentation is made to suit the input."""
+        recipe = replace(recipe or self.recipe, **changes)
         recipe = replace(recipe, augment=fit_augment(recipe.augment, self.representation))
         return replace(self, recipe=recipe)
 
@@ -439,9 +440,9 @@ class Plan:
     model_name: str
     note: str | None = None
 
-    def with_recipe(self, **changes) -> Plan:
-        """This plan with recipe fields changed (dataclasses.replace; Recipe validates)."""
-        return replace(self, task=self.task.with_recipe(**changes))
+    def with_recipe(self, recipe: Recipe | None = None, **changes) -> Plan:
+        """This plan with another recipe and/or recipe fields changed (see Task.with_recipe)."""
+        return replace(self, task=self.task.with_recipe(recipe, **changes))
 
 
 def _plan(ds, inputs, spec: list, model_name: str, *, classes, adapt_head: bool) -> Plan:
