@@ -214,6 +214,14 @@ else:
             f"({len(ds.splits['train'])} for training, {len(ds.splits['val'])} for validation, "
             f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'."
         )
+made_from = S.get("user_dataset_from")
+if made_from is not None and made_from != userdata.fingerprint(g):
+    st.info(
+        f"The training set was made from an earlier state of this page ({made_from.n_examples} "
+        f"examples; the page now shows {n_examples(g)}). Press “Use these classes for "
+        "training” to train on what is shown here.",
+        icon=":material/sync_problem:",
+    )
 
 st.divider()
 st.subheader("Or download a real dataset")

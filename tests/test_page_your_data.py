@@ -255,3 +255,21 @@ def test_switching_to_pictures_and_back_keeps_the_sounds(at):
     at.radio(key="yd_kind").set_value("Sounds").run()
     assert not at.exception
     assert at.session_state["yd_data"].names == {"a": ["k.wav"]}
+
+
+def test_the_page_says_when_the_training_set_is_older_than_what_it_shows(at):
+    add_class(at, "low")
+    add_class(at, "high")
+    for label, f0 in (("low", 200), ("high", 3000)):
+        at.file_uploader(key=f"yd_up_{label}_0").set_value(
+            [(f"{i}.wav", wav(f0 + 10 * i), "audio/wav") for i in range(4)]
+        ).run()
+    at.button(key="yd_use").click().run()
+    assert len(at.session_state["user_dataset"].y) == 8
+    assert not any("earlier state" in i.value for i in at.info)
+    at.file_uploader(key="yd_up_low_4").set_value([("5.wav", wav(260), "audio/wav")]).run()
+    said = [i.value for i in at.info if "earlier state" in i.value]
+    assert said and "(8 examples; the page now shows 9)" in said[0]
+    at.button(key="yd_use").click().run()
+    assert len(at.session_state["user_dataset"].y) == 9
+    assert not any("earlier state" in i.value for i in at.info)
