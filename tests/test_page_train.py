@@ -339,3 +339,42 @@ def test_your_own_classes_changed_since_use_is_said_and_can_be_refreshed():
     assert not at.exception and not at.warning
     assert len(at.session_state["user_dataset"].y) == 32
     assert at.selectbox(key="tr_dataset").value == "user"
+
+
+def test_a_run_whose_loss_explodes_is_named_not_shown_as_finished():
+    """Learning rate 10 used to give a loss of 1.8e19 at chance under a green 'Finished'."""
+    at = _app(TINY_DIGITS)
+    at.radio(key="tr_source").set_value("builder")
+    at.selectbox(key="tr_optimizer").set_value("sgd")
+    at.number_input(key="tr_lr").set_value(10.0)
+    at.selectbox(key="tr_scheduler").set_value("none")
+    at.number_input(key="tr_epochs").set_value(2)
+    at.selectbox(key="tr_augment").set_value("none")
+    at.number_input(key="tr_batch").set_value(128)
+    at.run()
+    assert not at.error
+    at.button(key="tr_train").click().run()
+    run = at.session_state["train_run"]
+    _wait(run)
+    at.run()
+    assert not at.exception
+    snap = run.snapshot()
+    assert snap.verdict in ("diverged", "at_chance"), snap.message
+    assert not at.success  # nothing green
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any("learning rate (now 10)" in m for m in shown)
+    label = {"diverged": "Diverged", "at_chance": "At chance"}[snap.verdict]
+    assert any(m.value.startswith(f"{label}: **tiny test net**") for m in at.markdown)
+    # the header reads the run's own settings
+    assert any("sgd, learning rate 10, batch 128, 2 epochs" in c.value for c in at.caption)
+
+
+def test_a_waveform_model_is_offered_waveform_augmentation():
+    at = _app()
+    at.selectbox(key="tr_dataset").set_value("commands").run()
+    assert at.selectbox(key="tr_augment").value == "spectrogram"  # the tuned recipe's
+    at.selectbox(key="tr_preset").set_value("m5").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="tr_augment").options == ["none", "time shift and gain"]
+    assert at.selectbox(key="tr_augment").value == "waveform"
+    assert any("on inputs of shape 1×32000" in m.value for m in at.markdown)
