@@ -3,7 +3,9 @@
 1. Per dataset (digits, commands, instruments): the default model
    (``core.learn.train.DEFAULT_MODELS``) trained with the default recipe
    (``core.learn.train.DEFAULT_RECIPES``) by ``core.learn.train.train`` on the train split, validated on
-   the validation split after each epoch. After each epoch the held-out test split is scored
+   the validation split after each epoch. The task, its inputs and its recipe are planned by
+   ``core.learn.task.plan_preset``, as the Train page and the CLI plan theirs, so what is
+   measured is what the app runs. After each epoch the held-out test split is scored
    too (not counted in the time); we report the training seconds until the test accuracy
    first reaches the target (digits 97%, commands 90%, instruments 95%) and the final test
    accuracy of the best-by-validation weights. Preparing the tensors (decoding, log-mels) is
@@ -42,7 +44,8 @@ from torch.utils.data import Dataset as TorchDataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data import shipped as data  # noqa: E402
-from core.learn.build import build_model
+from core.learn import task as tasks  # noqa: E402
+from core.learn.build import build_model  # noqa: E402
 from core.learn.train import (  # noqa: E402
     DEFAULT_MODELS,
     DEFAULT_RECIPES,
@@ -53,7 +56,7 @@ from core.learn.train import (  # noqa: E402
     make_scheduler,
     train,
 )
-from core.learn.zoo import preset_spec
+from core.learn.zoo import preset_spec  # noqa: E402
 
 TARGETS = {"digits": 0.97, "commands": 0.90, "instruments": 0.95}
 
@@ -125,12 +128,11 @@ def default_model(name: str, input_shape: tuple, n_classes: int) -> nn.Module:
     return build_model(spec, input_shape, logits=True)
 
 
-def run_default(ds, prepared, thresholds: list[float], *, verbose: bool) -> dict:
-    """Train the default model with the default recipe; seconds to reach each threshold."""
-    x, y = prepared.x, prepared.y
-    tr, va, te = (ds.splits[k] for k in ("train", "val", "test"))
-    x_te, y_te = x[te], y[te]
-    model = default_model(ds.name, tuple(x.shape[1:]), ds.n_classes)
+def run_default(plan: tasks.Plan, thresholds: list[float], *, verbose: bool) -> dict:
+    """Train the planned model with its recipe; seconds to reach each threshold."""
+    x_te, y_te = plan.split.x_test, plan.split.y_test
+    torch.manual_seed(plan.task.recipe.seed)  # as runs.start_training seeds the weights
+    model = build_model(plan.spec, plan.task.input_shape, logits=True)
     state = {"excluded": 0.0, "reached": [None] * len(thresholds), "curve": []}
 
     def on_event(e) -> None:
@@ -147,13 +149,7 @@ def run_default(ds, prepared, thresholds: list[float], *, verbose: bool) -> dict
                 print(f"    epoch {e.epoch:2d}: val {e.val_acc:.4f} test {acc:.4f} "
                       f"at {trained:5.1f} s")  # fmt: skip
 
-    result = train(
-        model,
-        TrainData(x[tr], y[tr], x[va], y[va]),
-        DEFAULT_RECIPES[ds.name],
-        "cpu",
-        on_event=on_event,
-    )
+    result = train(model, plan.split.data, plan.task.recipe, "cpu", on_event=on_event)
     final = evaluate(model, x_te, y_te, "cpu").accuracy
     return {
         "reached": state["reached"],
@@ -172,13 +168,15 @@ def bench_dataset(name: str, repeats: int, extra_bar: float | None = None) -> di
     """Prepare one dataset and train its default model ``repeats`` times; print medians."""
     t0 = time.perf_counter()
     ds = data.load(name)
-    prepared = data.model_inputs(ds, model=DEFAULT_MODELS[name])
+    preset = tasks.default_preset(ds)
+    prepared = tasks.inputs_for(ds, tasks.reads_for_preset(ds, preset))
     prep = time.perf_counter() - t0
-    recipe = DEFAULT_RECIPES[name]
+    plan = tasks.plan_preset(ds, prepared, preset)
+    recipe = plan.task.recipe
+    assert recipe == DEFAULT_RECIPES[name], "the app's plan must run the tuned recipe"
     target = TARGETS[name]
     bars = [target] + ([extra_bar] if extra_bar is not None else [])
-    n_params = sum(p.numel() for p in default_model(name, tuple(prepared.x.shape[1:]),
-                                                    ds.n_classes).parameters())  # fmt: skip
+    n_params = plan.summary.torch_params
     print(f"\n== {name}: {len(ds.splits['train'])} train / {len(ds.splits['val'])} val / "
           f"{len(ds.splits['test'])} test, input {tuple(prepared.x.shape[1:])}, "
           f"data ready in {prep:.1f} s")  # fmt: skip
@@ -186,7 +184,7 @@ def bench_dataset(name: str, repeats: int, extra_bar: float | None = None) -> di
     runs = []
     for r in range(repeats):
         before = load()
-        out = run_default(ds, prepared, bars, verbose=r == 0)
+        out = run_default(plan, bars, verbose=r == 0)
         runs.append(out)
         to_target = out["reached"][0]
         print(f"   run {r + 1}: {target:.0%} after "
