@@ -183,6 +183,29 @@ def test_model_inputs():
     assert tuple(wav.x.shape) == (24, 1, 16_000) and wav.augment == "waveform"
 
 
+def test_model_inputs_say_how_they_were_made():
+    """The representation, border and log-mel settings are named, not guessed from a model name."""
+    from core.audio.features import FeatureSettings
+
+    digits = data.load_digits()
+    framed = data.model_inputs(digits, representation="image", pad=2)
+    assert (framed.representation, framed.pad, framed.settings) == ("image", 2, None)
+    np.testing.assert_array_equal(framed.x[:3, :, 2:-2, 2:-2].numpy(), digits.x[:3])
+    inst = data.synth_instruments(n_per_class=2, seed=0)
+    settings = FeatureSettings(sample_rate=16_000, n_mels=32, hop_length=320)
+    mel = data.model_inputs(inst, representation="log-mel", settings=settings)
+    assert mel.representation == "log-mel" and mel.settings == settings
+    assert tuple(mel.x.shape) == (12, 1, 32, 1 + 16_000 // 320)
+    wav = data.model_inputs(inst, representation="waveform")
+    assert wav.representation == "waveform" and wav.settings is None and wav.pad == 0
+    with pytest.raises(UserInputError, match="Only pictures get a border"):
+        data.model_inputs(inst, representation="waveform", pad=2)
+    with pytest.raises(UserInputError, match="A picture dataset can only be read as images"):
+        data.model_inputs(digits, representation="waveform")
+    with pytest.raises(UserInputError, match="Unknown preset"):
+        data.model_inputs(inst, model="m5-large")  # no substring guessing: presets by name
+
+
 def test_log_mel_matches_librosa():
     import librosa
 

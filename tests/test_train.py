@@ -295,7 +295,7 @@ def test_cli_writes_the_apps_own_bundle_and_keeps_every_class(tmp_path):
     from core.data import shipped as data
     from core.learn.classify import Preprocess, classify_image
 
-    out = tmp_path / "model.zip"
+    out = tmp_path / "model.pt"  # the name once got a pickle; it gets the app's own bundle
     cmd = [sys.executable, "-m", "core.learn.train", "--dataset", "digits", "--model", "lenet5",
            "--epochs", "1", "--limit", "300", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
@@ -376,6 +376,14 @@ def test_cli_defaults_to_the_datasets_model_and_recipe(tmp_path):
     expected = DEFAULT_RECIPES["digits"]
     assert bundle.extra["recipe"]["optimizer"] == expected.optimizer
     assert bundle.extra["recipe"]["lr"] == expected.lr and bundle.extra["recipe"]["epochs"] == 1
+    from dataclasses import replace
+
+    from core.learn.task import Task
+
+    task = Task.from_dict(bundle.task)  # the whole typed task travels with the weights
+    assert task.recipe == replace(expected, epochs=1) and task.head == "softmax"
+    assert task.preprocess.representation == "image" and task.preprocess.pad == 0
+    assert task.class_names == tuple(bundle.class_names) and task.input_shape == (1, 28, 28)
 
 
 def _epoch(i, train_loss, train_acc, val_acc):
