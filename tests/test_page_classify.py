@@ -116,8 +116,13 @@ def test_the_session_model_can_be_downloaded_and_exported():
     from core.learn.task import Task
     from core.learn.train import Recipe
 
-    task = Task(dataset="digits", class_names=("a", "b", "c"), input_shape=(1, 16, 16),
-                preprocess=Preprocess("image", image_shape=(1, 16, 16)), recipe=Recipe())
+    task = Task(
+        dataset="digits",
+        class_names=("a", "b", "c"),
+        input_shape=(1, 16, 16),
+        preprocess=Preprocess("image", image_shape=(1, 16, 16)),
+        recipe=Recipe(),
+    )
     info = runs.RunInfo(dataset_name="digits", model_name="tiny", params=0, device="cpu",
                         spec=IMG_SPEC, test_index=np.zeros(0), y_test=np.zeros(0))  # fmt: skip
     at = AppTest.from_file(str(PAGES / "classify.py"), default_timeout=90)
