@@ -434,3 +434,16 @@ def test_channels_typed_separately_stack_or_say_which_differs():
     np.testing.assert_array_equal(conv.stack_channels([a, b]), np.stack([a, b]))
     with pytest.raises(UserInputError, match="input channel 1 is 2x3, input channel 2 is 3x3"):
         conv.stack_channels([a, np.ones((3, 3))], what="input channel")
+
+
+def test_a_tiny_cell_is_written_as_itself_not_as_a_zero_fraction():
+    out = conv.conv2d(conv.parse_matrix("1e-300")[None], np.ones((1, 1, 1, 1)))
+    assert conv.step_equation(out.step(0)) == "1×1e-300 = 1e-300"  # was "1×0/1 = 0/1"
+
+
+def test_format_matrix_reads_back_every_cell_exactly():
+    """Resize and new channels rewrite the editors through format_matrix: nothing may round."""
+    m = np.array([[123456.789, 1e-300, 0.123456, -2 / 3], [0.1 + 0.2, -1 / 3, 5, 0.25]])
+    text = conv.format_matrix(m)
+    np.testing.assert_array_equal(conv.parse_matrix(text), m)
+    assert text.splitlines()[0] == "123456.789 1e-300 0.123456 -2/3"

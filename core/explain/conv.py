@@ -656,7 +656,7 @@ def _num(v: float) -> str:
         return str(int(v))
     if not float(v * 1000).is_integer():
         frac = Fraction(float(v)).limit_denominator(16)
-        if abs(float(frac) - v) < 1e-12:
+        if frac != 0 and abs(float(frac) - v) < 1e-12:  # 1e-300 is not "0/1"
             return f"{frac.numerator}/{frac.denominator}"
     return f"{v:.4g}"
 
@@ -777,7 +777,18 @@ def stack_channels(matrices, *, what: str = "input channel") -> np.ndarray:
 def format_matrix(m: np.ndarray) -> str:
     """The inverse of :func:`parse_matrix`: one line per row, cells separated by spaces."""
     m = np.atleast_2d(np.asarray(m, dtype=float))
-    return "\n".join(" ".join(_num(v) for v in row) for row in m)
+    return "\n".join(" ".join(_exact(v) for v in row) for row in m)
+
+
+def _exact(v: float) -> str:
+    """A cell written back into an editor: as :func:`_num` writes it when that reads back to
+    the same number, else in full (resizing must not round 123456.789 to 1.235e+05)."""
+    s = _num(v)
+    try:
+        same = _parse_cell(s) == v
+    except (ValueError, ZeroDivisionError):
+        same = False
+    return s if same else repr(float(v))
 
 
 def parse_vector(text: str, *, name: str = "signal", max_len: int = 64) -> np.ndarray:
