@@ -100,12 +100,13 @@ def channels_changed() -> None:
             except UserInputError:
                 m = np.zeros((3, 3))
             set_matrix(f"conv_x_{c}", np.rot90(m, c))
-            k = (
-                conv.parse_matrix(st.session_state.get("conv_k_0", "1"), max_rows=99, max_cols=99)
-                if st.session_state.get("conv_k_0")
-                else np.ones((1, 1))
-            )
-            set_matrix(f"conv_k_{c}", np.eye(*k.shape))
+            try:  # a new channel's kernel takes channel 1's shape, or 1x1 while that one is bad
+                shape = conv.parse_matrix(
+                    st.session_state.get("conv_k_0") or "1", max_rows=99, max_cols=99
+                ).shape
+            except UserInputError:
+                shape = (1, 1)
+            set_matrix(f"conv_k_{c}", np.eye(*shape))
 
 
 init_state(

@@ -1,6 +1,8 @@
 """The Convolution page, driven through Streamlit's AppTest."""
 
+import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -275,3 +277,38 @@ def test_a_huge_cell_is_a_sentence_and_the_last_good_steps_stay(at, cell):
     assert not at.exception
     assert any("cells hold numbers between -1,000,000 and 1,000,000" in e for e in errors(at))
     assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)  # the textbook step is still shown
+
+
+def test_more_channels_while_the_kernel_is_bad_keeps_the_sentence(at):
+    text_area(at, "conv_k_0").set_value("1 x\n0 1").run()
+    at.number_input(key="conv_channels").set_value(2).run()
+    assert not at.exception, at.exception  # was a UserInputError traceback from the callback
+    assert any("Row 1, column 2 of the kernel (channel 1) is 'x'" in e for e in errors(at))
+    assert text_area(at, "conv_k_0").value == "1 x\n0 1"  # what was typed stays
+
+
+def test_resize_keeps_every_typed_digit(at):
+    text_area(at, "conv_x_0").set_value("123456.789 0.123456\n1e-300 4").run()
+    at.number_input(key="conv_rows").set_value(3).run()
+    at.button(key="conv_resize").click().run()
+    assert not at.exception, at.exception
+    assert text_area(at, "conv_x_0").value.splitlines()[:2] == [
+        "123456.789 0.123456 0 0 0 0",
+        "1e-300 4 0 0 0 0",
+    ]
+
+
+def test_a_16_bit_grey_png_keeps_its_grey_levels_on_the_picture_tab(at):
+    """Pillow's convert('L') clipped 16-bit levels at 255: the picture showed almost all white."""
+    levels = np.linspace(0, 65535, 40 * 30).reshape(30, 40).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(levels).save(buf, format="PNG")
+    assert Image.open(io.BytesIO(buf.getvalue())).mode == "I;16"
+    _picture_tab(at)
+    at.file_uploader(key="pic_upload").set_value(("deep.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not errors(at)
+    fig = next(c for c in at.get("plotly_chart") if "pic_fig" in c.proto.id)
+    z = json.loads(fig.proto.spec)["data"][0]["z"]  # plotly ships arrays as base64 "bdata"
+    z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(levels.shape)
+    np.testing.assert_allclose(z, levels / 65535.0, atol=1e-6)
+    assert any("16-bit grey levels" in c.value for c in at.caption)
