@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-# a few stops of the magma colour map, dark to bright
-_STOPS = np.array(
-    [[0, 0, 4], [81, 18, 124], [183, 55, 121], [252, 137, 97], [252, 253, 191]], float
-)
+from core.figures import MAGMA
+
+# The log-mel figures' magma scale (core.figures.MAGMA), as positions and RGB stops, so a
+# thumbnail draws silence in the same colour as the audio explorer and "What the network reads".
+_POS = np.array([p for p, _ in MAGMA], float)
+_STOPS = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in MAGMA], float)
 
 
 def colour(z: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] to RGB uint8 (H, W, 3) with magma-like colours."""
-    z = np.clip(np.nan_to_num(z), 0, 1) * (len(_STOPS) - 1)
-    lo = np.floor(z).astype(int).clip(0, len(_STOPS) - 2)
-    frac = (z - lo)[..., None]
-    return (_STOPS[lo] * (1 - frac) + _STOPS[lo + 1] * frac).astype(np.uint8)
+    """Map values in [0, 1] to RGB uint8 (H, W, 3) on the log-mel figures' magma scale."""
+    z = np.clip(np.nan_to_num(np.asarray(z, float)), 0, 1)
+    rgb = np.stack([np.interp(z, _POS, _STOPS[:, i]) for i in range(3)], axis=-1)
+    return np.rint(rgb).astype(np.uint8)
 
 
 def log_mel_thumbnail(samples: np.ndarray, *, sr: int, n_mels: int = 48) -> np.ndarray:
