@@ -434,3 +434,36 @@ def test_preprocess_frame_is_the_models_window():
     assert Preprocess("log-mel", settings={"n_fft": 1024, "win_length": 400}).frame == 400
     assert Preprocess("log-mel").frame == 512
     assert Preprocess("waveform", length=8000).frame is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 100, 159])
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+def test_a_clip_shorter_than_one_hop_goes_through_every_stage_as_librosa(n, pad_mode):
+    """A one-sample WAV (anything under 10 ms at the defaults) makes one frame, librosa's."""
+    y = np.full(n, 0.3, np.float32)
+    clip = A.load_clip(wav_bytes(y, SR, subtype="FLOAT"), name="tiny.wav", target_sr=SR)
+    assert clip.n_samples == n
+    params, mel = A.StftParams(win_length=400, pad_mode=pad_mode), A.MelParams()
+    S = A.stft(clip.samples, params)
+    ref = librosa.stft(clip.samples, n_fft=512, hop_length=160, win_length=400, pad_mode=pad_mode)
+    assert S.shape == ref.shape == (257, 1)
+    np.testing.assert_allclose(S, ref, atol=1e-5)
+    M = A.mel_spectrogram(clip.samples, sr=SR, stft=params, mel=mel)
+    ref_mel = librosa.feature.melspectrogram(
+        y=clip.samples, sr=SR, n_fft=512, hop_length=160, win_length=400, pad_mode=pad_mode,
+        n_mels=64,
+    )  # fmt: skip
+    np.testing.assert_allclose(M, ref_mel, rtol=1e-4, atol=1e-8)
+    db = A.power_to_db(M, ref="max")
+    np.testing.assert_allclose(A.mfcc(db, n_mfcc=13), librosa.feature.mfcc(S=db, n_mfcc=13),
+                               rtol=1e-4, atol=1e-3)  # fmt: skip
+    fv = A.frame_at(clip.samples, sr=SR, params=params, index=0)
+    assert fv.n_frames == 1
+    np.testing.assert_allclose(fv.magnitude, np.abs(ref[:, 0]), atol=1e-5)
+    end = n / SR
+    assert A.envelope(clip.samples, sr=SR, start_s=0.0, end_s=end)[1].shape == (n,)
+    assert A.mel_band_audio(S, sr=SR, params=params, mel=mel, band=3, length=n).shape == (n,)
+    rebuilt = A.rebuild_region(clip.samples, sr=SR, params=params, mel=mel, start_s=0.0,
+                               end_s=end, n_iter=4)  # fmt: skip
+    assert [r.shape for r in rebuilt] == [(n,)] * 3
+    assert all(np.isfinite(r).all() for r in rebuilt)
