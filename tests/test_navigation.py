@@ -88,3 +88,100 @@ def test_receptive_field_stack_survives_a_visit_elsewhere():
     at.switch_page("pages/receptive_field.py").run()
     assert not at.exception, at.exception
     assert state(at) == before
+
+
+def _go(at, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, (page, at.exception)
+    return at
+
+
+def _away_and_back(at, page: str, via: str = "home") -> AppTest:
+    _go(at, via)
+    return _go(at, page)
+
+
+def test_receptive_field_layers_added_edited_and_removed_survive_a_visit():
+    at = _go(_app(), "receptive_field")
+    at.selectbox(key="rf_preset").set_value("two_3x3").run()  # 9x9 in: room for a pool layer
+    at.button(key="rf_add_pool").click().run()
+    at.number_input(key="rf_k_2").set_value(3).run()
+    at.number_input(key="rf_unit_row").set_value(0).run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["rf_n"] == 3 and at.selectbox(key="rf_unit_layer").value == 3
+    _away_and_back(at, "receptive_field")
+    assert at.session_state["rf_n"] == 3
+    assert [at.number_input(key=f"rf_k_{i}").value for i in range(3)] == [3, 3, 3]
+    assert at.number_input(key="rf_s_2").value == 2  # the pool layer's default stride
+    assert at.number_input(key="rf_unit_row").value == 0
+    at.button(key="rf_del_0").click().run()
+    _away_and_back(at, "receptive_field", via="pooling")
+    assert at.session_state["rf_n"] == 2
+    assert [at.selectbox(key=f"rf_kind_{i}").value for i in range(2)] == ["conv", "pool"]
+    assert len(at.dataframe[0].value) == 3  # input + the two layers left
+
+
+def test_a_bad_cell_in_a_second_channel_is_still_named_after_a_visit():
+    at = _go(_app(), "convolution")
+    at.number_input(key="conv_channels").set_value(2).run()
+    good = [c.value for c in at.code]
+    at.text_area(key="conv_x_1").set_value("1 2\n3 q").run()
+    message = "Row 2, column 2 of the input (channel 2) is 'q', which is not a number."
+    assert [e.value for e in at.error] == [message]
+    _away_and_back(at, "convolution", via="pooling")
+    assert [e.value for e in at.error] == [message]
+    assert at.number_input(key="conv_channels").value == 2
+    assert at.text_area(key="conv_x_1").value == "1 2\n3 q"
+    assert [c.value for c in at.code] == good  # the last good steps stay on screen
+
+
+def test_pooling_channels_and_mode_survive_a_visit():
+    at = _go(_app(), "pooling")
+    at.number_input(key="pool_channels").set_value(2).run()
+    at.radio(key="pool_mode").set_value("average").run()
+    before = [c.value for c in at.code]
+    _away_and_back(at, "pooling", via="convolution")
+    assert at.number_input(key="pool_channels").value == 2
+    assert at.radio(key="pool_mode").value == "average"
+    assert [c.value for c in at.code] == before
+
+
+def test_an_uploaded_one_sample_clip_stays_on_the_audio_explorer_after_a_visit():
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.full(1, 0.3, np.float32), 16000, format="WAV", subtype="FLOAT")
+    at = _go(_app(), "audio")
+    at.radio(key="audio_source").set_value("Upload").run()
+    at.file_uploader(key="audio_upload").set_value(("one.wav", buf.getvalue(), "audio/wav")).run()
+    assert not at.exception, at.exception
+    at.radio(key="audio_stage").set_value(at.radio(key="audio_stage").options[-1]).run()
+    assert not at.exception, at.exception
+    _away_and_back(at, "audio")
+    assert any(
+        m.value.startswith("**one.wav**") and "**1 samples**" in m.value for m in at.markdown
+    )
+    assert any("shorter than one hop (160 samples, 10 ms)" in i.value for i in at.info)
+    assert at.radio(key="audio_stage").value == at.radio(key="audio_stage").options[-1]
+
+
+def test_a_loaded_model_stays_on_ask_your_model_after_a_visit():
+    from core.learn.checkpoints import save_bundle
+    from core.learn.classify import Preprocess
+    from tests.test_page_classify import IMG_SPEC, image_model
+
+    bundle = save_bundle(image_model(), spec=IMG_SPEC, input_shape=(1, 16, 16),
+                         class_names=["a", "b", "c"],
+                         features=Preprocess("image", image_shape=(1, 16, 16)).to_dict())  # fmt: skip
+    at = _go(_app(), "classify")
+    at.file_uploader(key="cl_bundle_upload").set_value(("m.zip", bundle, "application/zip")).run()
+    assert not at.exception, at.exception
+    at.radio(key="cl_pic_source").set_value("Upload one").run()
+    caption = next(c.value for c in at.caption if "3 classes (a, b, c)" in c.value)
+    _away_and_back(at, "classify", via="train")
+    assert not any("Train a model on the Train page" in i.value for i in at.info)
+    assert caption in [c.value for c in at.caption]
+    assert at.radio(key="cl_pic_source").value == "Upload one"
