@@ -463,6 +463,191 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+@dataclass
+class _Run:
+    """What one call of :func:`train` carries from batch to batch and epoch to epoch."""
+
+    model: nn.Module
+    recipe: Recipe
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    device: torch.device
+    emit: Callable[[Event], None]
+    stop: threading.Event | None
+    start: float
+    batch_size: int
+    n_batches: int
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    gen: torch.Generator
+    step: int = 0
+    reason: str = "finished"
+    message: str = ""
+    history: list[EpochEvent] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int | None = None
+    best_key: tuple | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def end(self, reason: str, message: str) -> None:
+        self.reason, self.message = reason, message
+
+
+def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run:
+    """Check the data, move model and data to ``device`` once, plan the batches."""
+    start = time.perf_counter()
+    x, y = data.x_train, data.y_train
+    if len(x) == 0 or len(x) != len(y):
+        raise UserInputError("The training set is empty or its inputs and labels differ in count.")
+    has_val = data.x_val is not None and data.y_val is not None and len(data.x_val) > 0
+    model.to(device)
+    n = len(x)
+    batch_size = min(recipe.batch_size, n)
+    n_batches = math.ceil(n / batch_size)
+    if n % batch_size == 1 and n_batches > 1:
+        n_batches -= 1  # a last batch of one example would break BatchNorm: skip it
+    optimizer = make_optimizer(model, recipe)
+    return _Run(
+        model=model,
+        recipe=recipe,
+        x=x.to(device),
+        y=y.to(device).long(),
+        x_val=data.x_val.to(device) if has_val else None,
+        y_val=data.y_val.to(device).long() if has_val else None,
+        device=device,
+        emit=emit,
+        stop=stop,
+        start=start,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, recipe, n_batches),
+        gen=torch.Generator(device=device).manual_seed(recipe.seed),
+        message=f"Finished {recipe.epochs} epochs.",
+    )
+
+
+def _train_one_epoch(run: _Run, epoch: int) -> tuple[float, float]:
+    """Optimise over one shuffled pass; returns (train loss, train accuracy) of the batches seen.
+
+    A stop request or a non-finite loss ends the run (``run.reason``) before the pass is over.
+    """
+    model, recipe = run.model, run.recipe
+    model.train()
+    perm = torch.randperm(len(run.x), generator=run.gen, device=run.device)
+    loss_sum = torch.zeros((), device=run.device)
+    correct_sum = torch.zeros((), device=run.device, dtype=torch.long)
+    seen = 0
+    for b in range(run.n_batches):
+        if run.stop is not None and run.stop.is_set():
+            run.end("stopped", f"Stopped by the user during epoch {epoch}.")
+            break
+        idx = perm[b * run.batch_size : (b + 1) * run.batch_size]
+        xb, yb = run.x[idx], run.y[idx]
+        if recipe.augment != "none":
+            xb = augment_batch(xb, recipe, run.gen)
+        logits = model(xb)
+        if run.step == 0:
+            _check_outputs(logits, run.y)
+        loss, correct = _loss_and_correct(logits, yb)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            run.end(
+                "diverged",
+                f"The loss became {loss_value} at epoch {epoch}, batch {b + 1}: training "
+                f"diverged. Try a smaller learning rate (now {recipe.lr:g}).",
+            )
+            break
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        if recipe.scheduler == "onecycle":
+            run.scheduler.step()
+        run.step += 1
+        loss_sum += loss.detach() * len(idx)
+        correct_sum += correct
+        seen += len(idx)
+        if run.step % recipe.batch_every == 0 or b == run.n_batches - 1:
+            run.emit(
+                BatchEvent(
+                    epoch=epoch,
+                    batch=b + 1,
+                    n_batches=run.n_batches,
+                    step=run.step,
+                    total_steps=run.n_batches * recipe.epochs,
+                    loss=loss_value,
+                    lr=run.optimizer.param_groups[0]["lr"],
+                    elapsed=run.elapsed(),
+                )
+            )
+    return loss_sum.item() / max(seen, 1), correct_sum.item() / max(seen, 1)
+
+
+def _close_epoch(run: _Run, epoch: int, train_loss: float, train_acc: float) -> None:
+    """Validate, keep the best weights, step the per-epoch schedulers, report the epoch."""
+    recipe = run.recipe
+    lr_now = run.optimizer.param_groups[0]["lr"]
+    val_loss = val_acc = cm = None
+    if run.x_val is not None:
+        ev = evaluate(run.model, run.x_val, run.y_val, run.device)
+        val_loss, val_acc, cm = ev.loss, ev.accuracy, ev.confusion
+        key = (val_acc, -val_loss) if recipe.select_by == "val_acc" else (-val_loss,)
+    else:
+        key = (epoch,)  # no validation: the latest epoch is the best we know
+    is_best = run.best_key is None or key > run.best_key
+    if is_best and math.isfinite(val_loss if val_loss is not None else 0.0):
+        run.best_key, run.best_epoch, run.best_state = key, epoch, _state_copy(run.model)
+    if recipe.scheduler == "step":
+        run.scheduler.step()
+    elif recipe.scheduler == "plateau":
+        run.scheduler.step(val_loss if val_loss is not None else train_loss)
+    event = EpochEvent(
+        epoch=epoch,
+        epochs=recipe.epochs,
+        train_loss=train_loss,
+        train_acc=train_acc,
+        val_loss=val_loss,
+        val_acc=val_acc,
+        lr=lr_now,
+        elapsed=run.elapsed(),
+        is_best=run.best_epoch == epoch,
+        best_epoch=run.best_epoch if run.best_epoch is not None else epoch,
+        val_confusion=cm,
+    )
+    run.history.append(event)
+    run.emit(event)
+
+
+def _finish(run: _Run) -> TrainResult:
+    """Judge a finished run, put the best weights back and report the end."""
+    if run.reason == "finished":
+        y_max = max(int(run.y.max()), int(run.y_val.max()) if run.y_val is not None else 0)
+        judged = verdict(run.history, n_classes=y_max + 1, lr=run.recipe.lr)
+        if judged is not None:
+            run.end(*judged)
+    if run.best_state is not None:
+        run.model.load_state_dict(run.best_state)  # put the best weights back
+        run.message += f" Kept the weights of epoch {run.best_epoch}, the best on validation."
+    elif run.reason != "finished":
+        run.message += " No epoch had finished, so the model keeps its current weights."
+    elapsed = run.elapsed()
+    run.emit(
+        EndEvent(reason=run.reason, message=run.message, best_epoch=run.best_epoch, elapsed=elapsed)
+    )
+    return TrainResult(
+        history=run.history,
+        reason=run.reason,
+        message=run.message,
+        best_epoch=run.best_epoch,
+        best_state=run.best_state,
+        elapsed=elapsed,
+    )
+
+
 def train(
     model: nn.Module,
     data: TrainData,
@@ -489,140 +674,15 @@ def train(
     finished or there is no validation set).
     """
     device = torch.device(device)
-    emit = on_event or (lambda _e: None)
-    start = time.perf_counter()
-
-    x, y = data.x_train, data.y_train
-    if len(x) == 0 or len(x) != len(y):
-        raise UserInputError("The training set is empty or its inputs and labels differ in count.")
-    has_val = data.x_val is not None and data.y_val is not None and len(data.x_val) > 0
-    model.to(device)
-    x, y = x.to(device), y.to(device).long()  # moved once
-    x_val = data.x_val.to(device) if has_val else None
-    y_val = data.y_val.to(device).long() if has_val else None
-
-    n = len(x)
-    bs = min(recipe.batch_size, n)
-    n_batches = math.ceil(n / bs)
-    if n % bs == 1 and n_batches > 1:
-        n_batches -= 1  # a last batch of one example would break BatchNorm: skip it
-    total_steps = n_batches * recipe.epochs
-    optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe, n_batches)
-    gen = torch.Generator(device=device).manual_seed(recipe.seed)
-
-    history: list[EpochEvent] = []
-    best_state, best_epoch, best_key = None, None, None
-    reason, message = "finished", f"Finished {recipe.epochs} epochs."
-    step = 0
-
+    run = _prepare(model, data, recipe, device, on_event or (lambda _e: None), stop)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(recipe.seed)  # dropout and SpecAugment masks, inside this run only
         for epoch in range(1, recipe.epochs + 1):
-            model.train()
-            perm = torch.randperm(n, generator=gen, device=device)
-            loss_sum = torch.zeros((), device=device)
-            correct_sum = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
-            for b in range(n_batches):
-                if stop is not None and stop.is_set():
-                    reason = "stopped"
-                    message = f"Stopped by the user during epoch {epoch}."
-                    break
-                idx = perm[b * bs : (b + 1) * bs]
-                xb, yb = x[idx], y[idx]
-                if recipe.augment != "none":
-                    xb = augment_batch(xb, recipe, gen)
-                logits = model(xb)
-                if step == 0:
-                    _check_outputs(logits, y)
-                loss, correct = _loss_and_correct(logits, yb)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    reason = "diverged"
-                    message = (
-                        f"The loss became {loss_value} at epoch {epoch}, batch {b + 1}: training "
-                        f"diverged. Try a smaller learning rate (now {recipe.lr:g})."
-                    )
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if recipe.scheduler == "onecycle":
-                    scheduler.step()
-                step += 1
-                loss_sum += loss.detach() * len(idx)
-                correct_sum += correct
-                seen += len(idx)
-                if step % recipe.batch_every == 0 or b == n_batches - 1:
-                    emit(
-                        BatchEvent(
-                            epoch=epoch,
-                            batch=b + 1,
-                            n_batches=n_batches,
-                            step=step,
-                            total_steps=total_steps,
-                            loss=loss_value,
-                            lr=optimizer.param_groups[0]["lr"],
-                            elapsed=time.perf_counter() - start,
-                        )
-                    )
-            if reason != "finished":
+            train_loss, train_acc = _train_one_epoch(run, epoch)
+            if run.reason != "finished":
                 break
-
-            lr_now = optimizer.param_groups[0]["lr"]
-            train_loss = loss_sum.item() / max(seen, 1)
-            train_acc = correct_sum.item() / max(seen, 1)
-            val_loss = val_acc = cm = None
-            if has_val:
-                ev = evaluate(model, x_val, y_val, device)
-                val_loss, val_acc, cm = ev.loss, ev.accuracy, ev.confusion
-                key = (val_acc, -val_loss) if recipe.select_by == "val_acc" else (-val_loss,)
-            else:
-                key = (epoch,)  # no validation: the latest epoch is the best we know
-            is_best = best_key is None or key > best_key
-            if is_best and math.isfinite(val_loss if val_loss is not None else 0.0):
-                best_key, best_epoch, best_state = key, epoch, _state_copy(model)
-            if recipe.scheduler == "step":
-                scheduler.step()
-            elif recipe.scheduler == "plateau":
-                scheduler.step(val_loss if val_loss is not None else train_loss)
-            event = EpochEvent(
-                epoch=epoch,
-                epochs=recipe.epochs,
-                train_loss=train_loss,
-                train_acc=train_acc,
-                val_loss=val_loss,
-                val_acc=val_acc,
-                lr=lr_now,
-                elapsed=time.perf_counter() - start,
-                is_best=best_epoch == epoch,
-                best_epoch=best_epoch if best_epoch is not None else epoch,
-                val_confusion=cm,
-            )
-            history.append(event)
-            emit(event)
-
-    if reason == "finished":
-        n_classes = int(max(int(y.max()), int(y_val.max()) if has_val else 0)) + 1
-        judged = verdict(history, n_classes=n_classes, lr=recipe.lr)
-        if judged is not None:
-            reason, message = judged
-    if best_state is not None:
-        model.load_state_dict(best_state)  # put the best weights back
-        message += f" Kept the weights of epoch {best_epoch}, the best on validation."
-    elif reason != "finished":
-        message += " No epoch had finished, so the model keeps its current weights."
-    elapsed = time.perf_counter() - start
-    emit(EndEvent(reason=reason, message=message, best_epoch=best_epoch, elapsed=elapsed))
-    return TrainResult(
-        history=history,
-        reason=reason,
-        message=message,
-        best_epoch=best_epoch,
-        best_state=best_state,
-        elapsed=elapsed,
-    )
+            _close_epoch(run, epoch, train_loss, train_acc)
+    return _finish(run)
 
 
 # ---------------------------------------------------------------------------- verdicts ----
