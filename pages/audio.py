@@ -4,10 +4,6 @@ Thin page: widgets and layout here, every number from core.audio (librosa-equal 
 every figure from core.figures.audio. No torch is imported.
 """
 
-import io
-
-import numpy as np
-import soundfile as sf
 import streamlit as st
 
 from core import audio as A
@@ -66,53 +62,42 @@ def mel_power(clip: A.Clip, params: A.StftParams, mel: A.MelParams):
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
-def spec_image(clip, params, kind: str, ref: str, top_db: int, view, log_y: bool):
-    """The cells of the spectrogram that are drawn, computed once per display setting.
-
-    Returns (Z, times, freqs, column step, rows in all): Z (rows, columns) float32, picked
-    (never averaged) from the full scaled spectrogram, so every value is librosa's.
-    """
-    S = spectrum(clip, params)
-    Z = A.scale_spectrogram(S, kind=kind, ref="max" if ref == "max" else 1.0, top_db=top_db)
-    times = A.frame_times(S.shape[1], sr=clip.sr, params=params)
-    cols, cstep = A.display_columns(times, start_s=view[0], end_s=view[1], max_columns=MAX_COLUMNS)
-    first = 1 if log_y else 0  # a log axis has no place for 0 Hz
-    rows = first + F.display_rows(S.shape[0] - first, log=log_y)
-    freqs = A.fft_frequencies(sr=clip.sr, n_fft=params.n_fft)
-    Zd = np.ascontiguousarray(Z[np.ix_(rows, cols)], dtype=np.float32)
-    return _frozen(Zd), _frozen(times[cols]), _frozen(freqs[rows]), cstep, S.shape[0] - first
+def spec_image(clip, params, kind: str, ref: str, top_db: int, view, log_y: bool) -> A.ImageView:
+    """The drawn cells of the spectrogram, computed once per display setting."""
+    return A.spectrogram_view(
+        spectrum(clip, params),
+        sr=clip.sr,
+        params=params,
+        kind=kind,
+        ref=ref,
+        top_db=top_db,
+        start_s=view[0],
+        end_s=view[1],
+        log_y=log_y,
+        max_columns=MAX_COLUMNS,
+    )
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
-def mel_image(clip, params, mel, which: str, n_mfcc: int, view):
-    """The drawn columns of log-mel (dB, ref = max), mel power or MFCC: (Z, times, step)."""
-    M = mel_power(clip, params, mel)
-    if which == "mel power":
-        Z = M
-    else:
-        Z = A.power_to_db(M, ref="max")
-        if which == "MFCC":
-            Z = A.mfcc(Z, n_mfcc=n_mfcc)
-    times = A.frame_times(M.shape[1], sr=clip.sr, params=params)
-    cols, step = A.display_columns(times, start_s=view[0], end_s=view[1], max_columns=MAX_COLUMNS)
-    Zd = np.ascontiguousarray(Z[:, cols], dtype=np.float32)
-    return _frozen(Zd), _frozen(times[cols]), step
-
-
-def _wav(y, sr: int) -> bytes:
-    """16-bit WAV bytes, scaled to full scale as st.audio does with arrays."""
-    y = np.asarray(y, dtype=np.float32)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    buf = io.BytesIO()
-    sf.write(buf, y / peak if peak > 0 else y, sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+def mel_image(clip, params, mel, which: str, n_mfcc: int, view) -> A.ImageView:
+    """The drawn columns of log-mel (dB, ref = max), mel power or MFCC."""
+    return A.mel_view(
+        mel_power(clip, params, mel),
+        sr=clip.sr,
+        params=params,
+        which=which,
+        n_mfcc=n_mfcc,
+        start_s=view[0],
+        end_s=view[1],
+        max_columns=MAX_COLUMNS,
+    )
 
 
 @st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=CLIP_KEY)
 def clip_wav(clip, t0: float | None = None, t1: float | None = None) -> bytes:
     if t0 is None:
-        return _wav(clip.samples, clip.sr)
-    return _wav(A.region(clip.samples, sr=clip.sr, start_s=t0, end_s=t1), clip.sr)
+        return A.wav_bytes(clip.samples, clip.sr)
+    return A.wav_bytes(A.region(clip.samples, sr=clip.sr, start_s=t0, end_s=t1), clip.sr)
 
 
 @st.cache_resource(
@@ -124,14 +109,14 @@ def rebuilt(
     out = A.rebuild_region(
         clip.samples, sr=clip.sr, params=params, mel=mel, start_s=t0, end_s=t1, n_iter=n_iter
     )
-    return tuple(_wav(y, clip.sr) for y in out)
+    return tuple(A.wav_bytes(y, clip.sr) for y in out)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
 def band_wav(clip, params, mel, band: int) -> bytes:
     S = spectrum(clip, params)
     y = A.mel_band_audio(S, sr=clip.sr, params=params, mel=mel, band=band, length=clip.n_samples)
-    return _wav(y, clip.sr)
+    return A.wav_bytes(y, clip.sr)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=CLIP_KEY)
@@ -146,7 +131,7 @@ def box_wav(clip, params, view, fr) -> bytes:
         f0=fr[0],
         f1=fr[1],
     )
-    return _wav(y, clip.sr)
+    return A.wav_bytes(y, clip.sr)
 
 
 # ----------------------------------------------------------------------------- clip in
@@ -444,7 +429,8 @@ elif stage == STAGES[2]:
         "from zero; anything more than top_db below the loudest cell is raised to that floor. "
         "ref = max puts the loudest cell at 0 dB."
     )
-    Z, tz, fz, step, n_rows = spec_image(clip, params, kind, ref, top_db, view, log_y)
+    im = spec_image(clip, params, kind, ref, top_db, view, log_y)
+    Z, tz, fz, step, n_rows = im.z, im.times, im.freqs, im.column_step, im.n_rows
     st.plotly_chart(
         F.spectrogram_figure(
             Z,
@@ -503,7 +489,8 @@ elif stage == STAGES[3]:
             key="audio_n_mfcc",
         )
         st.caption("MFCC: an orthonormal DCT-II of each log-mel column, first n_mfcc rows kept.")
-    Z, tz, step = mel_image(clip, params, mel, which, n_mfcc, view)
+    im = mel_image(clip, params, mel, which, n_mfcc, view)
+    Z, tz, step = im.z, im.times, im.column_step
     if which == "MFCC":
         y, title, bar, yt = list(range(n_mfcc)), "coefficient", "MFCC", None
     else:
@@ -591,7 +578,8 @@ else:
         f"{cov.band_low_hz:.0f} to {cov.band_high_hz:.0f} Hz. The same 3×3 filter covers a "
         "few tens of hertz low down and kilohertz high up: the mel axis is not uniform in Hz."
     )
-    Z, tz, step = mel_image(clip, params, mel, "log-mel (dB)", 0, view)
+    im = mel_image(clip, params, mel, "log-mel (dB)", 0, view)
+    Z, tz, step = im.z, im.times, im.column_step
     hop_s = params.hop_length / clip.sr
     st.plotly_chart(
         F.spectrogram_figure(

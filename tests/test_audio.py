@@ -467,3 +467,93 @@ def test_a_clip_shorter_than_one_hop_goes_through_every_stage_as_librosa(n, pad_
                                end_s=end, n_iter=4)  # fmt: skip
     assert [r.shape for r in rebuilt] == [(n,)] * 3
     assert all(np.isfinite(r).all() for r in rebuilt)
+
+
+# ----------------------------------------------------------------------------- drawn views
+
+
+def test_spectrogram_view_draws_librosa_db_cells_inside_the_view(speech):
+    params = A.StftParams(n_fft=2048, hop_length=64)  # 1025 rows, 3 s of 4 ms columns
+    S = A.stft(speech, params)
+    view = A.spectrogram_view(
+        S,
+        sr=SR,
+        params=params,
+        kind="db",
+        ref="max",
+        top_db=80,
+        start_s=0.5,
+        end_s=2.5,
+        log_y=False,
+        max_columns=200,
+        max_rows=300,
+    )
+    want = librosa.power_to_db(
+        np.abs(librosa.stft(speech, n_fft=2048, hop_length=64)) ** 2, ref=np.max, top_db=80
+    )
+    times = librosa.frames_to_time(np.arange(S.shape[1]), sr=SR, hop_length=64)
+    cols = [int(np.argmin(np.abs(times - t))) for t in view.times]
+    rows = [int(np.round(f * 2048 / SR)) for f in view.freqs]
+    assert view.z.shape == (len(rows), len(cols)) and view.z.shape[0] <= 300
+    assert view.z.shape[1] <= 200 and view.times.min() >= 0.5 and view.times.max() <= 2.5
+    np.testing.assert_allclose(view.z, want[np.ix_(rows, cols)], atol=1e-3)
+    assert view.n_rows == 1025 and view.column_step == int(
+        np.ceil(np.sum((times >= 0.5) & (times <= 2.5)) / 200)
+    )
+    assert not view.z.flags.writeable
+
+
+def test_spectrogram_view_on_a_log_axis_drops_0_hz_and_keeps_every_low_bin(speech):
+    params = A.StftParams(n_fft=1024, hop_length=160)
+    S = A.stft(speech, params)
+    view = A.spectrogram_view(
+        S,
+        sr=SR,
+        params=params,
+        kind="magnitude",
+        ref="max",
+        top_db=None,
+        start_s=0,
+        end_s=10,
+        log_y=True,
+        max_rows=100,
+    )
+    assert view.freqs[0] > 0 and view.n_rows == 512
+    low = view.freqs[view.freqs <= 12 * SR / 1024]
+    np.testing.assert_allclose(low, np.arange(1, 13) * SR / 1024)  # no low bin skipped
+    assert len(view.freqs) <= 100 and np.all(np.diff(view.freqs) > 0)
+    rows = np.round(view.freqs * 1024 / SR).astype(int)
+    np.testing.assert_allclose(view.z[:, 0], np.abs(S[rows, 0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["log-mel (dB)", "mel power", "MFCC"])
+def test_mel_view_is_librosa_for_each_view(speech, which):
+    params, mel = A.StftParams(n_fft=512, hop_length=160), A.MelParams(n_mels=40)
+    M = A.mel_spectrogram(speech, sr=SR, stft=params, mel=mel)
+    view = A.mel_view(M, sr=SR, params=params, which=which, n_mfcc=13, start_s=0, end_s=99)
+    P = librosa.feature.melspectrogram(
+        y=speech, sr=SR, n_fft=512, hop_length=160, n_mels=40, pad_mode="constant"
+    )
+    want = {
+        "mel power": P,
+        "log-mel (dB)": librosa.power_to_db(P, ref=np.max),
+        "MFCC": librosa.feature.mfcc(S=librosa.power_to_db(P, ref=np.max), n_mfcc=13),
+    }[which]
+    assert view.z.shape == want.shape and view.freqs is None and view.column_step == 1
+    np.testing.assert_allclose(view.z, want, rtol=1e-4, atol=1e-3 * np.abs(want).max())
+
+
+def test_mel_view_names_an_unknown_view():
+    M = np.ones((4, 3), np.float32)
+    with pytest.raises(UserInputError, match="Unknown mel view"):
+        A.mel_view(M, sr=SR, params=A.StftParams(), which="chroma", n_mfcc=0, start_s=0, end_s=1)
+
+
+def test_wav_bytes_are_16_bit_at_full_scale():
+    y = 0.25 * np.sin(np.linspace(0, 100, 4000)).astype(np.float32)
+    back, sr = sf.read(io.BytesIO(A.wav_bytes(y, 8000)))
+    info = sf.info(io.BytesIO(A.wav_bytes(y, 8000)))
+    assert sr == 8000 and info.subtype == "PCM_16" and len(back) == 4000
+    np.testing.assert_allclose(back, y / np.abs(y).max(), atol=1 / 32768)
+    silent, _ = sf.read(io.BytesIO(A.wav_bytes(np.zeros(10), 8000)))
+    assert not silent.any()

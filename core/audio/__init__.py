@@ -24,3 +24,4 @@ Run a stage from a notebook::
 from core.audio.clips import *  # noqa: F403
 from core.audio.listen import *  # noqa: F403
 from core.audio.spectral import *  # noqa: F403
+from core.audio.views import *  # noqa: F403

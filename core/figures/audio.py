@@ -5,7 +5,7 @@ helpers (``make_subplots``, ``add_vline``, a named template) validate and deep-c
 than they draw. So each figure is one ``go.Figure(data, layout)`` call with plain dicts:
 overlays are layout shapes, subplot grids are axis domains, and the look comes from the
 app's theme. Heatmaps receive float32 arrays so plotly sends them to the browser as
-binary; the caller thins long spectrograms with ``display_rows`` and
+binary; the caller thins long spectrograms with ``core.audio.display_rows`` and
 ``core.audio.display_columns`` to no more cells than the figure has pixels (every value
 drawn is still one of the computed values).
 """
@@ -21,7 +21,6 @@ _LINE = "#1f77b4"
 _ACCENT = "#d62728"
 _MUTED = "#7f7f7f"
 _CURSOR = "#00e5ff"
-MAX_ROWS = 300  # a 360 px spectrogram has about 300 px of plot height
 
 
 def _figure(
@@ -74,22 +73,6 @@ def _vline(x: float, color: str, *, width: float = 2, dash: str = "solid") -> di
         "y1": 1,
         "line": {"color": color, "width": width, "dash": dash},
     }
-
-
-def display_rows(n_rows: int, *, max_rows: int = MAX_ROWS, log: bool = False) -> np.ndarray:
-    """Indices of the rows to draw out of ``n_rows``: all of them, or at most ``max_rows``.
-
-    On a linear axis every ``step``-th row is kept; on a log axis the kept rows are spaced
-    geometrically, so the low bins that a log axis stretches are all still there. Rows are
-    picked, never averaged: each drawn value is one of the computed ones. Shape (k,).
-    """
-    if n_rows <= max_rows:
-        return np.arange(n_rows)
-    if log:
-        idx = np.unique(np.round(np.geomspace(1, n_rows, max_rows)).astype(int) - 1)
-        return idx
-    step = -(-n_rows // max_rows)
-    return np.arange(0, n_rows, step)
 
 
 def waveform_figure(
