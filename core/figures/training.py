@@ -30,6 +30,89 @@ def _layout(presenter: bool, height: int, **extra) -> dict:
     return base
 
 
+def _batch_trace(steps, losses, steps_per_epoch: float) -> go.Scatter:
+    """The loss of single batches, faint, at ``step / steps_per_epoch`` epochs."""
+    return go.Scatter(
+        x=np.asarray(steps, dtype=np.float64) / steps_per_epoch,
+        y=np.asarray(losses, dtype=np.float64),
+        mode="lines",
+        line={"color": BATCH_COLOR, "width": 1},
+        name="train loss (single batches)",
+        legendgroup="batch",
+        hovertemplate="epoch %{x:.2f}<br>batch loss %{y:.4f}<extra></extra>",
+        xaxis="x",
+        yaxis="y",
+    )
+
+
+def _epoch_traces(epochs: Sequence, ep: np.ndarray) -> list[go.Scatter]:
+    """Train and validation loss (left panel) and accuracy (right panel), one point an epoch."""
+
+    def col(name):
+        return np.array(
+            [np.nan if getattr(e, name) is None else getattr(e, name) for e in epochs],
+            dtype=np.float64,
+        )
+
+    traces = []
+    for name, key, color, axis, show in (
+        ("train", "train_loss", TRAIN_COLOR, ("x", "y"), True),
+        ("validation", "val_loss", VAL_COLOR, ("x", "y"), True),
+        ("train", "train_acc", TRAIN_COLOR, ("x2", "y2"), False),
+        ("validation", "val_acc", VAL_COLOR, ("x2", "y2"), False),
+    ):
+        what = "loss" if "loss" in key else "accuracy"
+        traces.append(
+            go.Scatter(
+                x=ep,
+                y=col(key),
+                mode="lines+markers",
+                line={"color": color, "width": 2.5},
+                marker={"size": 7},
+                name=f"{name} (per epoch)",
+                legendgroup=name,
+                showlegend=show,
+                hovertemplate=f"epoch %{{x}}<br>{name} {what} %{{y:.4f}}<extra></extra>",
+                xaxis=axis[0],
+                yaxis=axis[1],
+            )
+        )
+    return traces
+
+
+def _best_marks(best_epoch: int | None, right: float) -> tuple[list[dict], list[dict]]:
+    """Panel titles, and a dashed line with a label at the epoch whose weights are kept."""
+    shapes = []
+    annotations = [
+        {"text": "<b>Loss</b>", "x": 0.22, "y": 1.0, "xref": "paper", "yref": "paper",
+         "yanchor": "bottom", "showarrow": False},
+        {"text": "<b>Accuracy</b>", "x": 0.78, "y": 1.0, "xref": "paper", "yref": "paper",
+         "yanchor": "bottom", "showarrow": False},
+    ]  # fmt: skip
+    if best_epoch is None:
+        return shapes, annotations
+    for xref in ("x", "x2"):
+        shapes.append(
+            {
+                "type": "line",
+                "xref": xref,
+                "yref": "paper",
+                "x0": best_epoch,
+                "x1": best_epoch,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": BEST_COLOR, "width": 1.5, "dash": "dash"},
+            }
+        )
+    annotations.append(
+        {"text": f" best: epoch {best_epoch} ", "x": best_epoch, "xref": "x2", "y": 0.02,
+         "yref": "paper", "showarrow": False,
+         "xanchor": "left" if best_epoch <= right / 2 else "right",
+         "font": {"color": BEST_COLOR}}
+    )  # fmt: skip
+    return shapes, annotations
+
+
 def curves_figure(
     epochs: Sequence,
     *,
@@ -53,86 +136,13 @@ def curves_figure(
     best_epoch : marked with a dashed line (its weights are the ones kept).
     """
     ep = np.array([e.epoch for e in epochs], dtype=np.float64)
-
-    def col(name):
-        return np.array(
-            [np.nan if getattr(e, name) is None else getattr(e, name) for e in epochs],
-            dtype=np.float64,
-        )
-
-    data = []
-    if (
-        batch_steps is not None
-        and batch_losses is not None
-        and len(batch_steps)
-        and steps_per_epoch
-    ):
-        data.append(
-            go.Scatter(
-                x=np.asarray(batch_steps, dtype=np.float64) / steps_per_epoch,
-                y=np.asarray(batch_losses, dtype=np.float64),
-                mode="lines",
-                line={"color": BATCH_COLOR, "width": 1},
-                name="train loss (single batches)",
-                legendgroup="batch",
-                hovertemplate="epoch %{x:.2f}<br>batch loss %{y:.4f}<extra></extra>",
-                xaxis="x",
-                yaxis="y",
-            )
-        )
-    marker_mode = "lines+markers"
-    for name, key, color, axis, show in (
-        ("train", "train_loss", TRAIN_COLOR, ("x", "y"), True),
-        ("validation", "val_loss", VAL_COLOR, ("x", "y"), True),
-        ("train", "train_acc", TRAIN_COLOR, ("x2", "y2"), False),
-        ("validation", "val_acc", VAL_COLOR, ("x2", "y2"), False),
-    ):
-        what = "loss" if "loss" in key else "accuracy"
-        data.append(
-            go.Scatter(
-                x=ep,
-                y=col(key),
-                mode=marker_mode,
-                line={"color": color, "width": 2.5},
-                marker={"size": 7},
-                name=f"{name} (per epoch)",
-                legendgroup=name,
-                showlegend=show,
-                hovertemplate=f"epoch %{{x}}<br>{name} {what} %{{y:.4f}}<extra></extra>",
-                xaxis=axis[0],
-                yaxis=axis[1],
-            )
-        )
+    data = _epoch_traces(epochs, ep)
+    has_batches = batch_steps is not None and batch_losses is not None and len(batch_steps) > 0
+    if has_batches and steps_per_epoch:
+        data.insert(0, _batch_trace(batch_steps, batch_losses, steps_per_epoch))
     right = max(float(n_epochs or 0), float(ep.max()) if len(ep) else 1.0, 1.0)
     xr = [0, right + 0.2]
-    shapes = []
-    if best_epoch is not None:
-        for xref in ("x", "x2"):
-            shapes.append(
-                {
-                    "type": "line",
-                    "xref": xref,
-                    "yref": "paper",
-                    "x0": best_epoch,
-                    "x1": best_epoch,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": BEST_COLOR, "width": 1.5, "dash": "dash"},
-                }
-            )
-    annotations = [
-        {"text": "<b>Loss</b>", "x": 0.22, "y": 1.0, "xref": "paper", "yref": "paper",
-         "yanchor": "bottom", "showarrow": False},
-        {"text": "<b>Accuracy</b>", "x": 0.78, "y": 1.0, "xref": "paper", "yref": "paper",
-         "yanchor": "bottom", "showarrow": False},
-    ]  # fmt: skip
-    if best_epoch is not None:
-        annotations.append(
-            {"text": f" best: epoch {best_epoch} ", "x": best_epoch, "xref": "x2", "y": 0.02,
-             "yref": "paper", "showarrow": False,
-             "xanchor": "left" if best_epoch <= right / 2 else "right",
-             "font": {"color": BEST_COLOR}}
-        )  # fmt: skip
+    shapes, annotations = _best_marks(best_epoch, right)
     layout = _layout(
         presenter,
         height,
