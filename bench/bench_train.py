@@ -24,6 +24,8 @@ Timings on a shared machine are noisy: every timing is repeated (``--repeats``, 
 printed) and the load average is printed beside it.
 
 Run: python bench/bench_train.py [--repeats 3] [--datasets digits,commands,instruments]
+[--device cpu|cuda|mps|auto]: every model, the reference's included, trains on that device
+(chosen by ``core.learn.train.choose_device``); the data are moved there once per run.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from core.learn.train import (  # noqa: E402
     DEFAULT_RECIPES,
     EpochEvent,
     TrainData,
+    choose_device,
     evaluate,
     make_optimizer,
     make_scheduler,
@@ -97,10 +100,13 @@ class PerImageDataset(TorchDataset):
         return to_tensor(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
 def reference(ds, epochs: int = 10) -> tuple[float, float]:
     """Train as the textbook does; return (seconds, test accuracy after the last epoch)."""
     torch.manual_seed(0)
-    model = TextbookCNN()
+    model = TextbookCNN().to(DEVICE)
     tr, te = ds.splits["train"], ds.splits["test"]
     u8 = (ds.x[:, 0] * 255).round().astype("uint8")  # (N, 28, 28)
     loader = DataLoader(PerImageDataset(u8[tr], ds.y[tr]), batch_size=32, shuffle=True)
@@ -110,12 +116,14 @@ def reference(ds, epochs: int = 10) -> tuple[float, float]:
     model.train()
     for _ in range(epochs):
         for xb, yb in loader:
+            xb, yb = xb.to(DEVICE), yb.to(DEVICE)  # as the textbook: each batch moved
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
             opt.zero_grad()
+    _sync()
     seconds = time.perf_counter() - start
-    acc = evaluate(model, torch.as_tensor(ds.x[te]), torch.as_tensor(ds.y[te]), "cpu").accuracy
+    acc = evaluate(model, torch.as_tensor(ds.x[te]), torch.as_tensor(ds.y[te]), DEVICE).accuracy
     return seconds, acc
 
 
@@ -139,7 +147,7 @@ def run_default(plan: tasks.Plan, thresholds: list[float], *, verbose: bool) -> 
         if isinstance(e, EpochEvent):
             trained = e.elapsed - state["excluded"]  # earlier test checks not counted
             t0 = time.perf_counter()
-            acc = evaluate(model, x_te, y_te, "cpu").accuracy
+            acc = evaluate(model, x_te, y_te, DEVICE).accuracy
             state["excluded"] += time.perf_counter() - t0
             for i, bar in enumerate(thresholds):
                 if state["reached"][i] is None and acc >= bar:
@@ -149,14 +157,20 @@ def run_default(plan: tasks.Plan, thresholds: list[float], *, verbose: bool) -> 
                 print(f"    epoch {e.epoch:2d}: val {e.val_acc:.4f} test {acc:.4f} "
                       f"at {trained:5.1f} s")  # fmt: skip
 
-    result = train(model, plan.split.data, plan.task.recipe, "cpu", on_event=on_event)
-    final = evaluate(model, x_te, y_te, "cpu").accuracy
+    result = train(model, plan.split.data, plan.task.recipe, DEVICE, on_event=on_event)
+    final = evaluate(model, x_te, y_te, DEVICE).accuracy
     return {
         "reached": state["reached"],
         "final": final,
         "total": result.elapsed - state["excluded"],
         "best_epoch": result.best_epoch,
     }
+
+
+def _sync() -> None:
+    """Wait for queued GPU work, so a timer reads what was done."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def median_or_none(values: list) -> float | None:
@@ -203,21 +217,22 @@ def bench_dataset(name: str, repeats: int, extra_bar: float | None = None) -> di
 def overhead(repeats: int, epochs: int = 2) -> list[float]:
     """Per-pair ratios core.learn.train / bare loop: default digits model, same batches."""
     ds = data.load_digits()
-    x = torch.as_tensor(ds.x[ds.splits["train"]])  # (N, 1, 28, 28)
-    y = torch.as_tensor(ds.y[ds.splits["train"]])
+    x = torch.as_tensor(ds.x[ds.splits["train"]]).to(DEVICE)  # (N, 1, 28, 28), moved once
+    y = torch.as_tensor(ds.y[ds.splits["train"]]).to(DEVICE)
     plain = replace(DEFAULT_RECIPES["digits"], augment="none", epochs=epochs, seed=0)
     bs, n = plain.batch_size, len(x)
     n_batches = n // bs if n % bs == 1 else -(-n // bs)  # as core.learn.train: no batch of one
 
     def bare() -> float:
-        model = default_model("digits", (1, 28, 28), 10)
+        model = default_model("digits", (1, 28, 28), 10).to(DEVICE)
         opt = make_optimizer(model, plain)
         sched = make_scheduler(opt, plain, n_batches)
-        gen = torch.Generator().manual_seed(plain.seed)
+        gen = torch.Generator(device=DEVICE).manual_seed(plain.seed)
+        _sync()
         start = time.perf_counter()
         model.train()
         for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)
+            perm = torch.randperm(n, generator=gen, device=DEVICE)
             for b in range(n_batches):
                 idx = perm[b * bs : (b + 1) * bs]
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
@@ -225,11 +240,12 @@ def overhead(repeats: int, epochs: int = 2) -> list[float]:
                 loss.backward()
                 opt.step()
                 sched.step()
+        _sync()
         return time.perf_counter() - start
 
     def ours() -> float:
         model = default_model("digits", (1, 28, 28), 10)
-        return train(model, TrainData(x, y), plain, "cpu", on_event=lambda e: None).elapsed
+        return train(model, TrainData(x, y), plain, DEVICE, on_event=lambda e: None).elapsed
 
     bare(), ours()  # warm-up
     ratios = []
@@ -250,11 +266,15 @@ def main() -> None:
     parser.add_argument("--datasets", default="digits,commands,instruments")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--overhead-repeats", type=int, default=7)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"])
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = choose_device(args.device)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     names = [s for s in args.datasets.split(",") if s]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} "
-          f"cores; {load()}")  # fmt: skip
+    gpu = f", {torch.cuda.get_device_name(DEVICE)}" if DEVICE.type == "cuda" else ""
+    print(f"torch {torch.__version__}, device {DEVICE}{gpu}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} cores; {load()}")  # fmt: skip
 
     ref = None
     if "digits" in names and not args.no_reference:
