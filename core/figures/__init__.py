@@ -25,3 +25,37 @@ MAGMA = [
         + ["#cd4071", "#f1605d", "#fd9668", "#feca8d", "#fcfdbf"]
     )
 ]
+
+
+PROJECTOR_SCALE = 1.5  # how much larger figure text is drawn for a lecture hall
+PROJECTOR_BASE = 22  # px: axis labels, ticks and legends in presenter mode
+PROJECTOR_MIN_CELL = 24  # px: the numbers written in matrix cells
+
+
+def for_projector(fig):
+    """The same figure with its text readable from the back of a hall (presenter mode).
+
+    The base font (axis titles, ticks, legends) becomes at least ``PROJECTOR_BASE`` px; text
+    given its own size (annotations, numbers written in cells) grows by ``PROJECTOR_SCALE``,
+    cell numbers to at least ``PROJECTOR_MIN_CELL`` px where they were the figure's largest;
+    a fixed height grows with the text. The figure passed in is not changed.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure(fig)
+    base = fig.layout.font.size or 13
+    fig.update_layout(font_size=max(PROJECTOR_BASE, round(base * PROJECTOR_SCALE)))
+    for a in fig.layout.annotations:
+        if a.font.size:
+            a.font.size = max(PROJECTOR_BASE - 2, round(a.font.size * PROJECTOR_SCALE))
+    sizes = [t.textfont.size for t in fig.data if getattr(t, "textfont", None) and t.textfont.size]
+    largest = max(sizes, default=None)
+    for t in fig.data:
+        tf = getattr(t, "textfont", None)
+        if tf is None or not tf.size:
+            continue
+        size = round(tf.size * PROJECTOR_SCALE)
+        tf.size = max(size, PROJECTOR_MIN_CELL) if tf.size == largest else size
+    if fig.layout.height:
+        fig.layout.height = round(fig.layout.height * 1.3)
+    return fig
