@@ -185,6 +185,34 @@ def test_huge_learning_rate_diverges_with_message():
     assert "smaller learning rate" in result.message
 
 
+def test_a_gpu_reads_the_loss_back_every_few_dozen_batches_and_still_catches_nan(monkeypatch):
+    from core.learn import train as T
+
+    assert T._sync_every(torch.device("cpu"), Recipe()) == 1
+    assert T._sync_every(torch.device("cuda"), Recipe()) == T.GPU_SYNC_EVERY == 32
+    assert T._sync_every(torch.device("cuda"), Recipe(batch_every=50)) == 50
+    monkeypatch.setattr(T, "_sync_every", lambda device, recipe: 5)  # the GPU cadence, on a CPU
+    x, y = blobs()
+    events = []
+    result = train(small_mlp(), TrainData(x, y), Recipe(epochs=2, batch_size=16), "cpu",
+                   on_event=events.append)  # fmt: skip
+    batches = [e for e in events if isinstance(e, BatchEvent)]
+    per_epoch = -(-len(x) // 16)
+    assert [e.step for e in batches if e.epoch == 1] == [
+        *range(5, per_epoch + 1, 5),
+        *([per_epoch] if per_epoch % 5 else []),
+    ]  # every 5th step and the epoch's last
+    assert result.reason != "diverged"
+    x = x.clone()
+    x[40] = float("nan")  # poisons one batch; it is found at the next read-back, not later
+    result = train(small_mlp(), TrainData(x, y), Recipe(epochs=3, batch_size=16, seed=1), "cpu")
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))
+    poisoned = int((perm == 40).nonzero()) // 16 + 1
+    found = min(-(-poisoned // 5) * 5, per_epoch)
+    assert result.reason == "diverged" and f"epoch 1, batch {found}:" in result.message
+    assert result.history == []
+
+
 def test_seed_makes_runs_identical():
     x, y = blobs()
     r = Recipe(lr=0.05, epochs=2, seed=7)

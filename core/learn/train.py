@@ -34,6 +34,7 @@ from core.learn.metrics import confusion_matrix
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "onecycle", "plateau")
 AUGMENTATIONS = ("none", "image", "spectrogram", "waveform")
+GPU_SYNC_EVERY = 32  # batches between reading the loss back from a GPU (see _sync_every)
 
 
 # ---------------------------------------------------------------- device (the one place) ----
@@ -531,6 +532,18 @@ def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run
     )
 
 
+def _sync_every(device: torch.device, recipe: Recipe) -> int:
+    """Batches between reading the loss back to the host.
+
+    On the CPU reading it costs nothing, so every batch is checked and reported. On a GPU each
+    read waits for the queued kernels, which would bound a small model's speed, so the loss is
+    read (and checked for NaN) every ``GPU_SYNC_EVERY`` batches and at the end of an epoch.
+    """
+    if device.type == "cpu":
+        return recipe.batch_every
+    return max(recipe.batch_every, GPU_SYNC_EVERY)
+
+
 def _train_one_epoch(run: _Run, epoch: int) -> tuple[float, float]:
     """Optimise over one shuffled pass; returns (train loss, train accuracy) of the batches seen.
 
@@ -542,6 +555,7 @@ def _train_one_epoch(run: _Run, epoch: int) -> tuple[float, float]:
     loss_sum = torch.zeros((), device=run.device)
     correct_sum = torch.zeros((), device=run.device, dtype=torch.long)
     seen = 0
+    every = _sync_every(run.device, recipe)
     for b in range(run.n_batches):
         if run.stop is not None and run.stop.is_set():
             run.end("stopped", f"Stopped by the user during epoch {epoch}.")
@@ -554,24 +568,24 @@ def _train_one_epoch(run: _Run, epoch: int) -> tuple[float, float]:
         if run.step == 0:
             _check_outputs(logits, run.y)
         loss, correct = _loss_and_correct(logits, yb)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            run.end(
-                "diverged",
-                f"The loss became {loss_value} at epoch {epoch}, batch {b + 1}: training "
-                f"diverged. Try a smaller learning rate (now {recipe.lr:g}).",
-            )
-            break
+        report = (run.step + 1) % every == 0 or b == run.n_batches - 1
+        if report:  # read the loss back: check it, and report the step once it is taken
+            loss_value = loss.item()
+            if not (math.isfinite(loss_value) and math.isfinite(loss_sum.item())):
+                bad = loss_value if not math.isfinite(loss_value) else float("nan")
+                run.end(
+                    "diverged",
+                    f"The loss became {bad} by epoch {epoch}, batch {b + 1}: training diverged. "
+                    f"Try a smaller learning rate (now {recipe.lr:g}).",
+                )
+                break
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
         if recipe.scheduler == "onecycle":
             run.scheduler.step()
         run.step += 1
-        loss_sum += loss.detach() * len(idx)
-        correct_sum += correct
-        seen += len(idx)
-        if run.step % recipe.batch_every == 0 or b == run.n_batches - 1:
+        if report:
             run.emit(
                 BatchEvent(
                     epoch=epoch,
@@ -584,6 +598,9 @@ def _train_one_epoch(run: _Run, epoch: int) -> tuple[float, float]:
                     elapsed=run.elapsed(),
                 )
             )
+        loss_sum += loss.detach() * len(idx)
+        correct_sum += correct
+        seen += len(idx)
     return loss_sum.item() / max(seen, 1), correct_sum.item() / max(seen, 1)
 
 
