@@ -54,6 +54,7 @@ from core.learn.train import (  # noqa: E402
     EpochEvent,
     TrainData,
     choose_device,
+    default_recipe,
     evaluate,
     make_optimizer,
     make_scheduler,
@@ -186,8 +187,9 @@ def bench_dataset(name: str, repeats: int, extra_bar: float | None = None) -> di
     prepared = tasks.inputs_for(ds, tasks.reads_for_preset(ds, preset))
     prep = time.perf_counter() - t0
     plan = tasks.plan_preset(ds, prepared, preset)
+    plan = plan.with_recipe(tasks.recipe_for(ds, prepared.representation, device=DEVICE))
     recipe = plan.task.recipe
-    assert recipe == DEFAULT_RECIPES[name], "the app's plan must run the tuned recipe"
+    assert recipe == default_recipe(name, DEVICE), "the app's plan must run the tuned recipe"
     target = TARGETS[name]
     bars = [target] + ([extra_bar] if extra_bar is not None else [])
     n_params = plan.summary.torch_params

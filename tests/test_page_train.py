@@ -378,3 +378,20 @@ def test_a_waveform_model_is_offered_waveform_augmentation():
     assert at.selectbox(key="tr_augment").options == ["none", "time shift and gain"]
     assert at.selectbox(key="tr_augment").value == "waveform"
     assert any("on inputs of shape 1×32000" in m.value for m in at.markdown)
+
+
+def test_the_recipe_shown_follows_the_device_until_the_user_changes_it(monkeypatch):
+    from core.learn.train import DEFAULT_RECIPES, GPU_RECIPES
+
+    at = _app()
+    cpu, gpu = DEFAULT_RECIPES["digits"], GPU_RECIPES["digits"]
+    assert at.number_input(key="tr_batch").value == cpu.batch_size
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine
+    at.run()
+    assert at.number_input(key="tr_batch").value == gpu.batch_size
+    assert at.number_input(key="tr_epochs").value == gpu.epochs
+    at.number_input(key="tr_epochs").set_value(3).run()  # the user's own recipe now
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    at.run()
+    assert at.number_input(key="tr_epochs").value == 3
+    assert at.number_input(key="tr_batch").value == gpu.batch_size

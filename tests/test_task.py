@@ -76,6 +76,21 @@ def test_the_recipe_is_the_tuned_default_changed_field_by_field(notes):
         tasks.recipe_for(commands, "log-mel", colour="red")
 
 
+def test_a_cuda_device_gets_the_gpu_recipe_and_changes_still_apply(notes):
+    from core.learn.train import GPU_RECIPES, default_recipe
+
+    commands = replace(notes, name="commands")
+    assert default_recipe("digits", "cuda") == GPU_RECIPES["digits"] != DEFAULT_RECIPES["digits"]
+    assert default_recipe("digits", "cpu") == default_recipe("digits") == DEFAULT_RECIPES["digits"]
+    on_gpu = tasks.recipe_for(commands, "log-mel", device="cuda", epochs=3)
+    assert on_gpu == replace(GPU_RECIPES["commands"], epochs=3)
+    assert on_gpu.batch_size > DEFAULT_RECIPES["commands"].batch_size
+    assert tasks.recipe_for(commands, "waveform", device="cuda").augment == "waveform"
+    for name, gpu in GPU_RECIPES.items():  # the same training, only batched for a GPU
+        cpu = DEFAULT_RECIPES[name]
+        assert replace(gpu, batch_size=32, lr=cpu.lr, epochs=cpu.epochs) == cpu
+
+
 def test_a_task_refuses_a_head_or_augmentation_that_does_not_fit():
     pre = Preprocess("image", image_shape=(1, 28, 28))
     names = tuple("abc")

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import UserInputError
 from core.learn.classify import Preprocess, preprocess_for
-from core.learn.train import DEFAULT_MODELS, DEFAULT_RECIPES, Recipe, TrainData
+from core.learn.train import DEFAULT_MODELS, DEFAULT_RECIPES, Recipe, TrainData, default_recipe
 
 REPRESENTATIONS = ("image", "log-mel", "waveform")
 HEADS = ("softmax", "sigmoid")
@@ -153,8 +153,9 @@ def fit_augment(augment: str, representation: str) -> str:
     return "none" if augment == "none" else AUGMENT_FOR[representation]
 
 
-def recipe_for(ds, representation: str, **changes) -> Recipe:
-    """The tuned DEFAULT_RECIPES entry for ``ds``, with ``changes`` made field by field.
+def recipe_for(ds, representation: str, *, device=None, **changes) -> Recipe:
+    """The tuned recipe for ``ds`` on ``device`` (DEFAULT_RECIPES, or GPU_RECIPES on CUDA),
+    with ``changes`` made field by field.
 
     One recipe object from the defaults to the run: the changes go through
     ``dataclasses.replace`` (so the Recipe checks every field, once, as it is made) and the
@@ -163,7 +164,7 @@ def recipe_for(ds, representation: str, **changes) -> Recipe:
     unknown = sorted(set(changes) - {f.name for f in fields(Recipe)})
     if unknown:
         raise UserInputError(f"A recipe has no setting {', '.join(unknown)}.")
-    recipe = replace(DEFAULT_RECIPES[like(ds)], **changes)
+    recipe = replace(default_recipe(like(ds), device), **changes)
     return replace(recipe, augment=fit_augment(recipe.augment, representation))
 
 
