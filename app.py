@@ -5,6 +5,7 @@ Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
 
 import streamlit as st
 
+from pages import _url
 from pages._registry import PAGES
 
 st.set_page_config(page_title="CNN explainer", page_icon=":material/grid_on:", layout="wide")
@@ -18,6 +19,17 @@ for page in PAGES:
     )
 
 nav = st.navigation(sections)
+
+# A URL this session did not write (a link opened, a reload, another page entered) is read;
+# presenter mode travels in it like a page's settings (pages/_url.py).
+S = st.session_state
+S[_url.EXTERNAL] = st.query_params.to_dict() != S.get(_url.LAST)
+if S[_url.EXTERNAL] and "presenter" in st.query_params:
+    try:
+        S.presenter = _url.flag("presenter").read(st.query_params["presenter"])
+    except ValueError:
+        S.presenter = False
+S[_url.SYNCED] = False
 
 DEVICE_LABELS = {"auto": "Auto: CUDA, then MPS, then CPU", "cpu": "CPU", "cuda": "CUDA GPU",
                  "mps": "Apple GPU (MPS)"}  # fmt: skip
@@ -52,4 +64,11 @@ if st.session_state.get("presenter"):
         </style>"""
     )
 
-nav.run()
+try:
+    nav.run()
+finally:
+    # the page's settings as the page left them (it may have fitted some to its data);
+    # a page without settings in its link keeps only presenter mode there
+    _url.write_url(S[_url.SYNCED]() if S.get(_url.SYNCED) else [])
+    with st.sidebar:
+        _url.share_link()

@@ -13,6 +13,7 @@ from core.explain.summary import summarize
 from core.figures import anatomy as afig
 from core.learn import zoo
 from core.learn.build import to_pytorch_code
+from pages import _url as U
 from pages._router import ensure_router
 
 ensure_router()
@@ -44,6 +45,35 @@ def _preset_changed() -> None:
 
 if "an_classes" not in S:
     S.an_classes = zoo.PRESETS[next(iter(zoo.PRESETS))]["n_classes"]
+
+
+def _put_preset(name: str) -> None:
+    S.an_preset = name
+    _preset_changed()  # its own class count, unless the link gives one after it
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries."""
+    first = next(iter(zoo.PRESETS))
+    preset = U.choice("an_preset", list(zoo.PRESETS), first)
+    return [
+        U.Setting(preset.key, preset.read, preset.write, first, put=_put_preset),
+        U.integer("an_classes", 1, 10000, zoo.PRESETS[first]["n_classes"]),
+        U.choice("an_head", list(HEADS), next(iter(HEADS))),
+        U.integer("an_sep_cin", 1, 1024, 32),
+        U.integer("an_sep_cout", 1, 1024, 64),
+        U.integer("an_sep_size", 1, 512, 112),
+        U.choice("an_sep_k", [1, 3, 5, 7], 3),
+        U.choice("an_fc_input", ["audio", "image"], "audio"),
+        U.integer("an_fc_units", 1, 100000, 1000),
+        U.integer("an_fc_layers", 1, 10, 3),
+        U.integer("an_fc_filters", 1, 4096, 64),
+        U.integer("an_fc_k", 1, 31, 3),
+        U.text("an_logits", "2.0, 1.0, 0.1", max_chars=400),
+    ]
+
+
+U.sync(url_settings)
 
 c1, c2, c3 = st.columns([3, 1, 3])
 c1.selectbox("Architecture", list(zoo.PRESETS), format_func=lambda k: zoo.PRESETS[k]["title"],

@@ -9,6 +9,7 @@ import streamlit as st
 from core import audio as A
 from core.errors import UserInputError
 from core.figures import audio as F
+from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import clip_notes
 
@@ -143,6 +144,46 @@ st.markdown(
     "parameter, and listen to what each step keeps and throws away. Every array drawn here "
     "equals librosa's for the same parameters."
 )
+
+
+def _view_from_url(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.split("-"))
+    except ValueError:
+        raise ValueError("not a region like 0.5-1.25 (seconds)") from None
+    if not (0 <= a < b <= MAX_SECONDS):
+        raise ValueError(f"not a region inside 0-{MAX_SECONDS:g} s")
+    return a, b
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries: the example, every parameter, the stage, frame and region."""
+    S = st.session_state
+    return [
+        U.choice("audio_sr", [8000, 16000, 22050, 44100], 16000),
+        U.choice("audio_source", ["Example", "Upload", "Record"], "Example"),
+        U.choice("audio_example", list(A.EXAMPLES), next(iter(A.EXAMPLES))),
+        U.choice("audio_n_fft", N_FFTS, 512),
+        U.choice("audio_win", WINS, 400),
+        U.choice("audio_hop", HOPS, 160),
+        U.choice("audio_window", list(A.WINDOWS), next(iter(A.WINDOWS))),
+        U.flag("audio_center", True),
+        U.integer("audio_n_mels", 8, 256, 64),
+        U.number("audio_fmin", 0.0, 20000.0, 0.0),
+        U.number("audio_fmax", 0.0, 96000.0, 0.0),
+        U.choice("audio_mel_scale", ["Slaney", "HTK"], "Slaney"),
+        U.choice("audio_mel_norm", ["slaney", "none"], "slaney"),
+        U.Setting(
+            "audio_view", _view_from_url, lambda v: f"{v[0]:g}-{v[1]:g}", None,
+            get=lambda: S.get("audio_view"),
+            put=lambda v: S.__setitem__("_audio_view_url", v),  # set once the clip is known
+        ),
+        U.integer("audio_frame", 0, 1_000_000, 0),
+        U.choice("audio_stage", STAGES, STAGES[0], names={s: s.split()[0] for s in STAGES}),
+    ]  # fmt: skip
+
+
+U.sync(url_settings)
 
 c1, c2 = st.columns([3, 1])
 with c2:
@@ -281,6 +322,11 @@ st.caption(
     f"{clip.sr / params.n_fft:.2f} Hz apart."
 )
 
+linked = st.session_state.pop("_audio_view_url", None)
+if linked is not None:  # a region from a link, fitted to the clip now known
+    a, b = min(linked[0], dur), min(linked[1], dur)
+    if a < b:
+        st.session_state["audio_view"] = (round(a, 2), round(b, 2))
 v1, v2 = st.columns([2, 1])
 view = v1.slider(
     "View / region (s)",

@@ -8,6 +8,7 @@ from core.errors import UserInputError
 from core.explain import conv, presets, signals
 from core.explain.torch_ref import check_conv
 from core.figures import conv as figs
+from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
@@ -123,6 +124,70 @@ init_state(
 )
 if "conv_x_0" not in st.session_state:
     load_preset()
+
+
+SIGNAL_1D = conv.format_matrix(presets.textbook_1d()[0][None])
+KERNEL_1D = " ".join(["1/9"] * 9)  # a 9-sample moving average
+
+
+def load_1d() -> None:
+    st.session_state.c1_x = SIGNAL_1D
+    st.session_state.c1_k = KERNEL_1D
+    st.session_state.update(c1_stride=1, c1_pad=0, c1_dil=1, c1_step=1, c1_playing=False)
+
+
+if "c1_x" not in st.session_state:
+    load_1d()
+
+PICTURE_SOURCES = ["Example", "Upload your own"]
+SIGNAL_SOURCES = ["Typed numbers", "An audio snippet"]
+SNIPPET_LENGTHS = [64, 128, 200, 400, 800]
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries: every setting of its three tabs, and the steps."""
+    n = st.session_state.get("conv_channels", 1)
+    return [
+        U.choice("conv_preset", presets.CONV_PRESETS, presets.TEXTBOOK_CONV),
+        U.integer("conv_channels", 1, 3, 1),
+        U.integer("conv_rows", 1, 16, 6),
+        U.integer("conv_cols", 1, 16, 6),
+        U.integer("conv_krows", 1, 7, 3),
+        U.integer("conv_kcols", 1, 7, 3),
+        *[U.matrix(f"conv_x_{c}", None) for c in range(n)],
+        *[U.matrix(f"conv_k_{c}", None, max_rows=7, max_cols=7) for c in range(n)],
+        U.integer("conv_stride_h", 0, 8, 1),
+        U.integer("conv_stride_w", 0, 8, 1),
+        U.choice("conv_pad_kind", ["amount", "same", "valid"], "amount"),
+        U.integer("conv_pad_h", 0, 8, 0),
+        U.integer("conv_pad_w", 0, 8, 0),
+        U.integer("conv_dil_h", 0, 4, 1),
+        U.integer("conv_dil_w", 0, 4, 1),
+        U.choice("conv_pad_mode_label", list(MODES), next(iter(MODES)), names=MODES),
+        U.number("conv_pad_value", -conv.MAX_ABS, conv.MAX_ABS, 1.0),
+        U.number("conv_bias", -conv.MAX_ABS, conv.MAX_ABS, 0.0),
+        U.integer("conv_step", 1, 10_000, 1),
+        U.choice("pic_source", PICTURE_SOURCES, PICTURE_SOURCES[0]),
+        U.choice("pic_kernel", list(presets.KERNELS), list(presets.KERNELS)[3]),
+        U.choice("c1_source", SIGNAL_SOURCES, SIGNAL_SOURCES[0]),
+        U.matrix("c1_x", SIGNAL_1D, max_rows=3, max_cols=64),
+        U.matrix("c1_k", KERNEL_1D, max_rows=3, max_cols=16),
+        U.integer("c1_stride", 0, 8, 1),
+        U.integer("c1_pad", 0, 8, 0),
+        U.integer("c1_dil", 0, 4, 1),
+        U.integer("c1_step", 1, 10_000, 1),
+        U.choice("c1a_clip", list(signals.clip_names()), next(iter(signals.clip_names()))),
+        U.number("c1a_start", 0.0, 3600.0, 0.5),
+        U.choice("c1a_len", SNIPPET_LENGTHS, 200),
+        U.choice("c1a_kernel", list(signals.SIGNAL_KERNELS), next(iter(signals.SIGNAL_KERNELS))),
+        U.integer("c1a_stride", 1, 8, 1),
+        U.integer("c1a_step", 1, 10_000, 1),
+    ]
+
+
+U.sync(url_settings)
+if any(f"conv_x_{c}" not in st.session_state for c in range(st.session_state.conv_channels)):
+    channels_changed()  # a link with more channels than matrices: fill them as the page does
 
 with tab2d:
     top = st.columns([3, 1, 1, 1, 1, 1, 1])
@@ -293,7 +358,7 @@ with tabpic:
     pc = st.columns([2, 2, 3])
     source = pc[0].radio(
         "Picture",
-        ["Example", "Upload your own"],
+        PICTURE_SOURCES,
         persist_state="session",
         key="pic_source",
         horizontal=True,
@@ -366,7 +431,7 @@ def audio_snippet_tab() -> None:
         key="c1a_start",
     )
     a[2].select_slider(
-        "Samples shown", [64, 128, 200, 400, 800], value=200, persist_state="session", key="c1a_len"
+        "Samples shown", SNIPPET_LENGTHS, value=200, persist_state="session", key="c1a_len"
     )
     a[3].selectbox(
         "Kernel", list(signals.SIGNAL_KERNELS), persist_state="session", key="c1a_kernel"
@@ -409,17 +474,9 @@ with tab1d:
         "kernel row per channel and sums over all of them, just as in 2-D."
     )
 
-    def load_1d() -> None:
-        x1, k1 = presets.textbook_1d()
-        st.session_state.c1_x = conv.format_matrix(x1[None])
-        st.session_state.c1_k = " ".join(["1/9"] * 9)  # a 9-sample moving average
-        st.session_state.update(c1_stride=1, c1_pad=0, c1_dil=1, c1_step=1, c1_playing=False)
-
-    if "c1_x" not in st.session_state:
-        load_1d()
     st.radio(
         "Signal",
-        ["Typed numbers", "An audio snippet"],
+        SIGNAL_SOURCES,
         persist_state="session",
         key="c1_source",
         horizontal=True,

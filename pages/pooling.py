@@ -7,6 +7,7 @@ from core.errors import UserInputError
 from core.explain import conv, presets
 from core.explain.torch_ref import check_pool
 from core.figures import conv as figs
+from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import (
     init_state,
@@ -68,6 +69,31 @@ init_state(
 )
 if "pool_x_0" not in st.session_state:
     load_preset()
+
+FIRST = presets.POOL_PRESETS[next(iter(presets.POOL_PRESETS))]
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries."""
+    n = st.session_state.get("pool_channels", 1)
+    return [
+        U.choice("pool_preset", list(presets.POOL_PRESETS), next(iter(presets.POOL_PRESETS))),
+        U.integer("pool_channels", 1, 3, 1),
+        *[U.matrix(f"pool_x_{c}", None) for c in range(n)],
+        U.choice("pool_mode", ["max", "average"], "max" if FIRST["mode"] == "max" else "average"),
+        U.integer("pool_size", 0, 8, FIRST["size"]),
+        U.integer("pool_stride", 0, 8, FIRST["stride"]),
+        U.integer("pool_pad", 0, 4, FIRST["padding"]),
+        U.integer("pool_dil", 0, 4, 1),
+        U.flag("pool_include_pad", True),
+        U.integer("pool_channel_shown", 1, 3, 1),
+        U.integer("pool_step", 1, 10_000, 1),
+    ]
+
+
+U.sync(url_settings)
+if any(f"pool_x_{c}" not in st.session_state for c in range(st.session_state.pool_channels)):
+    channels_changed()  # a link with more channels than matrices: fill them as the page does
 
 top = st.columns([3, 1, 1])
 top[0].selectbox(

@@ -1,5 +1,6 @@
 """Receptive field: build a stack of conv/pool layers and see what one unit can see."""
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -7,6 +8,7 @@ import streamlit as st
 from core.errors import UserInputError
 from core.explain import receptive as rf
 from core.figures import receptive as rfig
+from pages import _url as U
 from pages._router import ensure_router
 
 ensure_router()
@@ -77,6 +79,61 @@ def _unit_layer_changed() -> None:
 if "rf_n" not in S:
     S.rf_preset = "textbook"
     _load_preset()
+
+MAX_LAYERS = 32  # a stack read from a link
+LAYER_WORD = re.compile(r"(c|p)(\d{1,3})s(\d{1,3})p(\d{1,3})d(\d{1,3})")
+LIMITS = {"k": (1, 64), "s": (1, 16), "p": (0, 32), "d": (1, 16)}
+
+
+def _layers_to_url(layers: list[dict]) -> str:
+    """The stack as words like c3s1p0d1 (conv) and p2s2p0d1 (pool), joined by commas."""
+    return ",".join(f"{L['kind'][0]}{L['k']}s{L['s']}p{L['p']}d{L['d']}" for L in layers)
+
+
+def _layers_from_url(text: str) -> list[dict]:
+    words = text.split(",")
+    if not 1 <= len(words) <= MAX_LAYERS:
+        raise ValueError(f"not 1 to {MAX_LAYERS} layers like c3s1p0d1,p2s2p0d1")
+    layers = []
+    for word in words:
+        m = LAYER_WORD.fullmatch(word.strip())
+        if m is None:
+            raise ValueError(f"'{word[:12]}' is not a layer like c3s1p0d1 or p2s2p0d1")
+        kind, *nums = m.groups()
+        layer = dict(DEFAULTS, kind="conv" if kind == "c" else "pool")
+        for f, v in zip(("k", "s", "p", "d"), nums, strict=True):
+            lo, hi = LIMITS[f]
+            if not lo <= int(v) <= hi:
+                raise ValueError(f"{f} = {v} in '{word}' is outside {lo} to {hi}")
+            layer[f] = int(v)
+        layers.append(layer)
+    return layers
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries: the stack, the input size, the unit, the spectrogram."""
+    first, size = rf.preset("textbook")
+    default_stack = [dict(DEFAULTS, kind=L.kind, k=L.k, s=L.s, p=L.p, d=L.d) for L in first]
+    return [
+        U.choice("rf_preset", list(rf.PRESETS), "textbook"),
+        U.integer("rf_in_h", 1, 512, size[0]),
+        U.integer("rf_in_w", 1, 512, size[1]),
+        U.Setting(
+            "rf_layers", _layers_from_url, str, _layers_to_url(default_stack),
+            get=lambda: _layers_to_url(_read_layers()),
+            put=lambda layers: _write_layers([{**L, "name": ""} for L in layers])
+            if _layers_to_url(layers) != _layers_to_url(_read_layers()) else None,
+        ),
+        U.integer("rf_unit_layer", 0, MAX_LAYERS, -1),
+        U.integer("rf_unit_row", 0, 4096, -1),
+        U.integer("rf_unit_col", 0, 4096, -1),
+        U.choice("rf_sr", [16000, 22050, 44100], 16000),
+        U.integer("rf_hop", 1, 4096, 160),
+        U.choice("rf_n_fft", [256, 512, 1024, 2048], 512),
+    ]  # fmt: skip
+
+
+U.sync(url_settings)
 
 
 @st.cache_data(max_entries=8)

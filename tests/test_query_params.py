@@ -1,0 +1,198 @@
+"""Explainer pages keep their state in the URL: a link reproduces the page, a bad link is refused
+with a sentence and the defaults, and presenter mode travels with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
+
+from core.explain import receptive as rf
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+APP = str(PAGES.parent / "app.py")
+
+
+def page(name: str, params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=90)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def equations(at) -> list[str]:
+    return [c.value for c in at.code if "=" in c.value and not c.value.startswith(("?", "http"))]
+
+
+def warnings(at) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------------ links reproduce
+
+
+def test_a_convolution_link_sets_matrices_settings_and_step_and_matches_torch():
+    link = {"conv_x_0": "1,2,3;4,5,6;7,8,9", "conv_k_0": "0,1;1,-1", "conv_krows": "2",
+            "conv_kcols": "2", "conv_pad_h": "1", "conv_pad_w": "1", "conv_stride_h": "2",
+            "conv_bias": "0.5", "conv_step": "4"}  # fmt: skip
+    at = page("convolution", link)
+    assert at.text_area(key="conv_x_0").value == "1 2 3\n4 5 6\n7 8 9"
+    assert at.text_area(key="conv_k_0").value == "0 1\n1 -1"
+    assert at.number_input(key="conv_stride_h").value == 2
+    assert at.slider(key="conv_step").value == 4
+    x = torch.tensor([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]])[None, None]
+    w = torch.tensor([[0.0, 1], [1, -1]])[None, None]
+    out = F.conv2d(x, w, torch.tensor([0.5]), stride=(2, 1), padding=1)  # (1, 1, 2, 4)
+    step4 = out.flatten()[3].item()  # row-major: the 4th window position
+    assert equations(at)[0].endswith(f"= {step4:g}")
+    assert not at.warning
+
+
+def test_the_url_follows_each_edit_and_a_fresh_browser_gets_the_same_page():
+    at = page("convolution")
+    at.number_input(key="conv_stride_w").set_value(2).run()
+    at.text_area(key="conv_k_0").set_value("1 1\n1 1").run()
+    at.slider(key="conv_step").set_value(2).run()
+    link = dict(at.query_params)
+    assert link["conv_stride_w"] == "2" and link["conv_k_0"] == "1,1;1,1"
+    assert "conv_stride_h" not in link  # a default stays out of the link
+    again = page("convolution", link)
+    for key in ("conv_x_0", "conv_k_0"):
+        assert again.text_area(key=key).value == at.text_area(key=key).value
+    assert again.number_input(key="conv_stride_w").value == 2
+    assert equations(again) == equations(at)
+
+
+def test_a_pooling_link_reproduces_the_page():
+    at = page("pooling")
+    at.number_input(key="pool_channels").set_value(2).run()
+    at.radio(key="pool_mode").set_value("max").run()
+    at.number_input(key="pool_stride").set_value(1).run()
+    again = page("pooling", dict(at.query_params))
+    assert again.number_input(key="pool_channels").value == 2
+    assert again.text_area(key="pool_x_1").value == at.text_area(key="pool_x_1").value
+    assert again.radio(key="pool_mode").value == "max"
+    assert equations(again) == equations(at)
+
+
+def test_a_receptive_field_link_carries_the_stack_and_the_unit():
+    at = page("receptive_field", {"rf_layers": "c3s1p0d1,p2s2p0d1,c3s1p1d2", "rf_in_h": "16",
+                                  "rf_in_w": "12", "rf_unit_layer": "2", "rf_unit_row": "1"})  # fmt: skip
+    assert at.session_state["rf_n"] == 3
+    assert [at.selectbox(key=f"rf_kind_{i}").value for i in range(3)] == ["conv", "pool", "conv"]
+    assert at.number_input(key="rf_d_2").value == 2
+    assert at.selectbox(key="rf_unit_layer").value == 2
+    assert at.number_input(key="rf_unit_row").value == 1
+    layers = [
+        rf.Layer("conv", 3, 1, 0, 1),
+        rf.Layer("pool", 2, 2, 0, 1),
+        rf.Layer("conv", 3, 1, 1, 2),
+    ]
+    field = rf.layer_table(layers, input_size=(16, 12))[2].r
+    assert f"{field}×{field} receptive field" in " ".join(m.value for m in at.markdown)
+    again = page("receptive_field", dict(at.query_params))
+    assert again.session_state["rf_n"] == 3 and again.number_input(key="rf_unit_row").value == 1
+
+
+def test_an_anatomy_and_an_audio_link_reproduce_the_page():
+    at = page("anatomy", {"an_preset": "vgg16", "an_head": "sigmoid", "an_fc_units": "500"})
+    assert at.selectbox(key="an_preset").value == "vgg16"
+    assert at.number_input(key="an_classes").value == 1000  # the preset's own count
+    assert at.number_input(key="an_fc_units").value == 500
+    assert "nn.Sigmoid()" in at.code[0].value
+    au = page("audio", {"audio_n_fft": "1024", "audio_hop": "256", "audio_stage": "3",
+                        "audio_view": "0.5-1.25", "audio_n_mels": "40"})  # fmt: skip
+    assert au.select_slider(key="audio_n_fft").value == 1024
+    assert au.radio(key="audio_stage").value.startswith("3")
+    assert au.slider(key="audio_view").value == (0.5, 1.25)
+    assert au.slider(key="audio_n_mels").value == 40
+    app = AppTest.from_file(APP, default_timeout=90)
+    app.switch_page("pages/audio.py")  # a link straight to the page
+    app.query_params["audio_view"] = "0.5-1.25"
+    app.run()
+    assert app.slider(key="audio_view").value == (0.5, 1.25)
+    assert dict(app.query_params)["audio_view"] == "0.5-1.25"  # written once the clip was known
+
+
+# ------------------------------------------------------------------------ hostile links
+
+HOSTILE = {
+    "convolution": {"conv_rows": "abc", "conv_bias": "nan", "conv_stride_h": "1e400",
+                    "conv_channels": "-5", "conv_x_0": "1," * 5000, "conv_k_0": "9" * 100_000,
+                    "conv_pad_mode_label": "<script>", "zzz": "1"},
+    "pooling": {"pool_size": "999", "pool_mode": "median", "pool_x_0": ";".join(["1"] * 100),
+                "pool_include_pad": "maybe"},
+    "receptive_field": {"rf_layers": "c3s1p0d1,x9", "rf_in_h": "0", "rf_unit_row": "-3"},
+    "anatomy": {"an_preset": "../../etc/passwd", "an_classes": "1e9", "an_logits": "x" * 5000},
+    "audio": {"audio_n_fft": "1000", "audio_view": "5-1", "audio_sr": "NaN", "audio_frame": "inf"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_link_gets_a_sentence_and_the_defaults(name):
+    fresh = page(name)
+    at = page(name, HOSTILE[name])
+    said = warnings(at)
+    assert "could not be used" in said
+    for key in HOSTILE[name]:
+        if key != "zzz":
+            assert key in said, key  # every refused value is named
+    assert "zzz" not in dict(at.query_params)  # unknown keys are dropped
+    assert len(said) < 1200  # named, not echoed: 100 KB of text stays out of the page
+    for key in HOSTILE[name]:  # the refused settings keep the page's defaults
+        if key in fresh.session_state and not key.startswith(("conv_x", "conv_k", "pool_x")):
+            assert at.session_state[key] == fresh.session_state[key], key
+    assert not at.error or name == "convolution"
+
+
+def test_a_link_with_more_channels_than_matrices_fills_them_as_the_page_does():
+    at = page("convolution", {"conv_channels": "3", "conv_x_0": "1,2;3,4"})
+    assert [at.text_area(key=f"conv_x_{c}").value for c in range(3)] == [
+        "1 2\n3 4",
+        "2 4\n1 3",
+        "4 3\n2 1",
+    ]  # channels 2 and 3: channel 1 turned by 90 and 180 degrees
+    assert not at.error
+
+
+def test_a_bad_cell_from_a_link_is_shown_and_named_on_the_page():
+    at = page("convolution", {"conv_x_0": "1,2;3,q"})
+    assert at.text_area(key="conv_x_0").value == "1 2\n3 q"
+    assert any("'q', which is not a number" in e.value for e in at.error)
+    assert not at.warning
+
+
+# ------------------------------------------------------------------------ presenter mode
+
+
+def test_presenter_mode_opens_from_a_link_on_any_page_and_stays_in_it():
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["presenter"] = "1"
+    at.run()
+    assert at.toggle(key="presenter").value is True
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and dict(at.query_params).get("presenter") == "1"
+    at.switch_page("pages/pooling.py").run()
+    assert dict(at.query_params).get("presenter") == "1"
+    at.toggle(key="presenter").set_value(False).run()
+    assert "presenter" not in dict(at.query_params)
+    bad = AppTest.from_file(APP, default_timeout=90)
+    bad.query_params["presenter"] = "yes please"
+    bad.run()
+    assert not bad.exception and bad.toggle(key="presenter").value is False
+
+
+def test_the_sidebar_link_is_the_page_state():
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.switch_page("pages/pooling.py").run()
+    at.number_input(key="pool_stride").set_value(1).run()
+    links = [c.value for c in at.sidebar.code]
+    assert len(links) == 1 and "pool_stride=1" in links[0]
+    assert np.all([f"{k}=" in links[0] for k in dict(at.query_params)])
