@@ -55,11 +55,23 @@ st.html(
     </style>"""
 )
 if st.session_state.get("presenter"):
+    # What is taught grows, not only the prose: matrix cells being typed, the written-out
+    # arithmetic, tables, metrics and widget values, readable from the back of a hall.
     st.html(
         """<style>
         html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
+        [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
         [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-        [data-testid="stCode"] code { font-size: 1.5rem; }
+        [data-testid="stCode"] code { font-size: 1.3rem; line-height: 1.45; }
+        [data-testid="stMain"] textarea { font-size: 1.5rem !important; line-height: 1.4 !important;
+                                           font-family: "DejaVu Sans Mono", monospace !important; }
+        [data-testid="stMain"] input { font-size: 1.25rem !important; }
+        [data-testid="stTable"] td, [data-testid="stTable"] th,
+        [data-testid="stMarkdownContainer"] td, [data-testid="stMarkdownContainer"] th { font-size: 1.3rem; }
+        [data-testid="stMetricValue"] p { font-size: 2.4rem !important; }
+        [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+        [data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
+        .katex { font-size: 1.5em; }
         h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; }
         </style>"""
     )

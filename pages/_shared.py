@@ -16,6 +16,32 @@ def presenter() -> bool:
     return bool(st.session_state.get("presenter", False))
 
 
+def controls(label: str = "Edit the input and settings"):
+    """Where a page's editing widgets go: folded into an expander in presenter mode, so the
+    step, its figure and its arithmetic fit the projector's screen."""
+    if presenter():
+        return st.expander(label, expanded=False, icon=":material/tune:")
+    return st.container()
+
+
+def table(data, **kwargs) -> None:
+    """A table of numbers: an interactive grid, or in presenter mode a plain table whose text
+    the hall's font size reaches (the grid draws on a canvas that no font setting enlarges)."""
+    if presenter():
+        st.table(data)
+    else:
+        st.dataframe(data, hide_index=True, **kwargs)
+
+
+def chart(where, fig, **kwargs) -> None:
+    """``where.plotly_chart(fig)``, its text sized for a lecture hall in presenter mode."""
+    if presenter():
+        from core.figures import for_projector
+
+        fig = for_projector(fig)
+    where.plotly_chart(fig, **kwargs)
+
+
 def clip_notes(notes) -> None:
     """What was done to a clip or picture, or found in it, where it enters the app."""
     for note in notes:

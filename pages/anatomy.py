@@ -15,6 +15,7 @@ from core.learn import zoo
 from core.learn.build import to_pytorch_code
 from pages import _url as U
 from pages._router import ensure_router
+from pages._shared import chart, presenter, table
 
 ensure_router()
 
@@ -104,9 +105,12 @@ m[3].metric("PyTorch parameters", f"{summary.torch_params:,}")
 m[4].metric("Mult-adds", f"{summary.mult_adds:,}")
 m[5].metric("Activations", f"{summary.activation_bytes / 2**20:,.2f} MiB")
 
-table_col, code_col = st.columns([3, 2], gap="large")
+if presenter():  # a hall reads the table across the screen; the code is one click away
+    table_col, code_col = st.container(), st.expander("The PyTorch code of this model")
+else:
+    table_col, code_col = st.columns([3, 2], gap="large")
 with table_col:
-    st.dataframe(summary.records(), hide_index=True)
+    table(summary.records())
     st.text("\n".join(summary.totals_text()))
 with code_col:
     st.code(code, language="python")
@@ -126,7 +130,7 @@ if S.an_preset == "spectrogram_cnn":
         f"{summary.non_trainable:,}, with the same output shape on every layer."
     )
 with st.expander("Parameters per layer"):
-    st.plotly_chart(afig.params_per_layer_figure(summary), key="an_params_fig")
+    chart(st, afig.params_per_layer_figure(summary), key="an_params_fig")
 
 # ----------------------------------------------------------------------------- ResNet block
 st.header("The ResNet basic block")
@@ -147,12 +151,12 @@ def block_figure(projection: bool, stride: int):
 b1, b2 = st.columns(2)
 with b1:
     st.caption("64 → 64 channels, stride 1: identity skip")
-    st.plotly_chart(block_figure(False, 1), key="an_block_identity")
+    chart(st, block_figure(False, 1), key="an_block_identity")
 with b2:
     st.caption("64 → 128 channels, stride 2: projection skip")
-    st.plotly_chart(block_figure(True, 2), key="an_block_proj")
+    chart(st, block_figure(True, 2), key="an_block_proj")
 blocks = summarize(zoo.preset_spec("resnet_block"), zoo.PRESETS["resnet_block"]["input_shape"])
-st.dataframe(blocks.records(), hide_index=True)
+table(blocks.records())
 
 # ----------------------------------------------------------------------------- separable
 st.header("Depthwise-separable vs standard convolution")
@@ -181,7 +185,8 @@ else:
     std_col.dataframe(cmp["standard"].records(), hide_index=True)
     sep_col.caption("depthwise-separable block")
     sep_col.dataframe(cmp["separable"].records(), hide_index=True)
-    st.plotly_chart(
+    chart(
+        st,
         afig.compare_figure({"standard": cmp["standard"], "separable": cmp["separable"]}),
         key="an_sep_fig",
     )
@@ -215,7 +220,7 @@ else:
             "The chapter prints 45.1 M for this example; the three products add up to 46.1 M "
             "(45.1 M is the count for two dense layers, 44,100×1,000 + 1,000×1,000)."
         )
-    st.plotly_chart(afig.fc_vs_conv_figure(fc), key="an_fc_fig")
+    chart(st, afig.fc_vs_conv_figure(fc), key="an_fc_fig")
 
 # ----------------------------------------------------------------------------- heads
 st.header("Sigmoid or softmax head")

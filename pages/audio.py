@@ -11,7 +11,7 @@ from core.errors import UserInputError
 from core.figures import audio as F
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import clip_notes
+from pages._shared import chart, clip_notes, controls
 
 ensure_router()
 
@@ -185,116 +185,119 @@ def url_settings() -> list[U.Setting]:
 
 U.sync(url_settings)
 
-c1, c2 = st.columns([3, 1])
-with c2:
-    sr = st.selectbox(
-        "Analysis rate (Hz)",
-        [8000, 16000, 22050, 44100],
-        index=1,
-        persist_state="session",
-        key="audio_sr",
-        help="Every clip is resampled to this rate before analysis.",
-    )
-with c1:
-    source = st.radio(
-        "Clip",
-        ["Example", "Upload", "Record"],
-        horizontal=True,
-        persist_state="session",
-        key="audio_source",
-    )
-    clip = None
-    try:
-        if source == "Example":
-            name = st.selectbox(
-                "Example clip",
-                list(A.EXAMPLES),
-                format_func=lambda f: f"{f} — {A.EXAMPLES[f]}",
-                persist_state="session",
-                key="audio_example",
-            )
-            clip = load_example(name, sr)
-        elif source == "Upload":
-            up = st.file_uploader(
-                "Audio file (WAV, FLAC, OGG or MP3)",
-                type=["wav", "flac", "ogg", "oga", "mp3"],
-                key="audio_upload",
-            )
-            if up is None:
-                st.info("Drop a file above; until then the last clip stays on screen.")
+with controls("Choose the clip and the analysis parameters"):
+    c1, c2 = st.columns([3, 1])
+    with c2:
+        sr = st.selectbox(
+            "Analysis rate (Hz)",
+            [8000, 16000, 22050, 44100],
+            index=1,
+            persist_state="session",
+            key="audio_sr",
+            help="Every clip is resampled to this rate before analysis.",
+        )
+    with c1:
+        source = st.radio(
+            "Clip",
+            ["Example", "Upload", "Record"],
+            horizontal=True,
+            persist_state="session",
+            key="audio_source",
+        )
+        clip = None
+        try:
+            if source == "Example":
+                name = st.selectbox(
+                    "Example clip",
+                    list(A.EXAMPLES),
+                    format_func=lambda f: f"{f} — {A.EXAMPLES[f]}",
+                    persist_state="session",
+                    key="audio_example",
+                )
+                clip = load_example(name, sr)
+            elif source == "Upload":
+                up = st.file_uploader(
+                    "Audio file (WAV, FLAC, OGG or MP3)",
+                    type=["wav", "flac", "ogg", "oga", "mp3"],
+                    key="audio_upload",
+                )
+                if up is None:
+                    st.info("Drop a file above; until then the last clip stays on screen.")
+                else:
+                    clip = load_upload(up.file_id, up.name, sr, up.getvalue())
             else:
-                clip = load_upload(up.file_id, up.name, sr, up.getvalue())
-        else:
-            rec = st.audio_input("Record a clip", key="audio_record")
-            if rec is None:
-                st.info("Press the microphone to record; until then the last clip stays.")
-            else:
-                clip = load_upload(rec.file_id, "recording", sr, rec.getvalue())
-    except UserInputError as e:
-        st.error(str(e))
+                rec = st.audio_input("Record a clip", key="audio_record")
+                if rec is None:
+                    st.info("Press the microphone to record; until then the last clip stays.")
+                else:
+                    clip = load_upload(rec.file_id, "recording", sr, rec.getvalue())
+        except UserInputError as e:
+            st.error(str(e))
 
-if clip is not None:
-    st.session_state["_audio_clip"] = clip
-clip = st.session_state.get("_audio_clip") or load_example("speech_en.ogg", sr)
-if clip.sr != sr:  # the rate changed while an old clip is on screen
-    st.warning(f"Showing “{clip.name}” at {clip.sr} Hz until a clip is loaded at {sr} Hz.")
-clip_notes(clip.notes)
+    if clip is not None:
+        st.session_state["_audio_clip"] = clip
+    clip = st.session_state.get("_audio_clip") or load_example("speech_en.ogg", sr)
+    if clip.sr != sr:  # the rate changed while an old clip is on screen
+        st.warning(f"Showing “{clip.name}” at {clip.sr} Hz until a clip is loaded at {sr} Hz.")
+    clip_notes(clip.notes)
 
-dur = clip.duration
-st.markdown(
-    f"**{clip.name}**: {dur:.3f} s × {clip.sr:,} samples per second = "
-    f"**{clip.n_samples:,} samples** (the file held {clip.source_channels} channel(s) at "
-    f"{clip.source_sr:,} Hz)."
-)
+    dur = clip.duration
+    st.markdown(
+        f"**{clip.name}**: {dur:.3f} s × {clip.sr:,} samples per second = "
+        f"**{clip.n_samples:,} samples** (the file held {clip.source_channels} channel(s) at "
+        f"{clip.source_sr:,} Hz)."
+    )
 
-# ----------------------------------------------------------------------------- shared controls
+    # ----------------------------------------------------------------------------- shared controls
 
-with st.container(border=True):
-    st.markdown("**Analysis parameters** (shared by every stage)")
-    p1, p2, p3, p4, p5 = st.columns(5)
-    n_fft = p1.select_slider(
-        "n_fft (DFT points N)", N_FFTS, value=512, persist_state="session", key="audio_n_fft"
-    )
-    win = p2.select_slider(
-        "window length M", WINS, value=400, persist_state="session", key="audio_win"
-    )
-    hop = p3.select_slider("hop R", HOPS, value=160, persist_state="session", key="audio_hop")
-    window = p4.selectbox("window", list(A.WINDOWS), persist_state="session", key="audio_window")
-    center = p5.toggle(
-        "centre frames",
-        value=True,
-        persist_state="session",
-        key="audio_center",
-        help="Pad n_fft/2 zeros at both ends so frame m is centred on sample m·R.",
-    )
-    m1, m2, m3, m4, m5 = st.columns(5)
-    n_mels = m1.slider("n_mels", 8, 256, 64, persist_state="session", key="audio_n_mels")
-    fmin = m2.number_input(
-        "fmin (Hz)", 0.0, 20000.0, 0.0, step=50.0, persist_state="session", key="audio_fmin"
-    )
-    fmax = m3.number_input(
-        "fmax (Hz, 0 = half the rate)",
-        0.0,
-        96000.0,
-        0.0,
-        step=500.0,
-        persist_state="session",
-        key="audio_fmax",
-    )
-    scale = m4.radio(
-        "mel scale",
-        ["Slaney", "HTK"],
-        horizontal=True,
-        persist_state="session",
-        key="audio_mel_scale",
-    )
-    norm = m5.radio(
-        "filter norm",
-        ["slaney", "none"],
-        horizontal=True,
-        persist_state="session",
-        key="audio_mel_norm",
-    )
+    with st.container(border=True):
+        st.markdown("**Analysis parameters** (shared by every stage)")
+        p1, p2, p3, p4, p5 = st.columns(5)
+        n_fft = p1.select_slider(
+            "n_fft (DFT points N)", N_FFTS, value=512, persist_state="session", key="audio_n_fft"
+        )
+        win = p2.select_slider(
+            "window length M", WINS, value=400, persist_state="session", key="audio_win"
+        )
+        hop = p3.select_slider("hop R", HOPS, value=160, persist_state="session", key="audio_hop")
+        window = p4.selectbox(
+            "window", list(A.WINDOWS), persist_state="session", key="audio_window"
+        )
+        center = p5.toggle(
+            "centre frames",
+            value=True,
+            persist_state="session",
+            key="audio_center",
+            help="Pad n_fft/2 zeros at both ends so frame m is centred on sample m·R.",
+        )
+        m1, m2, m3, m4, m5 = st.columns(5)
+        n_mels = m1.slider("n_mels", 8, 256, 64, persist_state="session", key="audio_n_mels")
+        fmin = m2.number_input(
+            "fmin (Hz)", 0.0, 20000.0, 0.0, step=50.0, persist_state="session", key="audio_fmin"
+        )
+        fmax = m3.number_input(
+            "fmax (Hz, 0 = half the rate)",
+            0.0,
+            96000.0,
+            0.0,
+            step=500.0,
+            persist_state="session",
+            key="audio_fmax",
+        )
+        scale = m4.radio(
+            "mel scale",
+            ["Slaney", "HTK"],
+            horizontal=True,
+            persist_state="session",
+            key="audio_mel_scale",
+        )
+        norm = m5.radio(
+            "filter norm",
+            ["slaney", "none"],
+            horizontal=True,
+            persist_state="session",
+            key="audio_mel_norm",
+        )
 
 params = A.StftParams(n_fft=n_fft, hop_length=hop, win_length=win, window=window, center=center)
 mel = A.MelParams(
@@ -385,7 +388,8 @@ if stage == STAGES[0]:
     t, y, exact = A.envelope(
         clip.samples, sr=clip.sr, start_s=view[0], end_s=view[1], max_points=ENVELOPE_POINTS
     )
-    st.plotly_chart(
+    chart(
+        st,
         F.waveform_figure(t, y, exact=exact, frame_span=(fv.times[0], fv.times[-1])),
         key="audio_fig_wave",
     )
@@ -443,7 +447,8 @@ elif stage == STAGES[1]:
         r"X(m, k) = \sum_{n=0}^{N-1} x(n + mR)\, w(n)\, e^{-i 2 \pi k n / N},"
         r"\qquad f_k = k \cdot \frac{f_s}{N}"
     )
-    st.plotly_chart(
+    chart(
+        st,
         F.frame_figure(
             times=fv.times,
             raw=fv.raw,
@@ -477,7 +482,8 @@ elif stage == STAGES[2]:
     )
     im = spec_image(clip, params, kind, ref, top_db, view, log_y)
     Z, tz, fz, step, n_rows = im.z, im.times, im.freqs, im.column_step, im.n_rows
-    st.plotly_chart(
+    chart(
+        st,
         F.spectrogram_figure(
             Z,
             times=tz,
@@ -502,7 +508,7 @@ elif stage == STAGES[3]:
     )
     f, htk_m, sl_m = A.mel_scale_curves(sr=clip.sr)
     g1, g2 = st.columns(2)
-    g1.plotly_chart(F.mel_scale_figure(f, htk_m, sl_m), key="audio_fig_melscale")
+    chart(g1, F.mel_scale_figure(f, htk_m, sl_m), key="audio_fig_melscale")
     band = g2.slider(
         "highlight band",
         0,
@@ -512,7 +518,7 @@ elif stage == STAGES[3]:
         key="audio_band",
     )
     fb = A.mel_filterbank(sr=clip.sr, n_fft=params.n_fft, mel=mel)
-    g2.plotly_chart(F.filterbank_figure(fb, fv.freqs, highlight=band), key="audio_fig_fb")
+    chart(g2, F.filterbank_figure(fb, fv.freqs, highlight=band), key="audio_fig_fb")
     st.markdown(
         f"Mel spectrogram = filterbank ({fb.shape[0]}×{fb.shape[1]}) @ |X|² "
         f"({fb.shape[1]}×{n_frames:,})"
@@ -543,7 +549,8 @@ elif stage == STAGES[3]:
         ticks = A.mel_band_ticks(sr=clip.sr, mel=mel)
         y, title, yt = list(range(mel.n_mels)), "mel band", ticks
         bar = "power" if which == "mel power" else "dB"
-    st.plotly_chart(
+    chart(
+        st,
         F.spectrogram_figure(
             Z,
             times=tz,
@@ -627,7 +634,8 @@ else:
     im = mel_image(clip, params, mel, "log-mel (dB)", 0, view)
     Z, tz, step = im.z, im.times, im.column_step
     hop_s = params.hop_length / clip.sr
-    st.plotly_chart(
+    chart(
+        st,
         F.spectrogram_figure(
             Z,
             times=tz,

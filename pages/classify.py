@@ -9,7 +9,7 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import clip_notes, presenter
+from pages._shared import chart, clip_notes, presenter
 
 ensure_router()
 
@@ -182,19 +182,19 @@ if prediction is not None:
             "**What the network reads**"
             + (" (the first window)" if pre.representation != "image" else "")
         )
-        st.plotly_chart(pfig.input_figure(shown, representation=pre.representation, presenter=presenter()),
+        chart(st, pfig.input_figure(shown, representation=pre.representation, presenter=presenter()),
                         key="cl_input_fig")  # fmt: skip
     with right:
         best, p = prediction.top(1)[0]
         st.markdown(f"**It says: {best}** ({p:.1%})")
-        st.plotly_chart(pfig.probabilities_figure(prediction.top(min(5, len(names))), presenter=presenter()),
+        chart(st, pfig.probabilities_figure(prediction.top(min(5, len(names))), presenter=presenter()),
                         key="cl_probs_fig")  # fmt: skip
     if prediction.window_probs is not None and len(prediction.window_starts) > 1:
         st.markdown(
             f"**Over time**: {len(prediction.window_starts)} windows of {prediction.window_seconds:.2f} s, "
             "each half a window after the last; the answer above is their average."
         )
-        st.plotly_chart(pfig.timeline_figure(prediction.window_starts, prediction.window_probs, names,
+        chart(st, pfig.timeline_figure(prediction.window_starts, prediction.window_probs, names,
                                              window=prediction.window_seconds, presenter=presenter()),
                         key="cl_timeline_fig")  # fmt: skip
 

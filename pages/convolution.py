@@ -11,6 +11,8 @@ from core.figures import conv as figs
 from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import (
+    chart,
+    controls,
     init_state,
     matrix_input,
     presenter,
@@ -190,86 +192,91 @@ if any(f"conv_x_{c}" not in st.session_state for c in range(st.session_state.con
     channels_changed()  # a link with more channels than matrices: fill them as the page does
 
 with tab2d:
-    top = st.columns([3, 1, 1, 1, 1, 1, 1])
-    top[0].selectbox(
-        "Preset",
-        presets.CONV_PRESETS,
-        persist_state="session",
-        key="conv_preset",
-        on_change=load_preset,
-        help="Loads an input, a kernel and settings. 'Random integers' uses the sizes beside.",
-    )
-    top[1].number_input(
-        "Channels",
-        1,
-        3,
-        persist_state="session",
-        key="conv_channels",
-        on_change=channels_changed,
-        help="A colour picture has 3 channels. Each channel gets its own kernel; "
-        "their results are summed into one output.",
-    )
-    top[2].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
-    top[3].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
-    top[4].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
-    top[5].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
-    top[6].button(
-        "Resize",
-        key="conv_resize",
-        on_click=resize,
-        help="Crop or extend (with zeros) the input and kernel to the sizes on the left.",
-    )
+    with controls():
+        top = st.columns([3, 1, 1, 1, 1, 1, 1])
+        top[0].selectbox(
+            "Preset",
+            presets.CONV_PRESETS,
+            persist_state="session",
+            key="conv_preset",
+            on_change=load_preset,
+            help="Loads an input, a kernel and settings. 'Random integers' uses the sizes beside.",
+        )
+        top[1].number_input(
+            "Channels",
+            1,
+            3,
+            persist_state="session",
+            key="conv_channels",
+            on_change=channels_changed,
+            help="A colour picture has 3 channels. Each channel gets its own kernel; "
+            "their results are summed into one output.",
+        )
+        top[2].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
+        top[3].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
+        top[4].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
+        top[5].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
+        top[6].button(
+            "Resize",
+            key="conv_resize",
+            on_click=resize,
+            help="Crop or extend (with zeros) the input and kernel to the sizes on the left.",
+        )
 
-    n_ch = st.session_state.conv_channels
-    xs, ks = [], []
-    cols = st.columns(2 * n_ch)
-    for c in range(n_ch):
-        suffix = f" (channel {c + 1})" if n_ch > 1 else ""
-        with cols[2 * c]:
-            xs.append(matrix_input(f"Input{suffix}", f"conv_x_{c}", name=f"input{suffix}"))
-        with cols[2 * c + 1]:
-            ks.append(
-                matrix_input(
-                    f"Kernel{suffix}", f"conv_k_{c}", name=f"kernel{suffix}", max_rows=7, max_cols=7
+        n_ch = st.session_state.conv_channels
+        xs, ks = [], []
+        cols = st.columns(2 * n_ch)
+        for c in range(n_ch):
+            suffix = f" (channel {c + 1})" if n_ch > 1 else ""
+            with cols[2 * c]:
+                xs.append(matrix_input(f"Input{suffix}", f"conv_x_{c}", name=f"input{suffix}"))
+            with cols[2 * c + 1]:
+                ks.append(
+                    matrix_input(
+                        f"Kernel{suffix}",
+                        f"conv_k_{c}",
+                        name=f"kernel{suffix}",
+                        max_rows=7,
+                        max_cols=7,
+                    )
                 )
-            )
 
-    hp = st.columns(7)
-    hp[0].number_input("Stride ↓ (rows)", 0, 8, persist_state="session", key="conv_stride_h")
-    hp[1].number_input("Stride → (columns)", 0, 8, persist_state="session", key="conv_stride_w")
-    hp[2].selectbox(
-        "Padding",
-        ["amount", "same", "valid"],
-        persist_state="session",
-        key="conv_pad_kind",
-        help="'same' keeps the output as large as the input (stride 1 only); 'valid' means none.",
-    )
-    amount = st.session_state.conv_pad_kind == "amount"
-    hp[3].number_input(
-        "Padding ↓", 0, 8, persist_state="session", key="conv_pad_h", disabled=not amount
-    )
-    hp[4].number_input(
-        "Padding →", 0, 8, persist_state="session", key="conv_pad_w", disabled=not amount
-    )
-    hp[5].number_input("Dilation ↓", 0, 4, persist_state="session", key="conv_dil_h")
-    hp[6].number_input("Dilation →", 0, 4, persist_state="session", key="conv_dil_w")
-    hp2 = st.columns([2, 1, 1, 3])
-    hp2[0].selectbox(
-        "Padding mode",
-        list(MODES),
-        persist_state="session",
-        key="conv_pad_mode_label",
-        help="What the border is filled with.",
-    )
-    mode = MODES[st.session_state.conv_pad_mode_label]
-    hp2[1].number_input(
-        "Constant",
-        step=1.0,
-        persist_state="session",
-        key="conv_pad_value",
-        disabled=mode != "constant",
-    )
-    hp2[2].number_input("Bias", step=0.5, persist_state="session", key="conv_bias")
+        hp = st.columns(7)
+        hp[0].number_input("Stride ↓ (rows)", 0, 8, persist_state="session", key="conv_stride_h")
+        hp[1].number_input("Stride → (columns)", 0, 8, persist_state="session", key="conv_stride_w")
+        hp[2].selectbox(
+            "Padding",
+            ["amount", "same", "valid"],
+            persist_state="session",
+            key="conv_pad_kind",
+            help="'same' keeps the output as large as the input (stride 1 only); 'valid' means none.",
+        )
+        amount = st.session_state.conv_pad_kind == "amount"
+        hp[3].number_input(
+            "Padding ↓", 0, 8, persist_state="session", key="conv_pad_h", disabled=not amount
+        )
+        hp[4].number_input(
+            "Padding →", 0, 8, persist_state="session", key="conv_pad_w", disabled=not amount
+        )
+        hp[5].number_input("Dilation ↓", 0, 4, persist_state="session", key="conv_dil_h")
+        hp[6].number_input("Dilation →", 0, 4, persist_state="session", key="conv_dil_w")
+        hp2 = st.columns([2, 1, 1, 3])
+        hp2[0].selectbox(
+            "Padding mode",
+            list(MODES),
+            persist_state="session",
+            key="conv_pad_mode_label",
+            help="What the border is filled with.",
+        )
+        mode = MODES[st.session_state.conv_pad_mode_label]
+        hp2[1].number_input(
+            "Constant",
+            step=1.0,
+            persist_state="session",
+            key="conv_pad_value",
+            disabled=mode != "constant",
+        )
+        hp2[2].number_input("Bias", step=0.5, persist_state="session", key="conv_bias")
 
     padding = (
         (st.session_state.conv_pad_h, st.session_state.conv_pad_w)
@@ -318,7 +325,8 @@ with tab2d:
     def render(i: int) -> None:
         step = result.step(i)
         r, c = step.index[1:]
-        st.plotly_chart(
+        chart(
+            st,
             figs.conv_step_figure(result, i, presenter=presenter()),
             key="conv_fig",
             config={"displayModeBar": False},
@@ -398,9 +406,7 @@ with tabpic:
             )
             + r"\end{bmatrix}"
         )
-        st.plotly_chart(
-            figs.image_maps_figure(picture.gray, fmap, presenter=presenter()), key="pic_fig"
-        )
+        chart(st, figs.image_maps_figure(picture.gray, fmap, presenter=presenter()), key="pic_fig")
         st.caption(
             f"Input {picture.gray.shape[0]}×{picture.gray.shape[1]} pixels, 'same' padding, "
             f"so the feature map has the same size."
@@ -449,7 +455,7 @@ def audio_snippet_tab() -> None:
     )
 
     def render(i: int) -> None:
-        st.plotly_chart(figs.signal_figure(res, i, presenter=presenter()), key="c1a_fig")
+        chart(st, figs.signal_figure(res, i, presenter=presenter()), key="c1a_fig")
         st.code(conv.step_equation(res.step(i)), language=None, wrap_lines=True)
 
     stepper("c1a", res.n_steps, render)
@@ -537,7 +543,8 @@ with tab1d:
             )
 
             def render1(i: int) -> None:
-                st.plotly_chart(
+                chart(
+                    st,
                     figs.conv_step_figure(res1, i, presenter=presenter()),
                     key="c1_fig",
                     config={"displayModeBar": False},

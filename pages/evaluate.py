@@ -7,7 +7,7 @@ from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
 from pages._router import ensure_router
-from pages._shared import init_state, presenter
+from pages._shared import chart, init_state, presenter, table
 
 ensure_router()
 
@@ -81,12 +81,12 @@ def live(current: runs.Run, was_active: bool) -> None:
         "The test set is scored once, when the run ends."
     )
     st.metric("Validation accuracy", f"{metrics.accuracy_from_confusion(cm):.1%}")
-    st.plotly_chart(
+    chart(st,
         tfig.confusion_figure(matrix_view(cm), class_names,
                               normalised=S.ev_norm == "row-normalised", presenter=presenter()),
         key="ev_live_cm",
     )  # fmt: skip
-    st.dataframe(scores_table(cm), hide_index=True)
+    table(scores_table(cm))
 
 
 st.radio(
@@ -152,7 +152,7 @@ for key in ("ev_true", "ev_pred"):
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Confusion matrix (test set)")
-    st.plotly_chart(
+    chart(st,
         tfig.confusion_figure(matrix_view(cm), class_names,
                               normalised=S.ev_norm == "row-normalised",
                               selected=(S.ev_true, S.ev_pred), presenter=presenter()),
@@ -160,7 +160,7 @@ with left:
     )  # fmt: skip
 with right:
     st.subheader("Per-class scores")
-    st.dataframe(scores_table(cm), hide_index=True)
+    table(scores_table(cm))
     st.caption(
         "precision = right among those predicted as the class; recall = found among those "
         "truly in it; F1 = their harmonic mean; support = test examples of the class."
@@ -208,7 +208,7 @@ elif len(hits):
             info = ds.info[index[k]] if ds.info else {}
             label = f"“{info['text']}”" if "text" in info else f"example {index[k]}"
             st.markdown(f"{label} · confidence {probs[k, j]:.2f}")
-            st.plotly_chart(tfig.clip_figure(clip, sample_rate=ds.sample_rate),
+            chart(st, tfig.clip_figure(clip, sample_rate=ds.sample_rate),
                             key=f"ev_clip_{n}")  # fmt: skip
             st.audio(clip, sample_rate=ds.sample_rate)
 
@@ -233,10 +233,10 @@ if n_classes == 2:
     fpr, tpr = metrics.rates(cm2)  # this threshold's point on the ROC curve
     a, b = st.columns(2, gap="large")
     with a:
-        st.plotly_chart(tfig.roc_figure(roc.fpr, roc.tpr, auc=roc.auc, point=(fpr, tpr),
+        chart(st, tfig.roc_figure(roc.fpr, roc.tpr, auc=roc.auc, point=(fpr, tpr),
                                         presenter=presenter()), key="ev_roc")  # fmt: skip
     with b:
-        st.plotly_chart(tfig.confusion_figure(cm2, class_names, presenter=presenter()),
+        chart(st, tfig.confusion_figure(cm2, class_names, presenter=presenter()),
                         key="ev_cm2")  # fmt: skip
         q = st.columns(3)
         q[0].metric("AUC", f"{roc.auc:.3f}")

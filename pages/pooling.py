@@ -10,6 +10,8 @@ from core.figures import conv as figs
 from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import (
+    chart,
+    controls,
     init_state,
     matrix_input,
     presenter,
@@ -95,49 +97,50 @@ U.sync(url_settings)
 if any(f"pool_x_{c}" not in st.session_state for c in range(st.session_state.pool_channels)):
     channels_changed()  # a link with more channels than matrices: fill them as the page does
 
-top = st.columns([3, 1, 1])
-top[0].selectbox(
-    "Preset",
-    list(presets.POOL_PRESETS),
-    persist_state="session",
-    key="pool_preset",
-    on_change=load_preset,
-)
-top[1].number_input(
-    "Channels",
-    1,
-    3,
-    persist_state="session",
-    key="pool_channels",
-    on_change=channels_changed,
-    help="Pooling treats each channel separately: C channels in, C channels out.",
-)
-n_ch = st.session_state.pool_channels
-cols = st.columns(n_ch + 1)
-xs = []
-for c in range(n_ch):
-    with cols[c]:
-        suffix = f" (channel {c + 1})" if n_ch > 1 else ""
-        xs.append(matrix_input(f"Input{suffix}", f"pool_x_{c}", name=f"input{suffix}"))
-with cols[-1]:
-    st.radio(
-        "Pooling", ["max", "average"], persist_state="session", key="pool_mode", horizontal=True
-    )
-    hp = st.columns(4)
-    hp[0].number_input("Window", 0, 8, persist_state="session", key="pool_size")
-    hp[1].number_input("Stride", 0, 8, persist_state="session", key="pool_stride")
-    hp[2].number_input("Padding", 0, 4, persist_state="session", key="pool_pad")
-    is_max = st.session_state.pool_mode == "max"
-    hp[3].number_input(
-        "Dilation", 0, 4, persist_state="session", key="pool_dil", disabled=not is_max
-    )
-    st.checkbox(
-        "Average counts padding cells",
+with controls():
+    top = st.columns([3, 1, 1])
+    top[0].selectbox(
+        "Preset",
+        list(presets.POOL_PRESETS),
         persist_state="session",
-        key="pool_include_pad",
-        disabled=is_max,
-        help="PyTorch's count_include_pad: divide by the whole window, or only by the real cells in it.",
+        key="pool_preset",
+        on_change=load_preset,
     )
+    top[1].number_input(
+        "Channels",
+        1,
+        3,
+        persist_state="session",
+        key="pool_channels",
+        on_change=channels_changed,
+        help="Pooling treats each channel separately: C channels in, C channels out.",
+    )
+    n_ch = st.session_state.pool_channels
+    cols = st.columns(n_ch + 1)
+    xs = []
+    for c in range(n_ch):
+        with cols[c]:
+            suffix = f" (channel {c + 1})" if n_ch > 1 else ""
+            xs.append(matrix_input(f"Input{suffix}", f"pool_x_{c}", name=f"input{suffix}"))
+    with cols[-1]:
+        st.radio(
+            "Pooling", ["max", "average"], persist_state="session", key="pool_mode", horizontal=True
+        )
+        hp = st.columns(4)
+        hp[0].number_input("Window", 0, 8, persist_state="session", key="pool_size")
+        hp[1].number_input("Stride", 0, 8, persist_state="session", key="pool_stride")
+        hp[2].number_input("Padding", 0, 4, persist_state="session", key="pool_pad")
+        is_max = st.session_state.pool_mode == "max"
+        hp[3].number_input(
+            "Dilation", 0, 4, persist_state="session", key="pool_dil", disabled=not is_max
+        )
+        st.checkbox(
+            "Average counts padding cells",
+            persist_state="session",
+            key="pool_include_pad",
+            disabled=is_max,
+            help="PyTorch's count_include_pad: divide by the whole window, or only by the real cells in it.",
+        )
 
 result = None
 if all(m is not None for m in xs):
@@ -197,7 +200,8 @@ channel = min(st.session_state.pool_channel_shown, n_ch) - 1
 def render(i: int) -> None:
     step = result.step(i, filt=channel)
     r, c = step.index[1:]
-    st.plotly_chart(
+    chart(
+        st,
         figs.pool_step_figure(result, i, channel=channel, presenter=presenter()),
         key="pool_fig",
         config={"displayModeBar": False},

@@ -10,6 +10,7 @@ from core.explain import receptive as rf
 from core.figures import receptive as rfig
 from pages import _url as U
 from pages._router import ensure_router
+from pages._shared import chart, controls, table
 
 ensure_router()
 
@@ -163,7 +164,7 @@ st.markdown(
     "centre of unit 0 $start_{out} = start_{in} + (d(k-1)/2 - p)\\,j_{in}$"
 )
 
-editor = st.container()
+editor = controls("Edit the layer stack")
 with editor:
     st.selectbox(
         "Preset stack",
@@ -274,17 +275,18 @@ regions = rf.unit_region(rows, layer=S.rf_unit_layer, row=S.rf_unit_row, col=S.r
 
 with right:
     st.markdown(rf.region_sentence(rows, regions))
-    st.plotly_chart(rfig.stack_figure(rows, regions, broken_at=broken_at), key="rf_grids")
+    chart(st, rfig.stack_figure(rows, regions, broken_at=broken_at), key="rf_grids")
     st.caption(" · ".join(f"{c}: {t}" for c, t in rfig.LEGEND.items()))
 
 st.subheader("Per-layer table")
-st.dataframe(rf.table_records(rows), hide_index=True)
+table(rf.table_records(rows))
 
 st.subheader("The field on a picture and on a spectrogram")
 pic_col, spec_col = st.columns(2, gap="large")
 h, w = rows[0].n
 with pic_col:
-    st.plotly_chart(
+    chart(
+        st,
         rfig.picture_figure(
             _picture(h, w), regions[0], title=f"input {h}×{w}: outside the field dimmed"
         ),
@@ -301,7 +303,8 @@ with spec_col:
     )
     logmel = _logmel(h, w, S.rf_sr, S.rf_hop, S.rf_n_fft)
     info = rf.field_in_time_frequency(regions[0], logmel)
-    st.plotly_chart(
+    chart(
+        st,
         rfig.spectrogram_figure(
             logmel, regions[0], info, title=f"log-mel of a chirp: {h} bands × {w} frames"
         ),
@@ -340,7 +343,8 @@ elif st.toggle("Run the autograd check", persist_state="session", key="rf_check"
             st.warning(
                 f"Mismatch: analytic field {check['analytic']} pixels, autograd {check['autograd']}."
             )
-        st.plotly_chart(
+        chart(
+            st,
             rfig.effective_field_figure(
                 check["field"].grad, regions[0], title="|gradient| on the input"
             ),

@@ -13,7 +13,7 @@ from core.learn import task as tasks
 from core.learn import train as trainer
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import init_state, presenter
+from pages._shared import chart, init_state, presenter
 
 ensure_router()
 # Seconds between redraws of a live run: each redraw costs the server a script run, and a hall
@@ -461,7 +461,8 @@ def show_run(current: runs.Run, was_active: bool) -> None:
     m[2].metric("Validation accuracy",
                 f"{last.val_acc:.1%}" if last and last.val_acc is not None else "–")  # fmt: skip
     m[3].metric("Best epoch", str(snap.best_epoch) if snap.best_epoch else "–")
-    st.plotly_chart(
+    chart(
+        st,
         tfig.curves_figure(
             snap.epochs,
             batch_steps=snap.batch_steps,

@@ -31,3 +31,14 @@ def test_annotations_grow_and_a_figure_without_sizes_gets_the_base():
     big = for_projector(fig)
     assert big.layout.annotations[0].font.size >= 20
     assert big.layout.font.size == 22 and big.layout.height is None
+    assert big.layout.xaxis.tickfont.size >= 18 and big.layout.yaxis.title.font.size >= 22
+    assert big.layout.legend.font.size >= 20  # over what Streamlit's chart theme sets
+
+
+def test_every_axis_of_a_many_panel_figure_is_enlarged():
+    x = np.arange(16, dtype=float).reshape(1, 4, 4)
+    fig = conv_step_figure(conv2d(x, np.ones((1, 1, 2, 2))), 0)
+    big = for_projector(fig)
+    names = [k for k in big.layout.to_plotly_json() if k[1:5] == "axis"]
+    assert len(names) >= 6  # input, kernel and output panels, two axes each
+    assert all(big.layout[n].tickfont.size >= 18 for n in names)

@@ -35,16 +35,17 @@ PROJECTOR_MIN_CELL = 24  # px: the numbers written in matrix cells
 def for_projector(fig):
     """The same figure with its text readable from the back of a hall (presenter mode).
 
-    The base font (axis titles, ticks, legends) becomes at least ``PROJECTOR_BASE`` px; text
+    The base font (axis titles, ticks, legends) is at least ``PROJECTOR_BASE`` px; text
     given its own size (annotations, numbers written in cells) grows by ``PROJECTOR_SCALE``,
     cell numbers to at least ``PROJECTOR_MIN_CELL`` px where they were the figure's largest;
     a fixed height grows with the text. The figure passed in is not changed.
     """
+    import re
+
     import plotly.graph_objects as go
 
     fig = go.Figure(fig)
-    base = fig.layout.font.size or 13
-    fig.update_layout(font_size=max(PROJECTOR_BASE, round(base * PROJECTOR_SCALE)))
+    fig.update_layout(font_size=max(PROJECTOR_BASE, fig.layout.font.size or 0))
     for a in fig.layout.annotations:
         if a.font.size:
             a.font.size = max(PROJECTOR_BASE - 2, round(a.font.size * PROJECTOR_SCALE))
@@ -56,6 +57,18 @@ def for_projector(fig):
             continue
         size = round(tf.size * PROJECTOR_SCALE)
         tf.size = max(size, PROJECTOR_MIN_CELL) if tf.size == largest else size
+    # Streamlit's chart theme sizes tick labels and axis titles itself, over the base font:
+    # so every axis, the legend and the colour bars get their sizes written out.
+    axes = [k for k in fig.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d*", k)]
+    for name in axes or ["xaxis", "yaxis"]:
+        axis = fig.layout[name]
+        axis.tickfont.size = max(axis.tickfont.size or 0, PROJECTOR_BASE - 4)
+        axis.title.font.size = max(axis.title.font.size or 0, PROJECTOR_BASE)
+    fig.layout.legend.font.size = max(fig.layout.legend.font.size or 0, PROJECTOR_BASE - 2)
+    for t in fig.data:
+        bar = getattr(t, "colorbar", None)
+        if bar is not None:
+            bar.tickfont.size = max(bar.tickfont.size or 0, PROJECTOR_BASE - 4)
     if fig.layout.height:
         fig.layout.height = round(fig.layout.height * 1.3)
     return fig
