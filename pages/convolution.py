@@ -6,9 +6,11 @@ import streamlit as st
 from core.data.images import EXAMPLES, load_example, load_picture
 from core.errors import UserInputError
 from core.explain import conv, presets, signals
+from core.explain.frames import step_frames
 from core.explain.torch_ref import check_conv
 from core.figures import conv as figs
 from pages import _url as U
+from pages._instant import instant_stepper
 from pages._router import ensure_router
 from pages._shared import (
     chart,
@@ -62,6 +64,9 @@ def load_preset() -> None:
             if c == 0
             else conv.format_matrix(kernel)
         )
+    for f in range(1, MAX_FILTERS):  # other filters are made anew from the preset's kernel
+        for c in range(3):
+            st.session_state.pop(kernel_key(f, c), None)
     st.session_state.update(
         conv_stride_h=1,
         conv_stride_w=1,
@@ -79,10 +84,11 @@ def load_preset() -> None:
 
 def resize() -> None:
     """Crop or zero-extend every channel's input and kernel to the chosen sizes."""
+    kshape = (st.session_state.conv_krows, st.session_state.conv_kcols)
     for c in range(st.session_state.conv_channels):
         for key, shape in (
             (f"conv_x_{c}", (st.session_state.conv_rows, st.session_state.conv_cols)),
-            (f"conv_k_{c}", (st.session_state.conv_krows, st.session_state.conv_kcols)),
+            *[(kernel_key(f, c), kshape) for f in range(st.session_state.get("conv_filters", 1))],
         ):
             try:
                 m = conv.parse_matrix(st.session_state.get(key, "0"), max_rows=99, max_cols=99)
@@ -112,8 +118,36 @@ def channels_changed() -> None:
             set_matrix(f"conv_k_{c}", np.eye(*shape))
 
 
+MAX_FILTERS = 4
+
+
+def kernel_key(f: int, c: int) -> str:
+    """Filter f's kernel for input channel c: filter 1 keeps the keys it always had."""
+    return f"conv_k_{c}" if f == 0 else f"conv_k{f}_{c}"
+
+
+def fill_filters(n_filters: int, n_channels: int) -> None:
+    """Give every filter after the first a kernel per channel, made from filter 1's: its
+    transpose, its negative, then it flipped upside down, so each map shows something new."""
+    for f in range(1, n_filters):
+        for c in range(n_channels):
+            key = kernel_key(f, c)
+            if st.session_state.get(key, "").strip():
+                continue
+            try:
+                k0 = conv.parse_matrix(
+                    st.session_state.get(kernel_key(0, c)) or "1", max_rows=99, max_cols=99
+                )
+            except UserInputError:
+                k0 = np.ones((1, 1))
+            made = {1: k0.T if k0.shape[0] == k0.shape[1] else k0[:, ::-1], 2: -k0}
+            set_matrix(key, made.get(f, k0[::-1]))
+        st.session_state.setdefault(f"conv_bias{f}", 0.0)
+
+
 init_state(
     {
+        "conv_filters": 1,
         "conv_preset": presets.TEXTBOOK_CONV,
         "conv_channels": 1,
         "conv_rows": 6,
@@ -157,7 +191,17 @@ def url_settings() -> list[U.Setting]:
         U.integer("conv_krows", 1, 7, 3),
         U.integer("conv_kcols", 1, 7, 3),
         *[U.matrix(f"conv_x_{c}", None) for c in range(n)],
-        *[U.matrix(f"conv_k_{c}", None, max_rows=7, max_cols=7) for c in range(n)],
+        U.integer("conv_filters", 1, MAX_FILTERS, 1),
+        *[
+            U.matrix(kernel_key(f, c), None, max_rows=7, max_cols=7)
+            for f in range(st.session_state.get("conv_filters", 1))
+            for c in range(n)
+        ],
+        *[
+            U.number(f"conv_bias{f}", -conv.MAX_ABS, conv.MAX_ABS, 0.0)
+            for f in range(1, st.session_state.get("conv_filters", 1))
+        ],
+        U.integer("conv_filter_shown", 1, MAX_FILTERS, 1),
         U.integer("conv_stride_h", 0, 8, 1),
         U.integer("conv_stride_w", 0, 8, 1),
         U.choice("conv_pad_kind", ["amount", "same", "valid"], "amount"),
@@ -193,7 +237,7 @@ if any(f"conv_x_{c}" not in st.session_state for c in range(st.session_state.con
 
 with tab2d:
     with controls():
-        top = st.columns([3, 1, 1, 1, 1, 1, 1])
+        top = st.columns([3, 1, 1, 1, 1, 1, 1, 1])
         top[0].selectbox(
             "Preset",
             presets.CONV_PRESETS,
@@ -212,11 +256,20 @@ with tab2d:
             help="A colour picture has 3 channels. Each channel gets its own kernel; "
             "their results are summed into one output.",
         )
-        top[2].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
-        top[3].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
-        top[4].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
-        top[5].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
-        top[6].button(
+        top[2].number_input(
+            "Filters",
+            1,
+            MAX_FILTERS,
+            persist_state="session",
+            key="conv_filters",
+            help="Output channels: each filter has its own kernel per input channel and its own "
+            "bias, and makes one feature map.",
+        )
+        top[3].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
+        top[4].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
+        top[5].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
+        top[6].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
+        top[7].button(
             "Resize",
             key="conv_resize",
             on_click=resize,
@@ -240,6 +293,30 @@ with tab2d:
                         max_cols=7,
                     )
                 )
+
+        n_f = st.session_state.conv_filters
+        fill_filters(n_f, n_ch)
+        bank = [ks]  # bank[f][c]: filter f's kernel for input channel c
+        for f in range(1, n_f):
+            fcols = st.columns([2] * n_ch + [1])
+            kf = []
+            for c in range(n_ch):
+                suffix = f", channel {c + 1}" if n_ch > 1 else ""
+                with fcols[c]:
+                    kf.append(
+                        matrix_input(
+                            f"Filter {f + 1}: kernel{suffix}",
+                            kernel_key(f, c),
+                            name=f"filter {f + 1}'s kernel{suffix}",
+                            max_rows=7,
+                            max_cols=7,
+                            height=110,
+                        )
+                    )
+            fcols[-1].number_input(
+                f"Bias of filter {f + 1}", step=0.5, persist_state="session", key=f"conv_bias{f}"
+            )
+            bank.append(kf)
 
         hp = st.columns(7)
         hp[0].number_input("Stride ↓ (rows)", 0, 8, persist_state="session", key="conv_stride_h")
@@ -276,7 +353,12 @@ with tab2d:
             key="conv_pad_value",
             disabled=mode != "constant",
         )
-        hp2[2].number_input("Bias", step=0.5, persist_state="session", key="conv_bias")
+        hp2[2].number_input(
+            "Bias" if n_f == 1 else "Bias of filter 1",
+            step=0.5,
+            persist_state="session",
+            key="conv_bias",
+        )
 
     padding = (
         (st.session_state.conv_pad_h, st.session_state.conv_pad_w)
@@ -291,11 +373,14 @@ with tab2d:
         "dilation": (st.session_state.conv_dil_h, st.session_state.conv_dil_w),
     }
     result = None
-    if all(m is not None for m in xs + ks):
+    if all(m is not None for m in xs + [k for kf in bank for k in kf]):
         try:
             x = conv.stack_channels(xs, what="input channel")  # (C, H, W)
-            w = conv.stack_channels(ks, what="channel's kernel")[None]  # (1, C, kH, kW)
-            b = np.array([st.session_state.conv_bias])
+            per_filter = [conv.stack_channels(kf, what="channel's kernel") for kf in bank]
+            w = conv.stack_channels(per_filter, what="filter's kernels")  # (F, C, kH, kW)
+            b = np.array([st.session_state.conv_bias] + [
+                st.session_state.get(f"conv_bias{f}", 0.0) for f in range(1, n_f)
+            ])  # fmt: skip
             result = conv.conv2d(x, w, b, **settings)
             remember("conv_last_good", (x, w, b, settings, result))
         except UserInputError as err:
@@ -315,42 +400,33 @@ with tab2d:
         "With the same padding p on both sides and no dilation this is the textbook's "
         "(n + 2p − k) / s + 1. " + conv.size_note(h_ax) + " " + conv.size_note(w_ax)
     )
+    n_filters, n_in, kh, kw = w.shape
+    oh, ow = result.out_shape
     st.markdown(
-        f"Output: **{result.out_shape[0]} × {result.out_shape[1]}**, "
-        f"{result.n_steps} window positions."
+        f"Output (C_out, H, W) = **({n_filters}, {oh}, {ow})**: {n_filters} feature "
+        f"map{'s' if n_filters > 1 else ''} of {oh} × {ow}, {result.n_steps} window positions "
+        f"each. Parameters: {n_filters} × {n_in} × {kh} × {kw} weights + {n_filters} "
+        f"bias{'es' if n_filters > 1 else ''} = **{w.size + b.size}**."
     )
 
     st.subheader("Step by step")
-
-    def render(i: int) -> None:
-        step = result.step(i)
-        r, c = step.index[1:]
-        chart(
-            st,
-            figs.conv_step_figure(result, i, presenter=presenter()),
-            key="conv_fig",
-            config={"displayModeBar": False},
+    shown = 0
+    if n_filters > 1:
+        st.radio(
+            "Feature map shown",
+            list(range(1, n_filters + 1)),
+            format_func=lambda f: f"filter {f}",
+            horizontal=True,
+            persist_state="session",
+            key="conv_filter_shown",
         )
-        rows, cols_ = step.positions
-        st.markdown(
-            f"**Step {i + 1} of {result.n_steps}**: output row {r}, column {c}. The window covers "
-            f"padded rows {rows[0]}–{rows[-1]} and columns {cols_[0]}–{cols_[-1]}"
-            + (
-                f" (every {settings['dilation'][0]}ⁿᵈ row / {settings['dilation'][1]}ⁿᵈ column)"
-                if max(settings["dilation"]) > 1
-                else ""
-            )
-            + ". Each weight is multiplied by the value under it (weight × value):"
+        shown = min(st.session_state.get("conv_filter_shown", 1), n_filters) - 1
+    if max(settings["dilation"]) > 1:
+        st.caption(
+            f"Dilation {settings['dilation'][0]} × {settings['dilation'][1]}: the window takes "
+            "every d-th row and column, so it covers a wider area with the same weights."
         )
-        st.code(conv.step_equation(step), language=None, wrap_lines=True)
-        if x.shape[0] > 1:
-            shares = step.channel_sums()
-            parts = " + ".join(f"channel {k + 1}: {conv._num(v)}" for k, v in enumerate(shares))
-            st.markdown(
-                f"Per channel: {parts} + bias {conv._num(step.bias)} = **{conv._num(step.total)}**"
-            )
-
-    stepper("conv", result.n_steps, render)
+    instant_stepper("conv", step_frames(result, filt=shown))
 
     if st.button("Check against PyTorch", key="conv_check"):
         with st.spinner("Loading PyTorch…"):
@@ -542,16 +618,7 @@ with tab1d:
                 f"Output length **{res1.out_shape[0]}**. For comparison, {strides} outputs."
             )
 
-            def render1(i: int) -> None:
-                chart(
-                    st,
-                    figs.conv_step_figure(res1, i, presenter=presenter()),
-                    key="c1_fig",
-                    config={"displayModeBar": False},
-                )
-                st.code(conv.step_equation(res1.step(i)), language=None, wrap_lines=True)
-
-            stepper("c1", res1.n_steps, render1)
+            instant_stepper("c1", step_frames(res1))
             if st.button("Check against PyTorch", key="c1_check"):
                 with st.spinner("Loading PyTorch…"):
                     chk = check_conv(

@@ -5,20 +5,18 @@ import streamlit as st
 
 from core.errors import UserInputError
 from core.explain import conv, presets
+from core.explain.frames import step_frames
 from core.explain.torch_ref import check_pool
-from core.figures import conv as figs
 from pages import _url as U
+from pages._instant import instant_stepper
 from pages._router import ensure_router
 from pages._shared import (
-    chart,
     controls,
     init_state,
     matrix_input,
-    presenter,
     remember,
     set_matrix,
     show_check,
-    stepper,
 )
 
 ensure_router()
@@ -197,26 +195,9 @@ if n_ch > 1:
 channel = min(st.session_state.pool_channel_shown, n_ch) - 1
 
 
-def render(i: int) -> None:
-    step = result.step(i, filt=channel)
-    r, c = step.index[1:]
-    chart(
-        st,
-        figs.pool_step_figure(result, i, channel=channel, presenter=presenter()),
-        key="pool_fig",
-        config={"displayModeBar": False},
-    )
-    where = ""
-    if step.argmax is not None:
-        where = (
-            f" The maximum sits at padded row {step.positions[0][step.argmax[0]]}, column "
-            f"{step.positions[1][step.argmax[1]]} (green outline)."
-        )
-    st.markdown(f"**Step {i + 1} of {result.n_steps}**: output row {r}, column {c}.{where}")
-    st.code(conv.step_equation(step), language=None, wrap_lines=True)
-
-
-stepper("pool", result.n_steps, render)
+if is_max:
+    st.caption("The winner of each window is outlined in red.")
+instant_stepper("pool", step_frames(result, filt=channel))
 
 st.subheader("Global average pooling")
 gap = conv.global_avg_pool(x)

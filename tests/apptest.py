@@ -15,8 +15,33 @@ def open_page(stem: str, *, timeout: float = 90) -> AppTest:
     return app
 
 
+def steppers(app) -> dict[str, dict]:
+    """The browser-side step players on the page: prefix -> the data they were sent."""
+    import json
+
+    out = {}
+    for el in app.get("bidi_component"):
+        data = json.loads(el.proto.json)
+        if "steps" in data:
+            out[data["prefix"]] = data
+    return out
+
+
+def step_equations(app, prefix: str) -> list[str]:
+    """Every step's written-out arithmetic, as the player in the browser shows it."""
+    return [s["eq"] for s in steppers(app)[prefix]["steps"]]
+
+
+def go_to_step(app, prefix: str, n: int):
+    """Open the player at step n (1-based), as a link or the URL of a reload does."""
+    app.session_state[f"{prefix}_step"] = n
+    return app.run()
+
+
 def codes(app) -> list[str]:
-    return [c.value for c in app.code]
+    """The code blocks of the page, and the arithmetic of the step each player shows."""
+    shown = [d["steps"][d["step"] - 1]["eq"] for d in steppers(app).values()]
+    return [c.value for c in app.code] + shown
 
 
 def errors(app) -> list[str]:

@@ -17,15 +17,67 @@ def test_every_page_opens_without_an_exception(served_app, page):
         screenshot(page, f"page-{path or 'home'}")
 
 
-def test_convolution_steps_in_the_browser(served_app, page):
-    page.goto(f"{served_app}/convolution")
+def _player(page):
+    return page.locator(".stp").first
+
+
+def _eq(page) -> str:
+    return page.locator(".stp .eq").first.inner_text()
+
+
+def test_convolution_steps_in_the_browser_without_asking_the_server(served_app, page):
+    page.goto(f"{served_app}/convolution?conv_pad_h=1&conv_pad_w=1")
     wait_for_app(page)
-    code = page.locator('[data-testid="stCode"]').first
-    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in code.inner_text()
-    page.get_by_role("button", name="Next").first.click()
+    sent = []  # what the page sends the server: a rerun request is one websocket frame
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(f)))
+    page.reload()
     wait_for_app(page)
-    assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in page.locator('[data-testid="stCode"]').first.inner_text()
-    screenshot(page, "convolution-step-2")
+    player = _player(page)
+    player.wait_for()
+    assert _eq(page) == "1×0 + 0×0 + 0×0 + 1×1 = 1"  # the corner window sits on padding
+    page.wait_for_timeout(1500)
+    before = len(sent)
+    for expected in ("2", "3", "4", "5"):
+        player.locator("button[data-action=next]").click()
+        assert player.get_attribute("data-step") == expected
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # the textbook's input and kernel
+    out = F.conv2d(x, torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]]), padding=1)[0, 0]
+    assert _eq(page) == f"1×0 + 0×1 + 0×0 + 1×4 = {out[1, 0].item():g}"  # step 5: row 1, col 0
+    page.wait_for_timeout(1000)
+    assert len(sent) == before, "stepping must not rerun the page on the server"
+    assert "conv_step=5" in page.url  # the step is in the link
+    # padding cells look different from input cells
+    pad = player.locator("table.in td.pad").first
+    cell = player.locator("table.in td:not(.pad)").first
+    assert pad.evaluate("e => getComputedStyle(e).borderTopStyle") == "dashed"
+    assert cell.evaluate("e => getComputedStyle(e).borderTopStyle") != "dashed"
+    # click an output cell: its step; hover one: its window lights up on the input
+    player.locator("table.out td[data-step='9']").click()
+    assert player.get_attribute("data-step") == "9"
+    player.locator("table.out td[data-step='1']").hover()
+    assert player.locator("table.in td.peek").count() == 4
+    player.focus()
+    page.keyboard.press("ArrowLeft")
+    assert player.get_attribute("data-step") == "8"
+    assert len(sent) == before
+    screenshot(page, "convolution-instant-stepper")
+    page.reload()  # a reload opens at the step the link holds
+    wait_for_app(page)
+    assert _player(page).get_attribute("data-step") == "8"
+
+
+def test_play_runs_to_the_end_in_the_browser(served_app, page):
+    page.goto(f"{served_app}/pooling")
+    wait_for_app(page)
+    _player(page).locator("button[data-action=play]").click()
+    from playwright.sync_api import expect
+
+    expect(_player(page)).to_have_attribute("data-step", "4", timeout=10_000)
+    assert _player(page).locator("button[data-action=play]").inner_text().endswith("Play")
+    assert page.locator(".stp .eq").first.inner_text() == "(11 + 12 + 15 + 16) / 4 = 13.5"
 
 
 def test_a_deep_link_to_a_fresh_server_gets_the_full_app(browser):
@@ -37,7 +89,5 @@ def test_a_deep_link_to_a_fresh_server_gets_the_full_app(browser):
         assert "Home" in nav and "Convolution" in nav
         assert "registry" not in nav.lower()  # helper modules are not pages
         assert pg.get_by_text("Presenter mode").count() == 1
-        assert (
-            "(1 + 2 + 5 + 6) / 4 = 3.5" in pg.locator('[data-testid="stCode"]').first.inner_text()
-        )
+        assert pg.locator(".stp .eq").first.inner_text() == "(1 + 2 + 5 + 6) / 4 = 3.5"
         pg.close()

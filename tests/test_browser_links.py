@@ -37,7 +37,8 @@ def _fresh(browser, url: str):
 
 
 def _equation(page) -> str:
-    return page.locator('[data-testid="stCode"]').filter(has_text="×").first.inner_text()
+    """The arithmetic of the step the player shows (the player draws in a shadow root)."""
+    return page.locator(".stp .eq").first.inner_text()
 
 
 def test_a_convolution_link_opens_the_same_state_in_a_fresh_browser(served_app, page, browser):

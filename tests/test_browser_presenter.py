@@ -9,14 +9,6 @@ pytestmark = pytest.mark.browser
 
 EXPLAINERS = ["convolution", "pooling", "receptive_field", "anatomy", "audio"]
 
-CELL_FONT = """() => {
-    const texts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')]
-        .filter(t => /^-?\\d+(\\.\\d+)?$/.test(t.textContent.trim())
-                     && t.closest('.heatmaplayer, .textpoint, g.text') );
-    const sizes = texts.map(t => parseFloat(getComputedStyle(t).fontSize));
-    return sizes.length ? Math.max(...sizes) : 0;
-}"""
-
 
 @pytest.fixture
 def hall(browser):
@@ -26,8 +18,11 @@ def hall(browser):
 
 
 def _cell_font(page) -> float:
-    page.wait_for_selector('[data-testid="stPlotlyChart"] svg text', timeout=30_000)
-    return page.evaluate(CELL_FONT)
+    """The size of the numbers in the step player's input cells (it draws in a shadow root,
+    which locators reach)."""
+    cell = page.locator(".stp table.in td").first
+    cell.wait_for(timeout=30_000)
+    return float(cell.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
 
 
 def test_matrix_cells_and_the_arithmetic_are_large_in_presenter_mode(served_app, hall):
@@ -38,15 +33,27 @@ def test_matrix_cells_and_the_arithmetic_are_large_in_presenter_mode(served_app,
     wait_for_app(hall)
     big = _cell_font(hall)
     assert big >= 24 > normal > 0, (normal, big)
-    code = hall.locator('[data-testid="stCode"] code').filter(has_text="×").first
-    assert float(code.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 24
-    # the step's controls, its figure and its equation fit one 1920x1080 screen
-    top = hall.get_by_role("button", name="First").first.bounding_box()
-    bottom = code.bounding_box()
+    player = hall.locator(".stp").first
+    eq = player.locator(".eq")
+    assert float(eq.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 24
+    # the step's controls, its grids and its equation fit one 1920x1080 screen
+    top = player.locator("table.in").first.bounding_box()
+    bottom = player.locator(".bar").bounding_box()
     assert bottom["y"] + bottom["height"] - top["y"] <= 1080
     # the editing controls are folded away, one click from view
     assert hall.get_by_text("Edit the input and settings").first.is_visible()
     assert not hall.get_by_label("Kernel rows", exact=True).first.is_visible()
+
+
+def test_figure_numbers_are_large_in_presenter_mode(served_app, hall):
+    sizes = []
+    for mode in ("", "?presenter=1"):
+        hall.goto(f"{served_app}/audio{mode}")  # the waveform, with its time axis
+        wait_for_app(hall)
+        ticks = hall.locator('[data-testid="stPlotlyChart"] .xtick text').first
+        ticks.wait_for(timeout=30_000)
+        sizes.append(float(ticks.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")))
+    assert sizes[1] >= 18 > sizes[0], sizes
 
 
 @pytest.mark.parametrize("name", EXPLAINERS)

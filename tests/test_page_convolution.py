@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tests.apptest import codes, errors, open_page, text_area
+from tests.apptest import codes, errors, go_to_step, open_page, step_equations, steppers, text_area
 
 
 @pytest.fixture
@@ -24,20 +24,22 @@ def torch_output(x, k, **kw):
     return F.conv2d(xt, kt, **kw)[0, 0].numpy()
 
 
-def test_textbook_preset_shows_its_first_two_steps(at):
-    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
-    assert any("Output: **2 × 2**" in m.value for m in at.markdown)
-    at.button(key="conv_next").click().run()
-    assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in codes(at)
-    at.button(key="conv_next").click().run()
-    at.button(key="conv_next").click().run()
-    assert "1×5 + 0×6 + 0×8 + 1×9 = 14" in codes(at)
-    at.button(key="conv_first").click().run()
-    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+def test_textbook_preset_sends_every_step_to_the_browser(at):
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)  # step 1 is shown first
+    assert any("= **(1, 2, 2)**" in m.value for m in at.markdown)  # (C_out, H, W)
+    assert step_equations(at, "conv") == [
+        "1×1 + 0×2 + 0×4 + 1×5 = 6",
+        "1×2 + 0×3 + 0×5 + 1×6 = 8",
+        "1×4 + 0×5 + 0×7 + 1×8 = 12",
+        "1×5 + 0×6 + 0×8 + 1×9 = 14",
+    ]
+    data = steppers(at)["conv"]
+    assert [s["out"] for s in data["steps"]] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert data["output"] == [["6", "8"], ["12", "14"]]
 
 
 def test_scrubbing_jumps_to_a_step(at):
-    at.slider(key="conv_step").set_value(3).run()
+    go_to_step(at, "conv", 3)
     assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
 
 
@@ -56,9 +58,9 @@ def test_every_step_agrees_with_torch_for_a_strided_padded_preset(at):
 
     ref = torch_output(EDGE_INPUT, KERNELS["Sobel x (vertical edges)"], stride=(2, 1), padding=1)
     n = ref.size
-    assert at.slider(key="conv_step").max == n
+    assert len(step_equations(at, "conv")) == n
     for i in range(n):
-        at.slider(key="conv_step").set_value(i + 1).run()
+        go_to_step(at, "conv", i + 1)
         eq = next(c for c in codes(at) if "×" in c)
         assert float(eq.rsplit("=", 1)[1]) == pytest.approx(ref.flat[i])
 
@@ -86,9 +88,11 @@ def test_three_channels_are_summed_with_the_bias(at):
         torch.tensor(x)[None], torch.tensor(w), torch.tensor([0.5], dtype=torch.float64)
     )[0, 0, 0, 0].item()
     eq = next(c for c in codes(at) if "×" in c)
-    assert eq.endswith(f"= {ref:g}")
-    shares = next(m.value for m in at.markdown if m.value.startswith("Per channel"))
-    assert "channel 1: 5 + channel 2: 2 + channel 3: 2 + bias 0.5" in shares
+    assert eq.splitlines()[0].endswith(f"= {ref:g}")
+    assert (
+        eq.splitlines()[1]
+        == f"  per channel: channel 1: 5 + channel 2: 2 + channel 3: 2 + bias 0.5 = {ref:g}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -238,18 +242,6 @@ def test_1d_audio_snippet_matches_torch(at):
     assert len(at.get("audio")) == 2
 
 
-def test_play_advances_one_step_per_tick_and_pause_stops(at):
-    at.button(key="conv_play").click().run()
-    assert at.button(key="conv_play").label == "Pause"
-    assert "1×2 + 0×3 + 0×5 + 1×6 = 8" in codes(at)  # the first tick moved on one step
-    at.run()
-    assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
-    at.button(key="conv_play").click().run()
-    assert at.button(key="conv_play").label == "Play"
-    at.run()
-    assert "1×4 + 0×5 + 0×7 + 1×8 = 12" in codes(at)
-
-
 def test_resize_and_random_preset(at):
     at.number_input(key="conv_rows").set_value(4).run()
     at.number_input(key="conv_cols").set_value(5).run()
@@ -312,3 +304,23 @@ def test_a_16_bit_grey_png_keeps_its_grey_levels_on_the_picture_tab(at):
     z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(levels.shape)
     np.testing.assert_allclose(z, levels / 65535.0, atol=1e-6)
     assert any("16-bit grey levels" in c.value for c in at.caption)
+
+
+def test_a_bank_of_filters_gives_one_feature_map_each_checked_against_torch(at):
+    at.number_input(key="conv_filters").set_value(3).run()
+    assert not errors(at)
+    text_area(at, "conv_k2_0").input("0 1\n1 0").run()
+    at.number_input(key="conv_bias2").set_value(-1.0).run()
+    at.radio(key="conv_filter_shown").set_value(3).run()
+    x = torch.arange(1.0, 10.0, dtype=torch.float64).reshape(1, 1, 3, 3)
+    k0 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    w = torch.stack([k0, k0.T, torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)])
+    ref = F.conv2d(x, w[:, None], torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64))[0]
+    data = steppers(at)["conv"]
+    shown = np.array([[float(v) for v in row] for row in data["output"]])
+    np.testing.assert_allclose(shown, ref[2].numpy())  # the third feature map
+    text = " ".join(m.value for m in at.markdown)
+    assert "= **(3, 2, 2)**" in text and "3 × 1 × 2 × 2 weights + 3 biases = **15**" in text
+    at.button(key="conv_check").click().run()
+    metric = next(m for m in at.metric if m.label == "Largest absolute difference")
+    assert float(metric.value) == 0.0  # all three maps agree with PyTorch

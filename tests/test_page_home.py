@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from pages._registry import PAGES
+from tests.apptest import codes, steppers
 
 
 def test_home_links_every_page():
@@ -22,4 +23,5 @@ def test_presenter_mode_toggles_without_error():
     assert not at.exception
     at.switch_page("pages/convolution.py").run()
     assert not at.exception
-    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in [c.value for c in at.code]
+    assert "1×1 + 0×2 + 0×4 + 1×5 = 6" in codes(at)
+    assert steppers(at)["conv"]["presenter"] is True  # the player draws large numbers too

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from core.explain import receptive as rf
+from tests.apptest import codes, go_to_step, steppers
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 APP = str(PAGES.parent / "app.py")
@@ -27,7 +28,7 @@ def page(name: str, params: dict | None = None) -> AppTest:
 
 
 def equations(at) -> list[str]:
-    return [c.value for c in at.code if "=" in c.value and not c.value.startswith(("?", "http"))]
+    return [c for c in codes(at) if "=" in c and not c.startswith(("?", "http"))]
 
 
 def warnings(at) -> str:
@@ -45,7 +46,7 @@ def test_a_convolution_link_sets_matrices_settings_and_step_and_matches_torch():
     assert at.text_area(key="conv_x_0").value == "1 2 3\n4 5 6\n7 8 9"
     assert at.text_area(key="conv_k_0").value == "0 1\n1 -1"
     assert at.number_input(key="conv_stride_h").value == 2
-    assert at.slider(key="conv_step").value == 4
+    assert steppers(at)["conv"]["step"] == 4  # the player opens at the link's step
     x = torch.tensor([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]])[None, None]
     w = torch.tensor([[0.0, 1], [1, -1]])[None, None]
     out = F.conv2d(x, w, torch.tensor([0.5]), stride=(2, 1), padding=1)  # (1, 1, 2, 4)
@@ -58,7 +59,7 @@ def test_the_url_follows_each_edit_and_a_fresh_browser_gets_the_same_page():
     at = page("convolution")
     at.number_input(key="conv_stride_w").set_value(2).run()
     at.text_area(key="conv_k_0").set_value("1 1\n1 1").run()
-    at.slider(key="conv_step").set_value(2).run()
+    go_to_step(at, "conv", 2)  # as the player in the browser writes it to the URL
     link = dict(at.query_params)
     assert link["conv_stride_w"] == "2" and link["conv_k_0"] == "1,1;1,1"
     assert "conv_stride_h" not in link  # a default stays out of the link
