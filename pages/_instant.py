@@ -226,3 +226,31 @@ def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700) -> Non
     data = {**frames, "prefix": prefix, "step": start, "ms": ms_per_step,
             "presenter": presenter(), "signature": signature}  # fmt: skip
     _component(data=data, key=f"{prefix}_instant")
+
+
+def export_buttons(prefix: str, frames: dict, *, name: str) -> None:
+    """Download the animation as a GIF and one step as a PNG, for slides."""
+    from core.figures.animate import MAX_FRAMES, step_png, steps_gif
+
+    n = len(frames["steps"])
+    with st.expander("Export for slides", icon=":material/download:"):
+        c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
+        if n <= MAX_FRAMES:
+            c1.download_button(
+                f"Animation of all {n} steps (GIF)",
+                data=lambda: steps_gif(frames),  # made when clicked, not on every rerun
+                file_name=f"{name}.gif",
+                mime="image/gif",
+                key=f"{prefix}_gif",
+            )
+        else:
+            c1.caption(f"{n} steps are too many for an animation (at most {MAX_FRAMES}).")
+        shown = min(max(int(st.session_state.get(f"{prefix}_step", 1)), 1), n)
+        step = c2.number_input("Step", 1, n, shown, key=f"{prefix}_png_step")
+        c3.download_button(
+            f"Step {step} (PNG)",
+            data=lambda: step_png(frames, int(step) - 1),
+            file_name=f"{name}-step-{int(step)}.png",
+            mime="image/png",
+            key=f"{prefix}_png",
+        )

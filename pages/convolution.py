@@ -10,7 +10,7 @@ from core.explain.frames import step_frames
 from core.explain.torch_ref import check_conv
 from core.figures import conv as figs
 from pages import _url as U
-from pages._instant import instant_stepper
+from pages._instant import export_buttons, instant_stepper
 from pages._router import ensure_router
 from pages._shared import (
     chart,
@@ -426,7 +426,9 @@ with tab2d:
             f"Dilation {settings['dilation'][0]} × {settings['dilation'][1]}: the window takes "
             "every d-th row and column, so it covers a wider area with the same weights."
         )
-    instant_stepper("conv", step_frames(result, filt=shown))
+    conv_frames = step_frames(result, filt=shown)
+    instant_stepper("conv", conv_frames)
+    export_buttons("conv", conv_frames, name=f"convolution-filter-{shown + 1}")
 
     if st.button("Check against PyTorch", key="conv_check"):
         with st.spinner("Loading PyTorch…"):

@@ -8,7 +8,7 @@ from core.explain import conv, presets
 from core.explain.frames import step_frames
 from core.explain.torch_ref import check_pool
 from pages import _url as U
-from pages._instant import instant_stepper
+from pages._instant import export_buttons, instant_stepper
 from pages._router import ensure_router
 from pages._shared import (
     controls,
@@ -197,7 +197,9 @@ channel = min(st.session_state.pool_channel_shown, n_ch) - 1
 
 if is_max:
     st.caption("The winner of each window is outlined in red.")
-instant_stepper("pool", step_frames(result, filt=channel))
+pool_frames = step_frames(result, filt=channel)
+instant_stepper("pool", pool_frames)
+export_buttons("pool", pool_frames, name=f"{'max' if is_max else 'average'}-pooling")
 
 st.subheader("Global average pooling")
 gap = conv.global_avg_pool(x)

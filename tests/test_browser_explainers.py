@@ -91,3 +91,22 @@ def test_a_deep_link_to_a_fresh_server_gets_the_full_app(browser):
         assert pg.get_by_text("Presenter mode").count() == 1
         assert pg.locator(".stp .eq").first.inner_text() == "(1 + 2 + 5 + 6) / 4 = 3.5"
         pg.close()
+
+
+def test_the_pooling_animation_and_a_step_download_for_slides(served_app, page, tmp_path):
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    page.goto(f"{served_app}/pooling")
+    wait_for_app(page)
+    page.get_by_text("Export for slides").click()
+    with page.expect_download(timeout=60_000) as got:
+        page.get_by_role("button", name="Animation of all 4 steps (GIF)").click()
+    gif = Image.open(io.BytesIO(Path(got.value.path()).read_bytes()))
+    assert gif.n_frames == 4 and got.value.suggested_filename.endswith(".gif")
+    with page.expect_download(timeout=60_000) as got:
+        page.get_by_role("button", name="Step 1 (PNG)").click()
+    png = Image.open(got.value.path())
+    assert png.format == "PNG" and png.width > 200
