@@ -5,7 +5,7 @@ Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
 
 import streamlit as st
 
-from pages import _url
+from pages import _slides, _url
 from pages._registry import PAGES
 
 st.set_page_config(page_title="CNN explainer", page_icon=":material/grid_on:", layout="wide")
@@ -72,9 +72,12 @@ if st.session_state.get("presenter"):
         [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
         [data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
         .katex { font-size: 1.5em; }
+        .katex-display { overflow-x: auto; overflow-y: hidden; }
         h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; }
         </style>"""
     )
+
+_slides.follow(nav)  # a slide asked for from the sidebar or the Lecture page
 
 try:
     nav.run()
@@ -84,3 +87,4 @@ finally:
     _url.write_url(S[_url.SYNCED]() if S.get(_url.SYNCED) else [])
     with st.sidebar:
         _url.share_link()
+        _slides.sidebar(nav)

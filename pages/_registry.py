@@ -104,4 +104,13 @@ PAGES = [
         "Record or upload a clip (or a picture) and see what the trained model says, window "
         "by window for long clips; save it, load it back, export it to ONNX.",
     ),
+    PageInfo(
+        "Teach",
+        "pages/lecture.py",
+        "Lecture",
+        ":material/slideshow:",
+        "lecture",
+        "Collect views of any page into slides, order them, add notes, save the lecture as a "
+        "small file, and present it full screen, each slide opening its page as it was.",
+    ),
 ]

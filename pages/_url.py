@@ -29,6 +29,7 @@ MAX_VALUE_CHARS = 4000  # longer than any matrix of 16x16 numbers the pages acce
 LAST = "_url_last"  # the query string this session wrote last, as a dict
 EXTERNAL = "_url_external"  # set by app.py each run: the URL did not come from this session
 SYNCED = "_url_synced"  # set by sync to the settings this run's page keeps in the URL
+CARRY = "_url_carry"  # parameters of the app rather than the page (the lecture being given)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def write_url(settings: list[Setting]) -> None:
         value = s.get() if s.get is not None else st.session_state.get(s.key, s.default)
         if value is not None and value != s.default:
             params[s.key] = s.write(value)
+    params.update(st.session_state.get(CARRY) or {})
     if st.session_state.get("presenter"):
         params["presenter"] = "1"
     if st.query_params.to_dict() != params:

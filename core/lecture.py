@@ -1,0 +1,126 @@
+"""A lecture: an ordered list of the app's own views, each a page and the state in its link.
+
+A slide is a page (its url path) and the query parameters that page keeps its state in
+(pages/_url.py), with a title and a note for the speaker. A lecture travels as a small JSON
+file, which is user input: :func:`from_json` reads it with limits on size, depth, counts and
+lengths, and accepts only pages it is told exist.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+from core.errors import UserInputError
+
+MAX_BYTES = 256_000
+MAX_SLIDES = 100
+MAX_PARAMS = 200  # settings of one view (a receptive-field stack and a bank of filters fit)
+MAX_KEY = 40
+MAX_VALUE = 4_000
+MAX_TITLE = 200
+MAX_NOTE = 4_000
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Slide:
+    page: str  # a url path of pages/_registry.py, e.g. "convolution"
+    params: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Lecture:
+    title: str = "Lecture"
+    slides: tuple[Slide, ...] = ()
+
+    def add(self, slide: Slide) -> Lecture:
+        if len(self.slides) >= MAX_SLIDES:
+            raise UserInputError(f"A lecture holds at most {MAX_SLIDES} slides.")
+        return replace(self, slides=(*self.slides, slide))
+
+    def move(self, i: int, step: int) -> Lecture:
+        """Slide i moved ``step`` places (-1 up, +1 down); unchanged at either end."""
+        j = i + step
+        if not (0 <= i < len(self.slides) and 0 <= j < len(self.slides)):
+            return self
+        s = list(self.slides)
+        s[i], s[j] = s[j], s[i]
+        return replace(self, slides=tuple(s))
+
+    def remove(self, i: int) -> Lecture:
+        return replace(self, slides=tuple(s for k, s in enumerate(self.slides) if k != i))
+
+    def edit(self, i: int, **changes) -> Lecture:
+        s = list(self.slides)
+        s[i] = _checked(replace(s[i], **changes), where=f"slide {i + 1}")
+        return replace(self, slides=tuple(s))
+
+
+def _text(value, what: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise UserInputError(f"The lecture file's {what} is not text.")
+    if len(value) > limit:
+        raise UserInputError(f"The lecture file's {what} is longer than {limit:,} characters.")
+    return value
+
+
+def _checked(slide: Slide, *, where: str, pages: set[str] | None = None) -> Slide:
+    _text(slide.title, f"title of {where}", MAX_TITLE)
+    _text(slide.note, f"note of {where}", MAX_NOTE)
+    if pages is not None and slide.page not in pages:
+        raise UserInputError(
+            f"The lecture file's {where} opens a page this app does not have ({slide.page[:40]!r})."
+        )
+    return slide
+
+
+def to_json(lecture: Lecture) -> str:
+    doc = {
+        "version": VERSION,
+        "title": lecture.title,
+        "slides": [
+            {"page": s.page, "params": dict(s.params), "title": s.title, "note": s.note}
+            for s in lecture.slides
+        ],
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def from_json(data: bytes | str, *, pages: set[str]) -> Lecture:
+    """Read a lecture file; every problem is one sentence (UserInputError)."""
+    if len(data) > MAX_BYTES:
+        raise UserInputError(
+            f"A lecture file is at most {MAX_BYTES // 1000} KB; this one is larger."
+        )
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise UserInputError("This file is not a lecture: it is not valid JSON.") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("slides"), list):
+        raise UserInputError("This file is not a lecture: it has no list of slides.")
+    if doc.get("version", VERSION) != VERSION:
+        raise UserInputError(f"This lecture file is version {doc.get('version')!r}; "
+                             f"this app reads version {VERSION}.")  # fmt: skip
+    if len(doc["slides"]) > MAX_SLIDES:
+        raise UserInputError(f"A lecture holds at most {MAX_SLIDES} slides; this file has "
+                             f"{len(doc['slides'])}.")  # fmt: skip
+    slides = []
+    for n, raw in enumerate(doc["slides"], start=1):
+        where = f"slide {n}"
+        if not isinstance(raw, dict):
+            raise UserInputError(f"The lecture file's {where} is not a slide.")
+        params = raw.get("params", {})
+        if not isinstance(params, dict) or len(params) > MAX_PARAMS:
+            raise UserInputError(f"The lecture file's {where} has no valid settings.")
+        for k, v in params.items():
+            _text(k, f"setting name in {where}", MAX_KEY)
+            _text(v, f"setting {k[:MAX_KEY]!r} of {where}", MAX_VALUE)
+        page = _text(raw.get("page"), f"page of {where}", 60)
+        slide = Slide(page=page, params=dict(params), title=raw.get("title", ""),
+                      note=raw.get("note", ""))  # fmt: skip
+        slides.append(_checked(slide, where=where, pages=pages))
+    title = _text(doc.get("title", "Lecture"), "title", MAX_TITLE)
+    return Lecture(title=title, slides=tuple(slides))

@@ -1,0 +1,158 @@
+"""The lecture in the sidebar of every page: add the view on screen, and while presenting,
+move from slide to slide (each slide opens its page at its state, in presenter mode).
+
+The buttons only record what was asked (callbacks run before the script); app.py calls
+:func:`follow` before the page runs, so a slide change costs one run of the page it opens.
+
+While a lecture is given (and on the Lecture page) the link carries ``lecture=<token>`` and
+``slide=<n>``: the server keeps recent lectures on a bounded shelf under random tokens, so a
+reload, or the link opened in another tab of the same server, finds the lecture again. A
+session that finds a lecture this way takes a copy under a token of its own, so nobody who
+was sent the link can change the lecturer's slides.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+
+import streamlit as st
+
+from core.errors import UserInputError
+from core.lecture import Lecture, Slide
+from pages import _url
+from pages._registry import PAGES
+
+PATHS = {p.url_path: p.path for p in PAGES}
+TITLES = {p.url_path: p.title for p in PAGES}
+KEY, AT, GOTO, SAID = "lecture", "lecture_at", "lecture_goto", "lecture_said"
+TOKEN = "lecture_token"
+END = -1
+SHELF_SIZE = 500  # lectures kept for reloads, the least recently used dropped first
+
+
+class _Shelf:
+    """Recent lectures by token, shared by the server's sessions; bounded, thread-safe."""
+
+    def __init__(self, size: int = SHELF_SIZE):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def put(self, token: str, lecture: Lecture) -> None:
+        with self._lock:
+            self._items[token] = lecture
+            self._items.move_to_end(token)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, token: str) -> Lecture | None:
+        with self._lock:
+            lecture = self._items.get(token)
+            if lecture is not None:
+                self._items.move_to_end(token)
+            return lecture
+
+
+@st.cache_resource(show_spinner=False)
+def shelf() -> _Shelf:
+    return _Shelf()
+
+
+def lecture() -> Lecture:
+    return st.session_state.setdefault(KEY, Lecture())
+
+
+def go(i: int) -> None:
+    """Ask for slide i (END: leave the lecture for the Lecture page); see :func:`follow`."""
+    st.session_state[GOTO] = i
+
+
+def _restore() -> None:
+    """A session opened on a lecture's link (a reload, a new tab) takes up that lecture."""
+    q = st.query_params
+    if KEY in st.session_state or "lecture" not in q:
+        return
+    found = shelf().get(str(q["lecture"])[:40])
+    if found is None:
+        return  # an unknown or expired token is ignored, like any unknown setting
+    st.session_state[KEY] = found
+    try:
+        n = int(str(q.get("slide", ""))[:6])
+        st.session_state[AT] = n - 1 if 1 <= n <= len(found.slides) else None
+    except ValueError:
+        st.session_state[AT] = None
+
+
+def _carry(page) -> None:
+    """The lecture's token (and slide) for the link while it is given or edited."""
+    here = getattr(page, "url_path", "")
+    lec, at = lecture(), st.session_state.get(AT)
+    carry = {}
+    if lec.slides and (at is not None or here == "lecture"):
+        token = st.session_state.setdefault(TOKEN, secrets.token_urlsafe(8))
+        shelf().put(token, lec)
+        carry["lecture"] = token
+        if at is not None:
+            carry["slide"] = str(min(at, len(lec.slides) - 1) + 1)
+    st.session_state[_url.CARRY] = carry
+
+
+def follow(page) -> None:
+    """Before the page ``page`` runs: take up a lecture from the link, open the slide asked
+    for since the last run (its page, its settings, presenter mode), carry the lecture on."""
+    _restore()
+    _carry(page)
+    i = st.session_state.pop(GOTO, None)
+    if i is None:
+        return
+    slides = lecture().slides
+    if i == END or not slides:
+        st.session_state[AT] = None
+        st.switch_page(PATHS["lecture"])
+    i = min(max(i, 0), len(slides) - 1)
+    st.session_state[AT] = i
+    slide = slides[i]
+    st.switch_page(PATHS[slide.page], query_params={**slide.params, "presenter": "1"})
+
+
+def _add(here: str) -> None:
+    """The view on screen (the settings its link holds, as the last run wrote them) as a slide."""
+    lec = lecture()
+    params = {k: v for k, v in st.session_state.get(_url.LAST, {}).items()
+              if k not in ("presenter", "lecture", "slide")}  # fmt: skip
+    n = sum(s.page == here for s in lec.slides) + 1
+    try:
+        st.session_state[KEY] = lec.add(
+            Slide(page=here, params=params, title=f"{TITLES[here]} {n}")
+        )
+        st.session_state[SAID] = ("ok", f"Added as slide {len(lec.slides) + 1} of the lecture.")
+    except UserInputError as err:
+        st.session_state[SAID] = ("error", str(err))
+
+
+def sidebar(page) -> None:
+    """The lecture's controls for the page ``page`` (what st.navigation returned)."""
+    here = getattr(page, "url_path", "")
+    lec = lecture()
+    at = st.session_state.get(AT)
+    if at is not None and lec.slides:
+        at = min(at, len(lec.slides) - 1)
+        slide = lec.slides[at]
+        st.markdown(f"**Slide {at + 1} of {len(lec.slides)}**: {slide.title}")
+        if slide.note:
+            st.caption(slide.note)
+        # stacked, full width: two columns of a sidebar clip the labels in presenter mode
+        st.button("Next slide", icon=":material/chevron_right:", key="lec_next", on_click=go,
+                  args=(at + 1,), disabled=at >= len(lec.slides) - 1, type="primary",
+                  width="stretch")  # fmt: skip
+        st.button("Previous slide", icon=":material/chevron_left:", key="lec_prev", on_click=go,
+                  args=(at - 1,), disabled=at == 0, width="stretch")  # fmt: skip
+        st.button("End the lecture", key="lec_end", on_click=go, args=(END,), width="stretch")
+    if here in PATHS and here != "lecture":
+        st.button("Add this view to the lecture", icon=":material/add_to_queue:", key="lec_add",
+                  help="The page as it is now: its settings.", on_click=_add, args=(here,))  # fmt: skip
+    said = st.session_state.pop(SAID, None)
+    if said and said[0] == "ok":
+        st.toast(said[1], icon=":material/add_to_queue:")
+    elif said:
+        st.error(said[1])

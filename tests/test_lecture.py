@@ -1,0 +1,69 @@
+"""A lecture file is user input: it round-trips, and every hostile file is one sentence."""
+
+import json
+
+import pytest
+
+from core.errors import UserInputError
+from core.lecture import MAX_SLIDES, Lecture, Slide, from_json, to_json
+
+PAGES = {"convolution", "pooling", "receptive_field"}
+
+
+def _lecture() -> Lecture:
+    lec = Lecture(title="Week 3")
+    lec = lec.add(Slide("convolution", {"conv_stride_w": "2", "conv_k_0": "1,0;0,-1"}, "Stride"))
+    lec = lec.add(Slide("pooling", {"pool_mode": "max"}, "Max pooling", note="Ask: why -inf?"))
+    return lec.add(Slide("receptive_field", {}, "Fields"))
+
+
+def test_a_lecture_round_trips_through_its_file():
+    lec = _lecture()
+    assert from_json(to_json(lec), pages=PAGES) == lec
+    assert from_json(to_json(lec).encode(), pages=PAGES).slides[1].note == "Ask: why -inf?"
+
+
+def test_slides_move_are_removed_and_edited():
+    lec = _lecture()
+    moved = lec.move(2, -1)
+    assert [s.title for s in moved.slides] == ["Stride", "Fields", "Max pooling"]
+    assert lec.move(0, -1) == lec and lec.move(2, 1) == lec  # the ends stay put
+    assert [s.title for s in lec.remove(0).slides] == ["Max pooling", "Fields"]
+    assert lec.edit(1, title="Pooling").slides[1].title == "Pooling"
+    with pytest.raises(UserInputError, match="longer than"):
+        lec.edit(0, note="x" * 5000)
+    full = Lecture(slides=tuple(Slide("pooling") for _ in range(MAX_SLIDES)))
+    with pytest.raises(UserInputError, match="at most 100 slides"):
+        full.add(Slide("pooling"))
+
+
+def _doc(**changes) -> str:
+    doc = json.loads(to_json(_lecture()))
+    doc.update(changes)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ("not json at all", "not valid JSON"),
+        ("[" * 150_000 + "]" * 150_000, "lecture file is at most"),
+        ("[" * 5000 + "]" * 5000, "not valid JSON|no list of slides"),
+        (json.dumps({"title": "x"}), "no list of slides"),
+        (json.dumps([1, 2, 3]), "no list of slides"),
+        (_doc(version=7), "version 7"),
+        (_doc(slides=[{"page": "../../etc/passwd"}]), "a page this app does not have"),
+        (_doc(slides=[{"page": "pooling", "params": {"a": 5}}]), "is not text"),
+        (_doc(slides=[{"page": "pooling", "params": ["a"]}]), "no valid settings"),
+        (_doc(slides=[{"page": "pooling", "title": "t" * 300}]), "longer than 200"),
+        (_doc(slides=["pooling"]), "is not a slide"),
+        (_doc(slides=[{"page": "pooling"}] * 101), "at most 100 slides"),
+        (_doc(title=["a list"]), "title is not text"),
+        (b"\xff\xfe\x00garbage", "not valid JSON"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
+)
+def test_a_hostile_lecture_file_is_one_sentence(data, message):
+    """(Each case is named by its expected message.)"""
+    with pytest.raises(UserInputError, match=message):
+        from_json(data, pages=PAGES)
