@@ -447,3 +447,15 @@ def test_format_matrix_reads_back_every_cell_exactly():
     text = conv.format_matrix(m)
     np.testing.assert_array_equal(conv.parse_matrix(text), m)
     assert text.splitlines()[0] == "123456.789 1e-300 0.123456 -2/3"
+
+
+def test_the_size_formula_is_written_on_two_lines_with_this_axis_numbers():
+    ax = conv.axis_size("columns", 3, 2, stride=2, pad_before=0, pad_after=0, dilation=1)
+    tex = conv.size_formula_latex(ax, "o")
+    general, numbers = tex.split(r"\\")
+    assert r"\begin{aligned}" in general and "o &=" in general and "{s}" in general
+    numbers = numbers.replace(r"\end{aligned}", "").strip()
+    assert numbers.startswith("&=") and "{2}" in numbers and numbers.endswith("= 1")
+    assert ax.out == 1 and "so 1 window fits" in conv.size_note(ax)
+    wide = conv.axis_size("columns", 7, 2, stride=2, pad_before=0, pad_after=0, dilation=1)
+    assert wide.out == 3 and "so 3 windows fit" in conv.size_note(wide)

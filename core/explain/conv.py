@@ -116,7 +116,9 @@ def size_formula_latex(ax: AxisSize, symbol: str) -> str:
         rf"\left\lfloor \frac{{{ax.n} + {ax.pad_before} + {ax.pad_after} - {ax.dilation}"
         rf"\cdot({ax.k}-1) - 1}}{{{ax.stride}}} \right\rfloor + 1 = {ax.out}"
     )
-    return rf"{general} = {numbers}"
+    # two aligned lines: on one, the formula with its numbers overflows a projector's width
+    general = general.replace(f"{symbol} = ", f"{symbol} &= ", 1)
+    return rf"\begin{{aligned}} {general} \\ &= {numbers} \end{{aligned}}"
 
 
 def size_note(ax: AxisSize) -> str:
@@ -136,7 +138,8 @@ def size_note(ax: AxisSize) -> str:
         which = f"padded {ax.name} {skipped} (counting from 0) are never visited: they are"
     return (
         f"Along the {ax.name}: {ax.numerator} / {ax.stride} = {frac:.3g} is not a whole number. "
-        f"PyTorch floors it to {int(frac)}, so {ax.out} windows fit and {which} greyed out "
+        f"PyTorch floors it to {int(frac)}, so {ax.out} "
+        f"{'window fits' if ax.out == 1 else 'windows fit'} and {which} greyed out "
         f"in the figure."
     )
 
