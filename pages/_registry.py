@@ -32,6 +32,16 @@ PAGES = [
         "Max and average pooling step by step, the maximum marked; global average pooling.",
     ),
     PageInfo(
+        "How a layer computes",
+        "pages/transposed.py",
+        "Transposed convolution",
+        ":material/open_in_full:",
+        "transposed",
+        "The way back up: every input cell stamps the scaled kernel onto the output, padding "
+        "crops it, output padding picks the size; the same as a convolution on a zero-inserted "
+        "input.",
+    ),
+    PageInfo(
         "How a network is built",
         "pages/receptive_field.py",
         "Receptive field",

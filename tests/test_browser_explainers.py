@@ -110,3 +110,41 @@ def test_the_pooling_animation_and_a_step_download_for_slides(served_app, page, 
         page.get_by_role("button", name="Step 1 (PNG)").click()
     png = Image.open(got.value.path())
     assert png.format == "PNG" and png.width > 200
+
+
+def test_transposed_convolution_stamps_in_the_browser(served_app, page):
+    page.goto(f"{served_app}/transposed")
+    wait_for_app(page)
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(f)))
+    page.reload()
+    wait_for_app(page)
+    player = _player(page)
+    player.wait_for()
+    assert _eq(page).startswith("input[0,0] = 1 stamps 1 × kernel:")
+    page.wait_for_timeout(1500)
+    before = len(sent)
+    player.locator("table.in td[data-step='5']").click()  # the centre input cell: its stamp
+    assert player.get_attribute("data-step") == "5"
+    assert player.locator("table.canvas td.win").count() == 9  # a 3×3 kernel lands on 9 cells
+    assert player.locator("table.canvas td.crop").count() == 13  # row 0 and column 0 cropped
+    player.locator("table.in td[data-step='9']").hover()
+    assert player.locator("table.canvas td.peek").count() == 9
+    player.locator("button[data-action=next]").click()
+    assert player.get_attribute("data-step") == "6"
+    page.wait_for_timeout(1000)
+    assert len(sent) == before, "stepping must not rerun the page on the server"
+    assert "tconv_step=6" in page.url
+    player.locator("button[data-action=back]").click()
+    for _ in range(4):
+        player.locator("button[data-action=next]").click()
+    assert player.get_attribute("data-step") == "9"
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.tensor([[1.0, 2, 0], [0, 1, 3], [2, 0, 1]])[None, None]
+    k = torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]])[None, None]
+    ref = F.conv_transpose2d(x, k, stride=2, padding=1, output_padding=1)[0, 0]
+    shown = player.locator("table.out tr").nth(0).locator("td").all_inner_texts()
+    assert [float(v) for v in shown] == ref[0].tolist()
+    screenshot(page, "transposed-scatter")

@@ -7,7 +7,7 @@ from tests.conftest import screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-EXPLAINERS = ["convolution", "pooling", "receptive_field", "anatomy", "audio"]
+EXPLAINERS = ["convolution", "pooling", "transposed", "receptive_field", "anatomy", "audio"]
 
 
 @pytest.fixture

@@ -132,6 +132,8 @@ HOSTILE = {
     "receptive_field": {"rf_layers": "c3s1p0d1,x9", "rf_in_h": "0", "rf_unit_row": "-3"},
     "anatomy": {"an_preset": "../../etc/passwd", "an_classes": "1e9", "an_logits": "x" * 5000},
     "audio": {"audio_n_fft": "1000", "audio_view": "5-1", "audio_sr": "NaN", "audio_frame": "inf"},
+    "transposed": {"tconv_stride": "0", "tconv_x": ";".join(["1,2"] * 9), "tconv_bias": "inf",
+                   "tconv_preset": "'; DROP", "tconv_step": "1e9"},
 }  # fmt: skip
 
 

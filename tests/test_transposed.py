@@ -123,3 +123,6 @@ def test_frames_hold_every_stamp_and_mark_what_the_padding_crops():
     assert first["canvas"][3] == [""] * 5  # nothing has reached row 3 after the first stamp
     last = np.array(fr["steps"][-1]["canvas"], dtype=float)
     np.testing.assert_array_equal(last, t.canvas)
+    out = np.array(fr["steps"][-1]["out"], dtype=float)
+    np.testing.assert_array_equal(out, t.output)
+    assert fr["steps"][0]["out"][3] == [""] * 4  # output row 3 is canvas row 4: not reached yet

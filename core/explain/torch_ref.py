@@ -118,3 +118,22 @@ def check_pool(
         )
     out = out[0].numpy()
     return Check(out, ours, float(np.abs(out - ours).max()), call)
+
+
+def check_conv_transpose(x, kernel, bias: float, ours: np.ndarray, *, stride: int, padding: int,
+                         output_padding: int, dilation: int) -> Check:  # fmt: skip
+    """Run F.conv_transpose2d in float64 on one (H, W) input and one kernel; compare."""
+    import torch
+    import torch.nn.functional as F
+
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float64))[None, None]
+    kt = torch.from_numpy(np.asarray(kernel, dtype=np.float64))[None, None]
+    b = torch.tensor([float(bias)], dtype=torch.float64)
+    out = F.conv_transpose2d(xt, kt, b, stride=stride, padding=padding,
+                             output_padding=output_padding, dilation=dilation)[0, 0].numpy()  # fmt: skip
+    call = (
+        f"F.conv_transpose2d(x, w, b, stride={stride}, padding={padding}, "
+        f"output_padding={output_padding}, dilation={dilation})"
+    )
+    diff = float(np.abs(out - ours).max()) if out.shape == ours.shape else float("inf")
+    return Check(out, ours, diff, call)

@@ -266,7 +266,10 @@ def as_convolution(t: Transposed) -> AsConvolution:
 
 
 def step_frames(t: Transposed) -> dict:
-    """Everything the browser's scatter player draws, for every stamp (JSON-safe)."""
+    """Everything the browser's scatter player draws, for every stamp (JSON-safe): the input,
+    kernel, which canvas cells the output keeps, and per stamp its source cell, the cells it
+    lands on, the canvas and the output so far (text; "" where no stamp has reached) and its
+    arithmetic."""
     kept = np.zeros((t.rows.canvas, t.cols.canvas), dtype=bool)
     kept[t.kept] = True
     canvases = t.partial_canvases
@@ -278,8 +281,13 @@ def step_frames(t: Transposed) -> dict:
             reached[rr, cc] = True
         text = [[_num(v) if reached[r, c] else "" for c, v in enumerate(row)]
                 for r, row in enumerate(canvases[i])]  # fmt: skip
+        part = canvases[i][t.kept] + t.bias  # the output so far: what the crop keeps
+        hit = reached[t.kept]
+        out = [
+            [_num(v) if hit[r, c] else "" for c, v in enumerate(row)] for r, row in enumerate(part)
+        ]
         steps.append({"src": list(s.src), "cells": [list(c) for c in s.cells], "canvas": text,
-                      "eq": t.equation(i)})  # fmt: skip
+                      "out": out, "eq": t.equation(i)})  # fmt: skip
     return {
         "input": [[_num(v) for v in row] for row in t.x],
         "kernel": [[_num(v) for v in row] for row in t.kernel],
