@@ -72,6 +72,17 @@ def _move(i: int, step: int) -> None:
         _write_layers(layers)
 
 
+def _unit_clicked() -> None:
+    """A click on a unit in the layers' grids chooses it (customdata: layer, row, col; the
+    browser sends a numpy row as a list or as {"0": .., "1": .., "2": ..})."""
+    points = (S.get("rf_grids") or {}).get("selection", {}).get("points", [])
+    data = points[0].get("customdata") if points else None
+    if isinstance(data, dict):
+        data = [data.get(str(i)) for i in range(3)]
+    if isinstance(data, list) and len(data) == 3 and all(isinstance(v, (int, float)) for v in data):
+        S.rf_unit_layer, S.rf_unit_row, S.rf_unit_col = (int(v) for v in data)
+
+
 def _unit_layer_changed() -> None:
     S.rf_unit_row = -1
     S.rf_unit_col = -1
@@ -275,7 +286,9 @@ regions = rf.unit_region(rows, layer=S.rf_unit_layer, row=S.rf_unit_row, col=S.r
 
 with right:
     st.markdown(rf.region_sentence(rows, regions))
-    chart(st, rfig.stack_figure(rows, regions, broken_at=broken_at), key="rf_grids")
+    chart(st, rfig.stack_figure(rows, regions, broken_at=broken_at), key="rf_grids",
+          on_select=_unit_clicked, selection_mode="points")  # fmt: skip
+    st.caption("Click a unit in any layer's grid to choose it.")
     st.caption(" · ".join(f"{c}: {t}" for c, t in rfig.LEGEND.items()))
 
 st.subheader("Per-layer table")

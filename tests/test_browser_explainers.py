@@ -148,3 +148,34 @@ def test_transposed_convolution_stamps_in_the_browser(served_app, page):
     shown = player.locator("table.out tr").nth(0).locator("td").all_inner_texts()
     assert [float(v) for v in shown] == ref[0].tolist()
     screenshot(page, "transposed-scatter")
+
+
+def test_a_click_on_a_unit_in_the_receptive_field_grids_chooses_it(served_app, page):
+    page.goto(f"{served_app}/receptive_field")
+    wait_for_app(page)
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    page.wait_for_timeout(1000)
+    # where layer 1's unit (row 2, column 1) is drawn, from the figure's own axes
+    pos = chart.evaluate(
+        """gd => {
+          const t = gd._fullData.find(t => t.name === 'units of layer 1');
+          const L = gd._fullLayout, r = gd.getBoundingClientRect();
+          const xa = L[t.xaxis.replace('x', 'xaxis')], ya = L[t.yaxis.replace('y', 'yaxis')];
+          window.picked = [];
+          gd.on('plotly_selected', e => e && e.points.forEach(p => window.picked.push(p.customdata)));
+          return {x: r.left + xa._offset + xa.c2p(1), y: r.top + ya._offset + ya.c2p(2)};
+        }"""
+    )
+    page.mouse.move(pos["x"], pos["y"])
+    page.wait_for_timeout(300)
+    page.mouse.click(pos["x"], pos["y"])
+    page.wait_for_timeout(800)
+    wait_for_app(page)
+    picked = page.evaluate("() => window.picked")
+    assert picked and picked[0][0] == 1, picked  # a unit of layer 1 was clicked
+    layer, row, col = (int(v) for v in picked[0])
+    page.wait_for_url(f"**rf_unit_layer={layer}**", timeout=10_000)
+    assert page.get_by_label("Row", exact=True).first.input_value() == str(row)
+    assert page.get_by_label("Column", exact=True).first.input_value() == str(col)
+    assert f"Unit ({row}, {col}) of layer 1" in page.locator("body").inner_text()

@@ -65,8 +65,11 @@ def layer_grid(
     return grid
 
 
+MAX_CLICKABLE = 48 * 48  # a layer with more units than this is chosen with the number boxes
+
+
 def stack_figure(
-    rows, regions=None, *, columns: int = 4, broken_at: int | None = None
+    rows, regions=None, *, columns: int = 4, broken_at: int | None = None, clickable: bool = True
 ) -> go.Figure:
     """All layers of a stack as grids, the chosen unit's field lit in every layer below it.
 
@@ -80,6 +83,10 @@ def stack_figure(
         Grids per figure row.
     broken_at : int or None
         Index of a layer that breaks the stack, drawn as an empty titled panel.
+    clickable : bool
+        Lay an invisible marker on every unit of each layer (up to ``MAX_CLICKABLE`` units),
+        carrying ``customdata`` [layer, row, col], so a click selects that unit (heatmaps
+        themselves raise no selection events).
     """
     n_panels = len(rows) + (1 if broken_at is not None else 0)
     columns = max(1, min(columns, n_panels))
@@ -119,10 +126,29 @@ def stack_figure(
                 xgap=0 if big else 1,
                 ygap=0 if big else 1,
                 hovertemplate="row %{y}, col %{x}<extra></extra>",
+                hoverinfo="skip" if clickable else None,
             ),
             row=i // columns + 1,
             col=i % columns + 1,
         )
+        h, w = row.n
+        if clickable and h * w <= MAX_CLICKABLE:
+            rr, cc = np.divmod(np.arange(h * w), w)
+            fig.add_trace(
+                go.Scatter(
+                    x=cc,
+                    y=rr,
+                    mode="markers",
+                    marker=dict(size=max(4, 200 // max(h, w)), opacity=0, color="#000"),
+                    customdata=np.stack([np.full(h * w, row.index), rr, cc], axis=1),
+                    hovertemplate=f"{'input' if row.index == 0 else f'layer {row.index}'}, "
+                    "row %{y}, col %{x}: click to choose<extra></extra>",
+                    showlegend=False,
+                    name=f"units of layer {row.index}",
+                ),
+                row=i // columns + 1,
+                col=i % columns + 1,
+            )
     for i in range(n_panels):
         axis = "" if i == 0 else str(i + 1)
         fig.layout[f"yaxis{axis}"].update(autorange="reversed", scaleanchor=f"x{axis}",
@@ -135,6 +161,8 @@ def stack_figure(
         font=dict(size=11),
     )
     fig.update_annotations(font_size=11)
+    if clickable:
+        fig.update_layout(clickmode="event+select")  # a click selects a unit
     return fig
 
 
