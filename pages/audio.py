@@ -7,6 +7,7 @@ every figure from core.figures.audio. No torch is imported.
 import streamlit as st
 
 from core import audio as A
+from core.audio.clips import UPLOAD_TYPES
 from core.errors import UserInputError
 from core.figures import audio as F
 from pages import _url as U
@@ -217,8 +218,8 @@ with controls("Choose the clip and the analysis parameters"):
                 clip = load_example(name, sr)
             elif source == "Upload":
                 up = st.file_uploader(
-                    "Audio file (WAV, FLAC, OGG or MP3)",
-                    type=["wav", "flac", "ogg", "oga", "mp3"],
+                    "Audio file (WAV, FLAC, OGG, MP3, M4A or WebM)",
+                    type=UPLOAD_TYPES,
                     key="audio_upload",
                 )
                 if up is None:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import audio
+from core.audio.clips import UPLOAD_TYPES
 from core.data.images import load_picture
 from core.errors import UserInputError
 from core.figures import predict as pfig
@@ -159,7 +160,7 @@ if pre.representation == "image":
 else:
     c1, c2 = st.columns(2)
     rec = c1.audio_input("Record a clip", key="cl_record")
-    up = c2.file_uploader("…or upload one", type=["wav", "flac", "ogg", "mp3"], key="cl_clip")
+    up = c2.file_uploader("…or upload one", type=UPLOAD_TYPES, key="cl_clip")
     source = newest_input({"rec": rec, "up": up})
     if source is not None:
         try:

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from core.audio.clips import UPLOAD_TYPES
 from core.data import archive, online
 from core.data import users as userdata
 from core.errors import UserInputError
@@ -172,7 +173,7 @@ for label in list(g.examples):
             if rec is not None and fresh([rec]):
                 add_files(label, [(f"recording {count + 1}.wav", rec.getvalue())])
                 st.rerun()
-            ups = c2.file_uploader("Upload clips", type=["wav", "flac", "ogg", "mp3"],
+            ups = c2.file_uploader("Upload clips", type=UPLOAD_TYPES,
                                    accept_multiple_files=True, key=f"yd_up_{label}_{count}")  # fmt: skip
         else:
             ups = c2.file_uploader("Upload pictures", type=["png", "jpg", "jpeg"],

@@ -84,6 +84,12 @@ def _sniff_format(data: bytes) -> str | None:
         return "FLAC"
     if head[:4] == b"OggS":
         return "OGG"
+    if head[4:8] == b"ftyp":
+        return "M4A"  # MP4 container: AAC from phones and many browsers
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "WebM"  # Matroska: Opus from browsers' recorders
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "AAC"  # ADTS frames (before MP3: both start with a sync word)
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "MP3"
     if head[:4] == b"FORM":
@@ -103,7 +109,8 @@ def load_clip(
     Parameters
     ----------
     data : bytes
-        The file's content: WAV, FLAC, OGG or MP3 as far as libsndfile decodes them.
+        The file's content: WAV, FLAC, OGG or MP3 (libsndfile), or M4A/AAC, WebM/Opus and
+        whatever else FFmpeg (PyAV) decodes.
     name : str
         Shown in messages.
     target_sr : int
@@ -161,12 +168,87 @@ def load_clip(
     )
 
 
+FORMATS = "WAV, FLAC, OGG, MP3, M4A/AAC or WebM/Opus"
+UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "mp3", "m4a", "aac", "mp4", "webm", "opus"]
+_AV_ONLY = {"M4A", "WebM", "AAC"}  # containers libsndfile does not read
+MAX_CHANNELS = 8
+
+
 def _decode(data: bytes, *, name: str, max_seconds: float) -> tuple[np.ndarray, int, int, int]:
     """Samples (n, channels) of at most ``max_seconds``, the file's rate, its length in
-    frames and the frames asked for."""
+    frames and the frames asked for.
+
+    libsndfile reads WAV, FLAC, OGG and MP3; what phones and browsers record (AAC in M4A,
+    Opus in WebM) and anything libsndfile refuses goes to FFmpeg through PyAV."""
+    kind = _sniff_format(data)
+    if kind in _AV_ONLY:
+        return _decode_av(data, name=name, max_seconds=max_seconds, kind=kind)
+    try:
+        return _decode_sf(data, name=name, max_seconds=max_seconds, kind=kind)
+    except UserInputError as sf_error:
+        if "sampled at" in str(sf_error):
+            raise
+        try:
+            return _decode_av(data, name=name, max_seconds=max_seconds, kind=kind)
+        except UserInputError:
+            raise sf_error from None
+
+
+def _decode_av(data: bytes, *, name: str, max_seconds: float,
+               kind: str | None) -> tuple[np.ndarray, int, int, int]:  # fmt: skip
+    """Decode the first audio stream with FFmpeg (PyAV), stopping at ``max_seconds``."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            streams = [st for st in container.streams if st.type == "audio"]
+            if not streams:
+                raise UserInputError(f"“{name}” holds no sound track.")
+            stream = streams[0]
+            file_sr = int(stream.rate or stream.codec_context.sample_rate or 0)
+            if not MIN_SR <= file_sr <= MAX_SR:
+                raise UserInputError(
+                    f"“{name}” is sampled at {file_sr} Hz; this page accepts rates from "
+                    f"{MIN_SR} Hz to {MAX_SR} Hz. Re-export it at 16000 or 44100 Hz."
+                )
+            channels = int(stream.codec_context.channels or 1)
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise UserInputError(f"“{name}” has {channels} channels; at most {MAX_CHANNELS}.")
+            keep = int(round(max_seconds * file_sr))
+            seconds = (container.duration or 0) / 1_000_000  # as the container says, if it does
+            # every sample format (16-bit, 32-bit, float, packed or planar) as planar float32
+            to_float = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=file_sr)
+            chunks, got, longer = [], 0, False
+            for frame in container.decode(stream):
+                for out in to_float.resample(frame):
+                    a = out.to_ndarray()  # (channels, n)
+                    chunks.append(np.asarray(a, dtype=np.float32))
+                    got += a.shape[1]
+                if got > keep:
+                    longer = True
+                    break
+    except UserInputError:
+        raise
+    except Exception as exc:  # FFmpeg raises its own errors for undecodable data
+        what = (
+            f"looks like a {kind} file but" if kind else "is not an audio file this page can read:"
+        )
+        raise UserInputError(
+            f"“{name}” {what} could not be decoded (it may be damaged or cut short). "
+            f"Upload {FORMATS}."
+        ) from exc
+    audio = np.concatenate(chunks, axis=1).T if chunks else np.zeros((0, channels), np.float32)
+    audio = np.ascontiguousarray(audio[:keep])
+    n_frames = audio.shape[0]
+    if longer:  # the whole length, from the container where it says, else "more than kept"
+        n_frames = max(int(round(seconds * file_sr)), keep + 1)
+    return audio, file_sr, n_frames, min(keep, audio.shape[0])
+
+
+def _decode_sf(data: bytes, *, name: str, max_seconds: float,
+               kind: str | None) -> tuple[np.ndarray, int, int, int]:  # fmt: skip
     import soundfile as sf
 
-    kind = _sniff_format(data)
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             file_sr, n_frames = int(f.samplerate), int(f.frames)
@@ -186,7 +268,7 @@ def _decode(data: bytes, *, name: str, max_seconds: float) -> tuple[np.ndarray, 
                 "damaged or cut short. Try exporting it again."
             ) from exc
         raise UserInputError(
-            f"“{name}” is not an audio file this page can read. Upload WAV, FLAC, OGG or MP3."
+            f"“{name}” is not an audio file this page can read. Upload {FORMATS}."
         ) from exc
     return audio, file_sr, n_frames, keep
 

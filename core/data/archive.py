@@ -25,7 +25,7 @@ MAX_FILES = 2_000
 MAX_MEMBER_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 1000  # a member that inflates more than this is treated as a zip bomb
-AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
+AUDIO_EXT = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".opus"}
 IMAGE_EXT = {".png", ".jpg", ".jpeg"}
 _IGNORED = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 
