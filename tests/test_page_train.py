@@ -395,3 +395,25 @@ def test_the_recipe_shown_follows_the_device_until_the_user_changes_it(monkeypat
     at.run()
     assert at.number_input(key="tr_epochs").value == 3
     assert at.number_input(key="tr_batch").value == gpu.batch_size
+
+
+@pytest.mark.slow
+def test_compare_with_a_pretrained_backbone_shows_both_models():
+    at = _app()
+    at.selectbox(key="tr_dataset").set_value("instruments").run()
+    at.selectbox(key="tr_cmp_per_class").set_value(8).run()
+    at.number_input(key="tr_cmp_epochs").set_value(3).run()
+    at.button(key="tr_compare").click().run(timeout=600)
+    assert not at.exception and not at.error
+    _, result = at.session_state["tr_cmp_result"]
+    figs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    curves = next(f for f in figs.values() if f["layout"]["yaxis"]["title"]["text"]
+                  == "validation accuracy")  # fmt: skip
+    names = [t["name"] for t in curves["data"]]
+    assert len(names) == 2 and names[0].startswith("from scratch")
+    assert f"test {result.pretrained.test_accuracy:.1%}" in names[1]
+    assert f"{result.pretrained.trained_parameters:,} parameters trained" in names[1]
+    text = " ".join(m.value for m in at.markdown)
+    assert f"test accuracy **{result.scratch.test_accuracy:.1%}**" in text
+    assert result.n_train == 8 * 6
+    assert len([f for f in figs.values() if f["data"][0]["type"] == "heatmap"]) == 2

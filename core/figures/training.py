@@ -287,3 +287,35 @@ def clip_figure(wave: np.ndarray, *, sample_rate: int, height: int = 140) -> go.
         "yaxis": {"range": [-peak * 1.05, peak * 1.05]},
     }
     return go.Figure(data=data, layout=layout)
+
+
+def compare_figure(sides: Sequence, *, presenter: bool = False) -> go.Figure:
+    """Validation accuracy per epoch of several runs on one chart (e.g. from scratch against a
+    pretrained backbone), each named with its test accuracy and the parameters it trained.
+
+    sides : objects with ``name``, ``history`` (EpochEvent list), ``test_accuracy`` and
+        ``trained_parameters`` (core.learn.transfer.Side)
+    """
+    fig = go.Figure()
+    colors = ("#868e96", "#d9480f", "#1c7ed6")
+    for i, side in enumerate(sides):
+        ep = [e.epoch for e in side.history if e.val_acc is not None]
+        acc = [e.val_acc for e in side.history if e.val_acc is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=ep,
+                y=acc,
+                mode="lines+markers",
+                name=f"{side.name}: test {side.test_accuracy:.1%}, "
+                f"{side.trained_parameters:,} parameters trained",
+                line=dict(color=colors[i % len(colors)], width=3),
+                hovertemplate="epoch %{x}: validation accuracy %{y:.1%}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **_layout(presenter, 380),
+        xaxis_title="epoch",
+        yaxis=dict(title="validation accuracy", tickformat=".0%", range=[0, 1.02]),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    )
+    return fig

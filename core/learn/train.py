@@ -446,7 +446,12 @@ def augment_batch(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torc
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    """The recipe's optimiser over the trainable parameters. A model with ``param_groups(lr)``
+    (core.learn.transfer's pretrained classifier) gives its own groups and rates."""
+    if hasattr(model, "param_groups"):
+        params = model.param_groups(recipe.lr)
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise UserInputError("The model has no trainable parameters: add a Conv or Linear layer.")
     if recipe.optimizer == "sgd":
