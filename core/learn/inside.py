@@ -1,0 +1,182 @@
+"""Inside a trained network: what every layer makes of one input, the learned filters, and the
+evidence for a prediction.
+
+``walk(model, x)`` runs one input through an ``nn.Sequential`` (the app's models) module by
+module and keeps every layer's output. ``grad_cam`` and ``occlusion`` attribute a class score
+to the input with Captum (PyTorch's attribution library): Grad-CAM weights a conv layer's
+feature maps by the gradient of the score and keeps the positive part; occlusion slides a
+patch of zeros over the input and records how much the score drops. Two sanity checks tell
+an explanation from a pretty picture: occluding the top-attributed region must lower the
+score more than occluding a random region of the same size, and randomising the weights must
+change the Grad-CAM map (Adebayo et al., "Sanity checks for saliency maps", 2018).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import UserInputError
+
+CONV_TYPES = (nn.Conv1d, nn.Conv2d)
+MAX_MAPS = 64  # feature maps kept per layer for drawing
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """One layer's output for one input: (C, H, W) maps, (C, T) signals or (F,) a vector."""
+
+    name: str
+    kind: str  # the module's class name, e.g. "Conv2d", "MaxPool2d", "Linear"
+    output: np.ndarray
+    shape: tuple[int, ...]  # the full output shape, batch left out
+
+    @property
+    def is_map(self) -> bool:
+        return self.output.ndim >= 2
+
+
+@torch.no_grad()
+def walk(model: nn.Sequential, x: torch.Tensor) -> list[LayerView]:
+    """Every layer's output for one input ``x`` (1, ...), in order; the first is the input."""
+    if not isinstance(model, nn.Sequential):
+        raise UserInputError("This view reads the app's own models (a sequence of layers).")
+    if x.ndim < 2 or x.shape[0] != 1:
+        raise UserInputError("Give one input, with a batch of 1.")
+    model = model.eval()
+    views = [LayerView("input", "Input", x[0, :MAX_MAPS].numpy().copy(), tuple(x.shape[1:]))]
+    h = x
+    for name, module in model.named_children():
+        h = module(h)
+        views.append(LayerView(name, type(module).__name__, h[0, :MAX_MAPS].numpy().copy(),
+                               tuple(h.shape[1:])))  # fmt: skip
+    return views
+
+
+def conv_layer_names(model: nn.Sequential) -> list[str]:
+    return [n for n, m in model.named_children() if isinstance(m, CONV_TYPES)]
+
+
+def first_filters(model: nn.Sequential) -> np.ndarray | None:
+    """The first conv layer's kernels: (F, C, kH, kW) or (F, C, k), or None without one."""
+    for m in model.children():
+        if isinstance(m, CONV_TYPES):
+            return m.weight.detach().cpu().numpy().copy()
+    return None
+
+
+def top_k(model: nn.Module, x: torch.Tensor, k: int = 3) -> list[tuple[int, float]]:
+    """The k most probable classes of one input and their probabilities."""
+    with torch.no_grad():
+        logits = model.eval()(x)[0]
+    p = torch.sigmoid(logits) if logits.numel() == 1 else logits.softmax(0)
+    if logits.numel() == 1:
+        p = torch.stack([1 - p[0], p[0]])
+    values, index = p.topk(min(k, p.numel()))
+    return [(int(i), float(v)) for i, v in zip(index, values, strict=True)]
+
+
+def _module(model: nn.Sequential, name: str) -> nn.Module:
+    mods = dict(model.named_children())
+    if name not in mods:
+        raise UserInputError(f"The model has no layer {name!r}.")
+    return mods[name]
+
+
+def _fit_to_input(attr: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+    """A (1, 1, h, w) or (1, 1, t) map resized to the input's spatial size."""
+    size = x.shape[2:]
+    mode = "bilinear" if len(size) == 2 else "linear"
+    return F.interpolate(attr, size=size, mode=mode, align_corners=False)[0, 0].detach().numpy()
+
+
+def grad_cam(model: nn.Sequential, x: torch.Tensor, target: int, layer: str) -> np.ndarray:
+    """Grad-CAM of class ``target`` at conv layer ``layer``, at the input's spatial size
+    ((H, W) or (T,)), ReLU'd: where that layer's evidence for the class sits."""
+    from captum.attr import LayerGradCam
+
+    model = model.eval()
+    cam = LayerGradCam(model, _module(model, layer))
+    attr = cam.attribute(x, target=int(target), relu_attributions=True)  # (1, 1, h, w)
+    if attr.ndim == 3:  # a 1-D layer: (1, 1, t)
+        pass
+    return _fit_to_input(attr.detach(), x)
+
+
+def occlusion(model: nn.Module, x: torch.Tensor, target: int, *, window: int | tuple,
+              stride: int | tuple, per_eval: int = 64) -> np.ndarray:  # fmt: skip
+    """How much the score of ``target`` drops when a ``window`` of the input is set to 0 (the
+    standardised inputs' average), at the input's spatial size; positive = evidence for."""
+    from captum.attr import Occlusion
+
+    spatial = x.shape[2:]
+    window = (window,) * len(spatial) if isinstance(window, int) else tuple(window)
+    stride = (stride,) * len(spatial) if isinstance(stride, int) else tuple(stride)
+    window = tuple(min(w, n) for w, n in zip(window, spatial, strict=True))
+    occ = Occlusion(model.eval())
+    with torch.no_grad():
+        attr = occ.attribute(x, target=int(target), sliding_window_shapes=(x.shape[1], *window),
+                             strides=(x.shape[1], *stride), baselines=0.0,
+                             perturbations_per_eval=per_eval)  # fmt: skip
+    return attr[0].mean(0).numpy()  # (H, W) or (T,)
+
+
+def score(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """The softmax probability of ``target`` for each input of the batch x (N, ...)."""
+    with torch.no_grad():
+        logits = model.eval()(x)
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits[:, 0])
+        return p if target == 1 else 1 - p
+    return logits.softmax(1)[:, target]
+
+
+def _box(attr: np.ndarray, size: tuple[int, ...]) -> tuple[slice, ...]:
+    """The window of ``size`` with the largest summed attribution."""
+    t = torch.as_tensor(attr, dtype=torch.float32)[None, None]
+    pool = F.avg_pool2d if t.ndim == 4 else F.avg_pool1d
+    sums = pool(t, kernel_size=size, stride=1)[0, 0]
+    at = np.unravel_index(int(sums.argmax()), tuple(sums.shape))
+    return tuple(slice(a, a + s) for a, s in zip(at, size, strict=True))
+
+
+def occlusion_sanity(model: nn.Module, xs: torch.Tensor, targets, attrs, *, size: tuple,
+                     seed: int = 0) -> tuple[float, float]:  # fmt: skip
+    """Mean drop of the target's probability when the top-attributed ``size`` region is set
+    to 0, and when a random region of the same size is: the first should be larger."""
+    rng = np.random.default_rng(seed)
+    top_drops, random_drops = [], []
+    for x, t, a in zip(xs, targets, attrs, strict=True):
+        x = x[None]
+        base = float(score(model, x, int(t))[0])
+        top, rand = x.clone(), x.clone()
+        top[(..., *_box(a, size))] = 0
+        start = [int(rng.integers(0, n - s + 1)) for n, s in zip(x.shape[2:], size, strict=True)]
+        rand[(..., *(slice(b, b + s) for b, s in zip(start, size, strict=True)))] = 0
+        top_drops.append(base - float(score(model, top, int(t))[0]))
+        random_drops.append(base - float(score(model, rand, int(t))[0]))
+    return float(np.mean(top_drops)), float(np.mean(random_drops))
+
+
+def randomized(model: nn.Module, *, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with every weight redrawn at random (its initialisation)."""
+    twin = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    for m in twin.modules():
+        if hasattr(m, "reset_parameters") and m is not twin:
+            m.reset_parameters()
+    return twin.eval()
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two maps (ties broken by order)."""
+    ra = np.argsort(np.argsort(a.ravel())).astype(float)
+    rb = np.argsort(np.argsort(b.ravel())).astype(float)
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])

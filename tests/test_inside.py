@@ -1,0 +1,113 @@
+"""Inside a network: every layer's output as PyTorch computes it, the first layer's kernels,
+and attributions that point at the evidence (Grad-CAM and occlusion through Captum), with
+the two sanity checks: occluding the top region hurts more than a random one, and a
+randomised model gives another map."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core.errors import UserInputError
+from core.learn import inside as I
+from core.learn.build import build_model
+
+SPEC = [
+    {"type": "conv2d", "filters": 6, "kernel_size": 3, "activation": "relu", "padding": 1},
+    {"type": "maxpool2d", "kernel_size": 2},
+    {"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu", "padding": 1},
+    {"type": "global_avg_pool"},
+    {"type": "dense", "units": 3},
+]
+
+
+def _squares(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 0: a bright 4x4 square somewhere in the left half; class 1: in the right half;
+    class 2: no square (so taking the square away is evidence lost, not evidence for another
+    square)."""
+    g = np.random.default_rng(seed)
+    x = g.normal(0, 0.1, (n, 1, 16, 16)).astype(np.float32)
+    y = np.arange(n) % 3
+    for i, c in enumerate(y):
+        if c == 2:
+            continue
+        r, col = g.integers(0, 12), g.integers(0, 4) + 8 * c
+        x[i, 0, r : r + 4, col : col + 4] += 1.0
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    model = build_model(SPEC, (1, 16, 16), logits=True)
+    x, y = _squares(256, 0)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    xt, yt = _squares(64, 1)
+    assert (model(xt).argmax(1) == yt).float().mean() > 0.95
+    return model.eval(), xt, yt
+
+
+def test_walk_gives_every_layer_output_as_pytorch_computes_it(trained):
+    model, x, _ = trained
+    views = I.walk(model, x[:1])
+    assert [v.name for v in views][0] == "input" and len(views) == len(model) + 1
+    h = x[:1]
+    for view, module in zip(views[1:], model.children(), strict=True):
+        h = module(h)
+        assert view.shape == tuple(h.shape[1:])
+        np.testing.assert_allclose(view.output, h[0].detach().numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(I.first_filters(model), model[0].weight.detach().numpy())
+    assert I.conv_layer_names(model) == [n for n, m in model.named_children()
+                                         if isinstance(m, nn.Conv2d)]  # fmt: skip
+
+
+def test_grad_cam_and_occlusion_point_at_the_square(trained):
+    model, x, y = trained
+    hits = 0
+    with_square = [i for i in range(len(y)) if y[i] != 2][:16]
+    for i in with_square:
+        xi, t = x[i : i + 1], int(y[i])
+        square = (x[i, 0] > 0.6).numpy()
+        cam = I.grad_cam(model, xi, t, I.conv_layer_names(model)[-1])
+        occ = I.occlusion(model, xi, t, window=4, stride=2)
+        assert cam.shape == occ.shape == (16, 16) and (cam >= 0).all()
+        hits += (
+            cam[square].mean() > cam[~square].mean() and occ[square].mean() > occ[~square].mean()
+        )
+    assert hits >= 14
+
+
+def test_occluding_the_top_region_hurts_more_than_a_random_one(trained):
+    model, x, y = trained
+    layer = I.conv_layer_names(model)[-1]
+    keep = torch.as_tensor([i for i in range(len(y)) if y[i] != 2][:24])
+    attrs = [I.grad_cam(model, x[i : i + 1], int(y[i]), layer) for i in keep]
+    top, random = I.occlusion_sanity(model, x[keep], y[keep], attrs, size=(4, 4))
+    assert top > random + 0.1
+
+
+def test_a_randomised_model_gives_another_map(trained):
+    model, x, y = trained
+    layer = I.conv_layer_names(model)[-1]
+    twin = I.randomized(model)
+    assert not torch.equal(twin[0].weight, model[0].weight)
+    corr = [I.rank_correlation(I.grad_cam(model, x[i : i + 1], int(y[i]), layer),
+                               I.grad_cam(twin, x[i : i + 1], int(y[i]), layer))
+            for i in range(8)]  # fmt: skip
+    assert np.mean(corr) < 0.5
+
+
+def test_top_k_and_bad_requests(trained):
+    model, x, _ = trained
+    top = I.top_k(model, x[:1], k=3)
+    p = model(x[:1]).softmax(1)[0].detach()
+    assert [c for c, _ in top] == p.argsort(descending=True).tolist()
+    assert top[0][1] == pytest.approx(float(p.max()))
+    with pytest.raises(UserInputError, match="no layer"):
+        I.grad_cam(model, x[:1], 0, "nope")
+    with pytest.raises(UserInputError, match="batch of 1"):
+        I.walk(model, x[:2])
