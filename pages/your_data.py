@@ -1,10 +1,12 @@
-"""Your own classes: record or upload examples per class (or a zip), then train on them."""
+"""Your own classes: record or upload examples per class (or a zip), add room noise as a
+background class, keep the whole project as one zip, then train on them."""
 
 import numpy as np
 import streamlit as st
 
 from core.audio.clips import UPLOAD_TYPES
 from core.data import archive, online
+from core.data import project as projects
 from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
@@ -22,9 +24,10 @@ st.title("Your own data")
 st.markdown(
     "Teach a network your own classes: name them, then record or upload a few examples of "
     "each (or upload a zip with one folder per class). Every clip is checked the way the audio "
-    "explorer checks it, and shown as the log-mel image the network will read. When each class "
-    f"has at least {userdata.MIN_PER_CLASS} examples (ideally {userdata.FEW_PER_CLASS} or more), "
-    "use the set for training."
+    "explorer checks it, cut to its loudest "
+    f"{userdata.CLIP_SECONDS:g} s (or padded with silence), and shown as the log-mel image the "
+    f"network will read. When each class has at least {userdata.MIN_PER_CLASS} examples (ideally "
+    f"{userdata.FEW_PER_CLASS} or more), use the set for training."
 )
 
 
@@ -87,6 +90,15 @@ def add_files(label: str, files: list[tuple[str, bytes]]) -> None:
         S.yd_messages = [("error", str(err))]
 
 
+def add_background(name: str, data: bytes) -> bool:
+    try:
+        merge(userdata.gather_background(data, name=name, sr=SR))
+    except UserInputError as err:
+        S.yd_messages = [("error", str(err))]
+        return False
+    return True
+
+
 def delete_example(label: str, i: int) -> None:
     g = collection()
     del g.examples[label][i]
@@ -119,6 +131,88 @@ def fresh(uploads) -> list:
     new = [u for u in uploads if u.file_id not in seen]
     seen.update(u.file_id for u in new)
     return new
+
+
+def trained_model(g: userdata.Gathered):
+    """The saved model to keep with the project: a model trained in this session on these very
+    classes (made when the download is clicked), else the one an opened project brought."""
+    names = tuple(g.examples)
+    run = S.get("train_run")
+    if (
+        run is not None
+        and run.status in ("done", "stopped")
+        and run.model is not None
+        and run.task is not None
+        and run.info is not None
+        and run.task.dataset == "your data"
+        and tuple(run.task.class_names) == names
+    ):
+        return lambda: run.task.save(run.model, spec=run.info.spec)
+    kept = S.get("yd_project_model")  # (class names, bytes, kind) of an opened project's model
+    if kept is not None and kept[0] == names and g.kind == kept[2]:
+        return kept[1]
+    return None
+
+
+def project_file(g: userdata.Gathered, model):
+    """What the download button calls when clicked: the project zip of the page as shown now."""
+    shown = userdata.Gathered(g.kind, {k: list(v) for k, v in g.examples.items()},
+                              {k: list(v) for k, v in g.names.items()})  # fmt: skip
+
+    def build() -> bytes:
+        return projects.save_project(shown, sr=SR, model=model() if callable(model) else model)
+
+    return build
+
+
+def open_project() -> None:
+    """Replace the examples of the project's kind by the project's (and keep its model)."""
+    up = S.get("yd_project")
+    if up is None:
+        return
+    try:
+        p = projects.load_project(up.getvalue(), sr=SR, max_examples=MAX_EXAMPLES)
+    except UserInputError as err:
+        S.yd_project_messages = [("error", f"{up.name}: {err}")]
+        return
+    new = p.gathered
+    aside = S.setdefault("yd_aside", {})
+    old = S.get("yd_data")
+    others = [x for x in (old, *aside.values()) if x is not None and x.kind != new.kind]
+    n_others = sum(map(n_examples, others))
+    if n_examples(new) + n_others > MAX_EXAMPLES:
+        said = (
+            f"{up.name} holds {n_examples(new)} examples; with the {n_others} of the other kind "
+            f"on this page, that is more than the {MAX_EXAMPLES} a page keeps."
+        )
+        S.yd_project_messages = [("error", said)]
+        return
+    replaced = n_examples(aside.pop(new.kind, None) or userdata.Gathered(new.kind))
+    if old is not None and old.kind != new.kind:
+        aside[old.kind] = old
+    elif old is not None:
+        replaced += n_examples(old)
+    S.yd_data = new
+    S.yd_kind = next(label for label, kind in KINDS.items() if kind == new.kind)
+    S.yd_project_model = (tuple(new.examples), p.model, new.kind) if p.model else None
+    if p.bundle is not None:  # ready on the Ask page, as a model loaded there would be
+        from core.learn.classify import Preprocess
+
+        b = p.bundle
+        S.cl_loaded = {"model": b.model, "pre": Preprocess.from_dict(b.features or {}),
+                       "class_names": b.class_names, "head": b.head, "spec": b.spec,
+                       "input_shape": b.input_shape, "task": b.task,
+                       "title": f"the model in {up.name}"}  # fmt: skip
+    said = (
+        f"Opened {up.name}: {n_examples(new)} example(s) of {len(new.examples)} class(es)"
+        + (", and the model trained on them: ask it on the “Ask your model” page (as “A saved "
+           "model”)" if p.bundle is not None else "")
+        + (f". They replace the {replaced} example(s) that were on the page." if replaced else ".")
+    )  # fmt: skip
+    S.yd_project_messages = (
+        [("success", said)] + [("warning", m) for m in p.problems] + [("note", n) for n in p.notes]
+    )
+    S.yd_messages = []
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -196,6 +290,36 @@ for label in list(g.examples):
             f"Delete class '{label}'", key=f"yd_delc_{label}", on_click=delete_class, args=(label,)
         )
 
+if g.kind == "audio":
+    n_bg = len(g.examples.get(userdata.BACKGROUND, []))
+    with st.expander(
+        "**Room noise**, so that “none of these” is an answer"
+        + (f" ({n_bg} examples in “{userdata.BACKGROUND}”)" if n_bg else " — not recorded yet"),
+        expanded=not n_bg,
+    ):
+        st.markdown(
+            "Without a background class the network must name one of your classes for every "
+            "sound, even for the hum of the room. Record about "
+            f"{userdata.BACKGROUND_SECONDS} s of the room as it is when nobody makes any of your "
+            "sounds (fan, traffic, people in the distance). It is cut into "
+            f"{userdata.CLIP_SECONDS:g}-s examples, the length of every other clip, and added as "
+            f"the class “{userdata.BACKGROUND}”, so “none of these” becomes an answer."
+        )
+        b1, b2 = st.columns(2)
+        takes = S.get("yd_bg_takes", 0)
+        rec = b1.audio_input(
+            f"Record about {userdata.BACKGROUND_SECONDS} s of room noise", key=f"yd_bg_rec_{n_bg}"
+        )
+        if rec is not None and fresh([rec]):
+            if add_background(f"room recording {takes + 1}.wav", rec.getvalue()):
+                S.yd_bg_takes = takes + 1
+            st.rerun()
+        up = b2.file_uploader("Or upload a recording of the room", type=UPLOAD_TYPES,
+                              key=f"yd_bg_up_{n_bg}")  # fmt: skip
+        if up is not None and fresh([up]):
+            add_background(up.name, up.getvalue())
+            st.rerun()
+
 st.subheader("Use for training")
 if g.examples:
     st.dataframe({"class": list(g.counts), "examples": list(g.counts.values())}, hide_index=True)
@@ -223,6 +347,39 @@ if made_from is not None and made_from != userdata.fingerprint(g):
         "training” to train on what is shown here.",
         icon=":material/sync_problem:",
     )
+
+st.subheader("Keep your work")
+what = "clips" if g.kind == "audio" else "pictures"
+st.warning(
+    f"Your {what} live in this browser tab until you download the project: reloading the page "
+    "or closing the tab starts it empty. Download the project to keep them, and open it here "
+    "later.",
+    icon=":material/save:",
+)
+model = trained_model(g)
+k1, k2 = st.columns(2)
+k1.download_button(
+    "Download the project (.zip)",
+    project_file(g, model),
+    file_name="my-classes.zip",
+    mime="application/zip",
+    key="yd_project_download",
+    on_click="ignore",
+    icon=":material/download:",
+    disabled=not g.examples,
+)
+k1.caption(
+    f"{n_examples(g)} example(s) of {len(g.examples)} class(es)"
+    + (", and the model trained on them" if model is not None else "")
+    + ": one folder per class and project.json"
+    + ("; the model as model.zip (safetensors + JSON, no pickle)." if model is not None else ".")
+)
+k2.file_uploader("Open a project (.zip)", type=["zip"], key="yd_project", on_change=open_project)
+for kind, text in S.get("yd_project_messages", []):
+    if kind == "note":
+        clip_notes([text])
+    else:
+        getattr(st, kind)(text)
 
 st.divider()
 st.subheader("Or download a real dataset")

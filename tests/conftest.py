@@ -114,7 +114,9 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has run the page's script and drawn everything it sent.
 
     The app counts as settled when, twice in a row half a second apart, no script is
-    running (no status widget) and no element is still a loading skeleton.
+    running (no status widget), no element is still a loading skeleton and none is left
+    stale from the run before (a slow run shows the old elements greyed out, and a
+    locator by position would find those).
     """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.evaluate("() => { window.__settledSince = null; }")
@@ -122,6 +124,7 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
         """() => {
             const busy = document.querySelector('[data-testid="stStatusWidget"]')
                 || document.querySelector('[data-testid="stSkeleton"]')
+                || document.querySelector('[data-stale="true"]')
                 || !document.querySelector('[data-testid="stMain"] h1');
             const now = Date.now();
             if (busy) { window.__settledSince = null; return false; }

@@ -83,3 +83,39 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
     said = page.get_by_text("It says:").first.inner_text()
     assert "low" in said, said
     screenshot(page, "your-data-3-classified")
+
+
+def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path):
+    import json
+    import zipfile
+
+    page.goto(f"{served_app}/your_data")
+    wait_for_app(page)
+    add_class(page, "low")
+    add_class(page, "high")
+    # uploaders: the zip (0), one per class (1, 2), the room noise (3), the project (4)
+    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(4)])
+    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(4)])
+    upload(page, 3, [tone(tmp_path / "room.wav", 50, seconds=6.2, seed=9)])
+    page.get_by_text("6.2 s of room noise cut into 6 examples of 1 s").wait_for()
+    assert page.get_by_text("background: 6 example(s)").count() == 1
+    note = page.get_by_text("Your clips live in this browser tab until you download the project")
+    assert note.count() == 1
+    screenshot(page, "your-data-4-room-noise")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the project (.zip)").click()
+    saved = tmp_path / "project.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as zf:
+        manifest = json.loads(zf.read("project.json"))
+    assert [(c["name"], len(c["files"])) for c in manifest["classes"]] == [
+        ("low", 4), ("high", 4), ("background", 6)]  # fmt: skip
+
+    page.reload()  # the clips are gone with the page ...
+    wait_for_app(page)
+    assert page.get_by_text("background: 6 example(s)").count() == 0
+    upload(page, 2, str(saved))  # ... and come back from the file: zip, room noise, project
+    page.get_by_text("Opened project.zip: 14 example(s) of 3 class(es).").wait_for()
+    assert page.get_by_text("background: 6 example(s)").count() == 1
+    screenshot(page, "your-data-5-project-opened")

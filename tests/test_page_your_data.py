@@ -63,7 +63,7 @@ def test_two_classes_by_upload_and_recording_become_a_training_set(at):
     assert any("only 4 examples" in w.value for w in at.warning)
     at.button(key="yd_use").click().run()
     ds = at.session_state["user_dataset"]
-    assert ds.class_names == ("low", "high") and ds.x.shape == (8, 8000)
+    assert ds.class_names == ("low", "high") and ds.x.shape == (8, 16000)  # one second each
     assert any("Open the Train page" in s.value for s in at.success)
 
 
@@ -273,3 +273,199 @@ def test_the_page_says_when_the_training_set_is_older_than_what_it_shows(at):
     at.button(key="yd_use").click().run()
     assert len(at.session_state["user_dataset"].y) == 9
     assert not any("earlier state" in i.value for i in at.info)
+
+
+# ------------------------------------------------- clips cut to their loud second ----
+
+
+def test_a_long_clip_is_cut_to_its_loud_second_and_the_page_says_which(at):
+    x = np.zeros(49600, np.float32)  # 3.10 s of silence, a burst at 0.90-0.94 s
+    x[14400:15040] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(640) / 16000)
+    add_class(at, "tap")
+    at.file_uploader(key="yd_up_tap_0").set_value([("tap.wav", wav_of(x), "audio/wav"),
+                                                   ("short.wav", wav(700), "audio/wav")]).run()  # fmt: skip
+    assert not at.exception
+    (kept, short) = at.session_state["yd_data"].examples["tap"]
+    np.testing.assert_array_equal(kept, x[6720:22720])
+    assert short.shape == (16000,) and not short[:4000].any() and short[4000:12000].any()
+    notes = {i.value: i.icon for i in at.info}
+    assert notes["tap/tap.wav: kept 0.42–1.42 s of 3.10 s (its loudest 1 s)."] == ":material/info:"
+    assert "tap/short.wav: lasts 0.50 s; padded with silence on both sides to 1 s." in notes
+
+
+# ------------------------------------------------------------ the background class ----
+
+
+def noise(seconds, seed=0):
+    return np.random.default_rng(seed).normal(0, 0.02, int(seconds * 16000)).astype(np.float32)
+
+
+def test_room_noise_uploaded_becomes_one_second_background_examples(at):
+    add_class(at, "clap")
+    labels = [e.label for e in at.expander]
+    assert "**Room noise**, so that “none of these” is an answer — not recorded yet" in labels
+    x = noise(20.3)
+    at.file_uploader(key="yd_bg_up_0").set_value(("room.wav", wav_of(x), "audio/wav")).run()
+    assert not at.exception
+    g = at.session_state["yd_data"]
+    assert g.counts == {"clap": 0, "background": 20}
+    for i, piece in enumerate(g.examples["background"]):
+        np.testing.assert_array_equal(piece, x[i * 16000 : (i + 1) * 16000])
+    assert g.names["background"][:2] == ["room, piece 1 of 20", "room, piece 2 of 20"]
+    assert "Added 20 example(s)." in [s.value for s in at.success]
+    assert (
+        "background/room.wav: 20.3 s of room noise cut into 20 examples of 1 s (the last 0.30 s "
+        "was left out)." in [i.value for i in at.info]
+    )
+    labels = [e.label for e in at.expander]
+    assert (
+        "**Room noise**, so that “none of these” is an answer (20 examples in “background”)"
+        in labels
+    )
+    assert "**background**: 20 example(s)" in labels
+    assert at.file_uploader(key="yd_bg_up_20").value is None  # a fresh box for the next one
+
+
+def test_a_room_recording_is_named_and_a_short_one_is_refused(at):
+    at.audio_input(key="yd_bg_rec_0").set_value(("r.wav", wav_of(noise(2.5)), "audio/wav")).run()
+    assert not at.exception
+    assert any("lasts 2.5 s: at least 4 s are needed" in e.value for e in at.error)
+    assert "background" not in at.session_state["yd_data"].examples
+    at.audio_input(key="yd_bg_rec_0").set_value(("r.wav", wav_of(noise(6.0, 1)), "audio/wav"))
+    at.run()
+    assert not at.exception
+    assert at.session_state["yd_data"].names["background"] == [
+        f"room recording 1, piece {i} of 6" for i in range(1, 7)
+    ]
+
+
+def test_no_background_section_for_pictures(at):
+    at.radio(key="yd_kind").set_value("Pictures").run()
+    assert not [e for e in at.expander if e.label.startswith("**Room noise**")]
+
+
+# ------------------------------------------------------------------- keep your work ----
+
+
+def download_button(app):
+    return next(b for b in app.get("download_button") if b.proto.id.endswith("yd_project_download"))
+
+
+def captions(app):
+    return [c.value for c in app.caption]
+
+
+def test_the_page_says_where_clips_live_and_offers_the_project(at):
+    assert any(
+        "Your clips live in this browser tab until you download the project" in w.value
+        for w in at.warning
+    )
+    button = download_button(at)
+    assert button.proto.label == "Download the project (.zip)" and button.proto.disabled
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([(f"{i}.wav", wav(300 + i), "audio/wav")
+                                                 for i in range(3)]).run()  # fmt: skip
+    assert not download_button(at).proto.disabled
+    assert "3 example(s) of 1 class(es): one folder per class and project.json." in captions(at)
+
+
+def saved_project(with_model=False):
+    """A project of three classes (and a model trained on them, untrained weights), as the
+    download button builds it."""
+    from core.data import project as projects
+    from core.data import users as userdata
+
+    g = userdata.Gathered("audio")
+    g.examples = {c: [noise(1.0, seed=10 * k + i) * (k + 1) for i in range(4)]
+                  for k, c in enumerate(["low", "high", "background"])}  # fmt: skip
+    g.names = {c: [f"{c} {i}" for i in range(4)] for c in g.examples}
+    model, run = None, None
+    if with_model:
+        import torch
+
+        from core.learn import task as tasks
+        from core.learn.build import build_model
+
+        ds = userdata.to_dataset(g)
+        inputs = tasks.inputs_for(ds, tasks.reads_for_preset(ds, tasks.default_preset(ds)))
+        plan = tasks.plan_preset(ds, inputs, tasks.default_preset(ds))
+        torch.manual_seed(0)
+        net = build_model(plan.spec, plan.task.input_shape, logits=True).eval()
+        model = plan.task.save(net, spec=plan.spec)
+        from types import SimpleNamespace
+
+        run = SimpleNamespace(status="done", model=net, task=plan.task,
+                              info=SimpleNamespace(spec=plan.spec))  # fmt: skip
+    return g, projects.save_project(g, model=model), run
+
+
+def test_a_finished_model_on_these_classes_goes_into_the_project(at):
+    g, _, run = saved_project(with_model=True)
+    at.session_state["yd_data"] = g
+    at.session_state["train_run"] = run
+    at.run()
+    assert not at.exception
+    assert (
+        "12 example(s) of 3 class(es), and the model trained on them: one folder per class and "
+        "project.json; the model as model.zip (safetensors + JSON, no pickle)." in captions(at)
+    )
+    g.examples["extra"], g.names["extra"] = [], []  # now the model's classes are not these
+    at.run()
+    assert "12 example(s) of 4 class(es): one folder per class and project.json." in captions(at)
+
+
+def test_opening_a_project_replaces_the_page_and_brings_its_model(at):
+    g, data, _ = saved_project(with_model=True)
+    add_class(at, "old")
+    at.file_uploader(key="yd_up_old_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    at.file_uploader(key="yd_project").set_value(("mine.zip", data, "application/zip")).run()
+    assert not at.exception
+    opened = at.session_state["yd_data"]
+    assert opened.names == g.names
+    for label in g.examples:
+        for got, want in zip(opened.examples[label], g.examples[label], strict=True):
+            np.testing.assert_array_equal(got, want)
+    said = [s.value for s in at.success]
+    assert (
+        "Opened mine.zip: 12 example(s) of 3 class(es), and the model trained on them: ask it on "
+        "the “Ask your model” page (as “A saved model”). They replace the 1 example(s) that were "
+        "on the page." in said
+    )
+    loaded = at.session_state["cl_loaded"]
+    assert loaded["class_names"] == ["low", "high", "background"]
+    assert loaded["title"] == "the model in mine.zip"
+    assert loaded["pre"].representation in ("log-mel", "waveform")
+    assert any("and the model trained on them" in c for c in captions(at))  # kept to save again
+
+
+def test_opening_a_picture_project_switches_to_pictures_and_keeps_the_sounds(at):
+    from core.data import project as projects
+    from core.data import users as userdata
+
+    add_class(at, "a")
+    at.file_uploader(key="yd_up_a_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    pics = userdata.Gathered("image")
+    pics.examples = {"dark": [np.full((8, 8), 10 / 255)] * 4, "light": [np.full((8, 8), 1.0)] * 4}
+    pics.names = {k: [f"{i}.png" for i in range(4)] for k in pics.examples}
+    at.file_uploader(key="yd_project").set_value(
+        ("pics.zip", projects.save_project(pics), "application/zip")
+    ).run()
+    assert not at.exception
+    assert at.radio(key="yd_kind").value == "Pictures"
+    assert at.session_state["yd_data"].counts == {"dark": 4, "light": 4}
+    assert any(s.value.startswith("Opened pics.zip: 8 example(s) of 2") for s in at.success)
+    at.radio(key="yd_kind").set_value("Sounds").run()
+    assert at.session_state["yd_data"].names == {"a": ["k.wav"]}
+
+
+def test_a_bad_project_is_refused_under_its_box_and_nothing_is_lost(at):
+    add_class(at, "kept")
+    at.file_uploader(key="yd_up_kept_0").set_value([("k.wav", wav(440), "audio/wav")]).run()
+    bad = zip_of({"../evil.wav": b"x", "project.json": b"{}"})
+    at.file_uploader(key="yd_project").set_value(("bad.zip", bad, "application/zip")).run()
+    assert not at.exception
+    assert any(e.value.startswith("bad.zip: ") and "climbs out" in e.value for e in at.error)
+    plain = zip_of({f"clap/{i}.wav": wav(500 + i) for i in range(4)})
+    at.file_uploader(key="yd_project").set_value(("plain.zip", plain, "application/zip")).run()
+    assert any("no project.json" in e.value for e in at.error)
+    assert at.session_state["yd_data"].counts == {"kept": 1}

@@ -44,14 +44,19 @@ def test_audio_classes_become_a_dataset(audio_files):
     assert len(warnings) == 2 and "only 5 examples" in warnings[0]
     ds = userdata.to_dataset(g)
     assert ds.kind == "audio" and ds.class_names == ("low", "high") and ds.sample_rate == 16000
-    # the median length (7800 samples) is below the 0.5 s floor, so clips fill 8000 samples
-    assert ds.x.shape == (10, 8000)
+    # every clip is one second: the 0.5 s clips sit in its middle, silence on both sides
+    assert ds.x.shape == (10, 16000)
     assert ds.y.tolist() == [0] * 5 + [1] * 5
     for split in ("train", "val", "test"):
         assert set(ds.y[ds.splits[split]]) == {0, 1}  # every split sees both classes
-    # the 3 kHz clips carry their samples unchanged (they are exactly the window's length)
-    ref, _ = sf.read(io.BytesIO(audio_files["high"][0][1]), dtype="float32")
-    np.testing.assert_allclose(ds.x[5], ref, atol=1e-6)
+    ref, _ = sf.read(io.BytesIO(audio_files["high"][0][1]), dtype="float32")  # (8000,)
+    np.testing.assert_allclose(ds.x[5, 4000:12000], ref, atol=1e-6)
+    assert not ds.x[5, :4000].any() and not ds.x[5, 12000:].any()
+    short, _ = sf.read(io.BytesIO(audio_files["low"][0][1]), dtype="float32")  # (6000,)
+    np.testing.assert_allclose(ds.x[0, 5000:11000], short, atol=1e-6)
+    assert any(
+        n == "low/l0.wav: lasts 0.38 s; padded with silence on both sides to 1 s." for n in g.notes
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,3 +149,53 @@ def test_the_fingerprint_tells_a_replaced_example_from_the_one_it_replaced():
     g.examples["a"].append(new if new is not None else rng.uniform(0, 1, (28, 28)))
     g.names["a"].append("new.png")
     assert userdata.fingerprint(g) != made_from
+
+
+def test_a_long_clip_keeps_its_loud_second_and_says_which():
+    x = np.zeros(49600, np.float32)  # 3.10 s of silence with a 1 kHz burst at 0.90-0.94 s
+    x[14400:15040] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(640) / 16000)
+    g = userdata.gather({"tap": [("tap.wav", _wav(x))]}, kind="audio")
+    (kept,) = g.examples["tap"]
+    np.testing.assert_array_equal(kept, x[6720:22720])  # 0.42-1.42 s, the burst in the middle
+    assert "tap/tap.wav: kept 0.42–1.42 s of 3.10 s (its loudest 1 s)." in g.notes
+
+
+def test_to_dataset_keeps_the_loud_second_of_a_long_example():
+    rng = np.random.default_rng(0)
+    g = userdata.Gathered("audio")
+    long = np.zeros(3 * 16000, np.float32)
+    long[40000:41000] = 0.5  # a click near the end of a 3 s example, put there directly
+    g.examples = {"a": [long] + [rng.uniform(-0.5, 0.5, 16000).astype(np.float32)] * 3,
+                  "b": [rng.uniform(-0.5, 0.5, 8000).astype(np.float32)] * 4}  # fmt: skip
+    g.names = {k: [f"{i}.wav" for i in range(4)] for k in g.examples}
+    ds = userdata.to_dataset(g)
+    assert ds.x.shape == (8, 16000)
+    np.testing.assert_array_equal(ds.x[0], long[32000:48000])  # the last second, click inside
+
+
+def test_room_noise_becomes_the_background_class():
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0, 0.02, int(20.3 * 16000)).astype(np.float32)
+    noise[:16000] = 0.0  # the microphone's first second: digital silence
+    g = userdata.gather_background(_wav(noise), name="kitchen.wav")
+    assert list(g.examples) == [userdata.BACKGROUND] == ["background"]
+    pieces = g.examples["background"]
+    assert len(pieces) == 19  # 20 whole seconds, the silent first one left out
+    for i, piece in zip(range(1, 20), pieces, strict=True):
+        np.testing.assert_array_equal(piece, noise[i * 16000 : (i + 1) * 16000])
+    assert g.names["background"][:2] == ["kitchen, piece 2 of 20", "kitchen, piece 3 of 20"]
+    assert g.notes == [
+        "background/kitchen.wav: 20.3 s of room noise cut into 20 examples of 1 s "
+        "(the last 0.30 s was left out)."
+    ]
+    assert g.problems == [
+        "background/kitchen.wav: 1 piece(s) are digital silence and were left out (0–1 s)."
+    ]
+
+
+def test_a_short_or_silent_room_recording_is_refused_with_a_sentence():
+    noise = np.random.default_rng(1).normal(0, 0.02, int(2.5 * 16000))
+    with pytest.raises(UserInputError, match=r"lasts 2\.5 s: at least 4 s are needed"):
+        userdata.gather_background(_wav(noise), name="short.wav")
+    with pytest.raises(UserInputError, match="carries no signal"):
+        userdata.gather_background(_wav(np.zeros(20 * 16000)), name="mute.wav")

@@ -1,9 +1,11 @@
-"""Read a user's zip of examples (one folder per class) without trusting it.
+"""Read a user's zip of examples (one folder per class), or a saved project, without trusting it.
 
 Nothing is written to disk: members are read into memory one by one, with limits on their
 number, on each member's size and on the total unpacked size, checked against what is
 actually decompressed (a zip's own size fields can lie). Paths that climb out of the
 archive (``../``), absolute paths, links and special files are refused with a sentence.
+:func:`read_members` does the reading; :func:`read_class_zip` groups what it read by class
+folder, and core.data.project reads a saved project through it as well.
 
 Example
 -------
@@ -91,13 +93,64 @@ def read_class_zip(data: bytes, *, kinds: set[str] | None = None, max_files: int
         that escapes the folder, a link, or no usable files.
     """
     kinds = kinds or (AUDIO_EXT | IMAGE_EXT)
+
+    def refuse(path: str) -> str | None:
+        if posixpath.splitext(path)[1].lower() not in kinds:
+            return f"{path}: not an accepted file type"
+        if len(path.split("/")) < 2:
+            return f"{path}: not inside a class folder"
+        return None
+
+    out = ClassFiles()
+    members = read_members(data, refuse=refuse, max_files=max_files, max_total=max_total)
+    out.skipped = members.skipped
+    for path, content in members.files:
+        out.classes.setdefault(path.split("/")[-2], []).append((path, content))
+    if not out.classes:
+        raise UserInputError(
+            "The zip has no usable files: put each class's files in a folder named after the "
+            "class (e.g. clap/1.wav, snap/1.wav)."
+        )
+    return out
+
+
+@dataclass
+class Members:
+    """The plain files read from a zip, in its order, and sentences about those left out."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (normalised path, bytes)
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
+                 max_total: int = MAX_TOTAL_BYTES, max_member: int = MAX_MEMBER_BYTES,
+                 limits: dict[str, int] | None = None) -> Members:  # fmt: skip
+    """Read every plain file of an untrusted zip into memory, with limits; nothing touches disk.
+
+    Parameters
+    ----------
+    data : bytes
+        The uploaded zip.
+    refuse : callable taking a member's normalised path, optional
+        Returns a sentence for a member to leave out unread (it goes to ``skipped``), or None.
+    max_files, max_total, max_member : limits on the number of entries, the bytes unpacked in
+        all and the bytes of any one member
+    limits : dict, optional
+        A larger (or smaller) ``max_member`` for members with these exact paths.
+
+    Raises
+    ------
+    UserInputError
+        Not a zip, damaged, too many entries, a member or the whole too large when unpacked
+        (a zip bomb), a path that escapes the folder, a link or special file.
+    """
     if not data:
         raise UserInputError("The zip is empty (0 bytes).")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise UserInputError("That file is not a zip archive (or it is damaged).") from None
-    out = ClassFiles()
+    out = Members()
     with zf:
         infos = zf.infolist()
         if len(infos) > max_files:
@@ -114,39 +167,31 @@ def read_class_zip(data: bytes, *, kinds: set[str] | None = None, max_files: int
                 )
             if info.is_dir() or any(part in info.filename for part in _IGNORED):
                 continue
-            ext = posixpath.splitext(path)[1].lower()
-            parts = path.split("/")
-            if ext not in kinds:
-                out.skipped.append(f"{path}: not an accepted file type")
+            reason = refuse(path) if refuse else None
+            if reason:
+                out.skipped.append(reason)
                 continue
-            if len(parts) < 2:
-                out.skipped.append(f"{path}: not inside a class folder")
-                continue
-            if info.file_size > MAX_MEMBER_BYTES:
+            member_limit = (limits or {}).get(path, max_member)
+            if info.file_size > member_limit:
                 raise UserInputError(
                     f"{path} would unpack to {info.file_size / 2**20:.0f} MB; files up to "
-                    f"{MAX_MEMBER_BYTES // 2**20} MB are accepted."
+                    f"{member_limit // 2**20} MB are accepted."
                 )
             try:
-                content = _read_limited(zf, info, max_total - total)
+                content = _read_limited(zf, info, min(member_limit, max_total - total), max_total)
             except zipfile.BadZipFile as err:
                 raise UserInputError(f"The zip is damaged ({err}).") from None
             except RuntimeError as err:  # encrypted members
                 raise UserInputError(f"{path} could not be read: {err}.") from None
             total += len(content)
-            label = parts[-2]
-            out.classes.setdefault(label, []).append((path, content))
-    if not out.classes:
-        raise UserInputError(
-            "The zip has no usable files: put each class's files in a folder named after the "
-            "class (e.g. clap/1.wav, snap/1.wav)."
-        )
+            out.files.append((path, content))
     return out
 
 
-def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
-    """Decompress one member, stopping as soon as it exceeds what is allowed."""
-    limit = min(MAX_MEMBER_BYTES, budget)
+def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
+                  max_total: int = MAX_TOTAL_BYTES) -> bytes:  # fmt: skip
+    """Decompress one member, stopping as soon as it exceeds ``limit`` bytes or inflates like
+    a zip bomb."""
     chunks, size = [], 0
     with zf.open(info) as fh:
         while True:
@@ -159,7 +204,7 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
             ):
                 raise UserInputError(
                     f"{info.filename} inflates far beyond its packed size (a 'zip bomb'), or the "
-                    f"archive unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB; it was refused."
+                    f"archive unpacks to more than {max_total // 2**20} MB; it was refused."
                 )
             chunks.append(chunk)
     return b"".join(chunks)

@@ -4,6 +4,10 @@ Files arrive as (name, bytes) per class, from uploads, browser recordings or a z
 (core.data.archive). Each is decoded and checked the way the audio explorer and the convolution
 page check theirs; files that cannot be read are left out with a sentence each, and the
 set as a whole is checked (at least two classes, no empty class, enough examples).
+
+Every clip becomes ``CLIP_SECONDS`` long: its loudest part is kept (core.audio.trim), or it is
+padded with silence, and a note says which. A recording of the room becomes the class
+``BACKGROUND``, cut into clips of the same length, so "none of these" is an answer.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from core.errors import UserInputError
 MIN_PER_CLASS = 4  # below this a class cannot fill train, validation and test
 FEW_PER_CLASS = 10  # below this, warn that the model will have little to learn from
 USER_SPLIT = (0.6, 0.2, 0.2)
+CLIP_SECONDS = 1.0  # every clip is cut (or padded) to this length: what the network reads
+BACKGROUND = "background"  # the class of room noise: "none of these"
+BACKGROUND_SECONDS = 20  # what the page asks for
+MAX_BACKGROUND_SECONDS = 60.0  # a longer recording is cut at this length
 
 
 @dataclass
@@ -55,11 +63,15 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
             try:
                 if kind == "audio":
                     from core.audio import load_clip, require_signal
+                    from core.audio.trim import loudest_window
 
                     clip = load_clip(data, name=fname, target_sr=sr, max_seconds=max_seconds)
                     require_signal(clip, purpose="learn from")
                     out.notes.extend(f"{label}/{fname}: {note}" for note in clip.notes)
-                    example = np.asarray(clip.samples, dtype=np.float32)
+                    kept = loudest_window(clip.samples, sr=sr, length=clip_length(sr))
+                    if kept.note:
+                        out.notes.append(f"{label}/{fname}: {kept.note}")
+                    example = kept.samples
                 else:
                     from core.data.images import load_picture
 
@@ -78,6 +90,54 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
         out.notes.append(
             f"The pictures have different sizes ({listed}{', …' if len(sizes) > 4 else ''}); "
             f"all are resized to {image_size}x{image_size} so they can share one network."
+        )
+    return out
+
+
+def clip_length(sr: int) -> int:
+    """Samples in one clip at ``sr``: ``CLIP_SECONDS`` of them."""
+    return int(round(CLIP_SECONDS * sr))
+
+
+def gather_background(data: bytes, *, name: str, sr: int = 16_000) -> Gathered:
+    """A recording of the room cut into clips of ``CLIP_SECONDS``: the class ``BACKGROUND``.
+
+    Pieces that are digital silence (a microphone still starting) are left out with a
+    sentence; what remains after the last whole piece is dropped.
+
+    Raises
+    ------
+    UserInputError
+        Unreadable, silent, or too short to give ``MIN_PER_CLASS`` pieces.
+    """
+    from core.audio import load_clip, require_signal
+    from core.audio.clips import SILENCE_PEAK
+    from core.audio.trim import background_pieces
+
+    clip = load_clip(data, name=name, target_sr=sr, max_seconds=MAX_BACKGROUND_SECONDS)
+    require_signal(clip, purpose="learn from")
+    pieces = background_pieces(clip.samples, sr=sr, seconds=CLIP_SECONDS,
+                               min_pieces=MIN_PER_CLASS)  # fmt: skip
+    out = Gathered("audio", examples={BACKGROUND: []}, names={BACKGROUND: []})
+    out.notes.extend(f"{BACKGROUND}/{name}: {note}" for note in clip.notes)
+    stem = name.rsplit(".", 1)[0]
+    silent = []
+    for i, piece in enumerate(pieces):
+        if float(np.max(np.abs(piece))) < float(np.float32(SILENCE_PEAK)):
+            silent.append(f"{i * CLIP_SECONDS:g}–{(i + 1) * CLIP_SECONDS:g} s")
+            continue
+        out.examples[BACKGROUND].append(piece)
+        out.names[BACKGROUND].append(f"{stem}, piece {i + 1} of {len(pieces)}")
+    rest = clip.duration - len(pieces) * CLIP_SECONDS
+    out.notes.append(
+        f"{BACKGROUND}/{name}: {clip.duration:.1f} s of room noise cut into {len(pieces)} "
+        f"examples of {CLIP_SECONDS:g} s"
+        + (f" (the last {rest:.2f} s was left out)." if rest >= 0.005 else ".")
+    )
+    if silent:
+        out.problems.append(
+            f"{BACKGROUND}/{name}: {len(silent)} piece(s) are digital silence and were left out "
+            f"({', '.join(silent[:5])}{', …' if len(silent) > 5 else ''})."
         )
     return out
 
@@ -158,17 +218,21 @@ def fingerprint(g: Gathered) -> Fingerprint:
 
 def to_dataset(g: Gathered, *, sr: int = 16_000, seconds: float | None = None,
                image_size: int = 28, seed: int = 0):  # fmt: skip
-    """A core.data.shipped.Dataset of the gathered examples (same length / size for all)."""
-    from core.data.shipped import Dataset, fit_length, stratified_split
+    """A core.data.shipped.Dataset of the gathered examples (same length / size for all).
+
+    Clips are ``seconds`` long (default ``CLIP_SECONDS``): a longer one keeps its loudest
+    part, a shorter one is padded with silence (core.audio.trim.loudest_window).
+    """
+    from core.audio.trim import loudest_window
+    from core.data.shipped import Dataset, stratified_split
 
     check(g)
     names = tuple(g.examples)
     xs, ys = [], []
     if g.kind == "audio":
-        lengths = [len(x) for v in g.examples.values() for x in v]
-        n = int(round((seconds or float(np.clip(np.median(lengths) / sr, 0.5, 3.0))) * sr))
+        n = int(round((seconds or CLIP_SECONDS) * sr))
         for label, items in enumerate(g.examples.values()):
-            xs += [fit_length(x, n) for x in items]
+            xs += [loudest_window(x, sr=sr, length=n).samples for x in items]
             ys += [label] * len(items)
         x = np.stack(xs).astype(np.float32)  # (N, T)
         extra = {"sample_rate": sr}
