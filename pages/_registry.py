@@ -115,6 +115,16 @@ PAGES = [
         "by window for long clips; save it, load it back, export it to ONNX.",
     ),
     PageInfo(
+        "Train and use",
+        "pages/inside.py",
+        "Inside the network",
+        ":material/biotech:",
+        "inside",
+        "One input through a trained network: every layer's feature maps, the first layer's "
+        "learned kernels, and the evidence for a prediction (Grad-CAM, occlusion) with its "
+        "sanity checks.",
+    ),
+    PageInfo(
         "Teach",
         "pages/lecture.py",
         "Lecture",

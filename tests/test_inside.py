@@ -111,3 +111,29 @@ def test_top_k_and_bad_requests(trained):
         I.grad_cam(model, x[:1], 0, "nope")
     with pytest.raises(UserInputError, match="batch of 1"):
         I.walk(model, x[:2])
+
+
+def test_the_evidence_can_be_heard_apart_from_the_rest():
+    from core.audio.features import FeatureSettings, LogMel
+
+    sr = 16_000
+    t = np.arange(sr) / sr
+    low = np.sin(2 * np.pi * 300 * t) * (t < 0.5)  # a low tone first
+    high = np.sin(2 * np.pi * 3000 * t) * (t >= 0.5)  # then a high one
+    wave = (0.5 * (low + high)).astype(np.float32)
+    s = FeatureSettings()
+    logmel = LogMel(s)(torch.from_numpy(wave)[None])[0, 0].numpy()  # (64, frames)
+    attr = np.zeros_like(logmel)
+    frames = logmel.shape[1]
+    attr[:12, : frames // 2 + 1] = 1.0  # evidence: the low bands in the first half
+    evidence, rest, mask = I.evidence_audio(wave, attr, s, keep=0.2)
+    assert evidence.shape == rest.shape == wave.shape and int(mask.sum()) == 12 * (frames // 2 + 1)
+
+    def rms(x, first_half):
+        part = x[: sr // 2] if first_half else x[sr // 2 :]
+        return float(np.sqrt(np.mean(part**2)))
+
+    tone = rms(wave, True)
+    assert rms(evidence, True) > 0.9 * tone and rms(evidence, False) < 0.05 * tone
+    assert rms(rest, False) > 0.95 * tone and rms(rest, True) < 0.2 * tone
+    np.testing.assert_allclose(evidence + rest, wave, atol=1e-4)  # the two halves add up

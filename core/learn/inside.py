@@ -180,3 +180,128 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return 0.0
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+# ------------------------------------------------------------------ models ready to look at ----
+
+MODELS_DIR = __import__("pathlib").Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+def shipped_models() -> dict[str, dict]:
+    """The trained models the app ships (assets/models/index.json): dataset -> facts."""
+    import json
+
+    path = MODELS_DIR / "index.json"
+    if not path.is_file():
+        return {}
+    index = json.loads(path.read_text())
+    return {k: v for k, v in index.items() if (MODELS_DIR / v["file"]).is_file()}
+
+
+def load_shipped(name: str):
+    """A shipped model as a core.learn.checkpoints.Bundle (loaded without pickle)."""
+    from core.learn.checkpoints import load_bundle
+
+    facts = shipped_models().get(name)
+    if facts is None:
+        raise UserInputError(f"No shipped model for {name!r}.")
+    return load_bundle((MODELS_DIR / facts["file"]).read_bytes(), name=facts["file"])
+
+
+@dataclass(frozen=True, eq=False)
+class Examples:
+    """The test examples a model is looked at with, and what it says about each."""
+
+    x: torch.Tensor  # (M, ...) as the model reads them
+    y: np.ndarray  # (M,) true classes
+    predicted: np.ndarray  # (M,)
+    confidence: np.ndarray  # (M,) probability of the predicted class
+    index: np.ndarray  # (M,) positions in the dataset
+
+    def choose(self, *, cls: int | None = None, show: str = "all") -> np.ndarray:
+        """Positions (into these arrays) of the examples of class ``cls`` (None: all), all /
+        "misclassified" / "least confident" first."""
+        keep = np.arange(len(self.y)) if cls is None else np.flatnonzero(self.y == cls)
+        if show == "misclassified":
+            keep = keep[self.predicted[keep] != self.y[keep]]
+        elif show == "least confident":
+            keep = keep[np.argsort(self.confidence[keep], kind="stable")]
+        return keep
+
+
+def test_examples(model: nn.Module, ds, representation: str, pad: int = 0) -> Examples:
+    """The dataset's test split as the model reads it, with its predictions."""
+    from core.learn import task as tasks
+
+    inputs = tasks.inputs_for(ds, tasks.Reads(representation, pad))
+    idx = np.asarray(ds.splits["test"])
+    x = inputs.x[torch.as_tensor(idx)]
+    with torch.no_grad():
+        logits = torch.cat([model.eval()(x[i : i + 256]) for i in range(0, len(x), 256)])
+    if logits.shape[1] == 1:
+        p1 = torch.sigmoid(logits[:, 0])
+        probs = torch.stack([1 - p1, p1], 1)
+    else:
+        probs = logits.softmax(1)
+    conf, pred = probs.max(1)
+    return Examples(x, np.asarray(ds.y)[idx], pred.numpy(), conf.numpy(), idx)
+
+
+# ---------------------------------------------------------------- hearing the evidence ----
+
+
+def evidence_audio(wave: np.ndarray, attr: np.ndarray, settings=None, *,
+                   keep: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The part of a clip that carries the top attribution, and the rest.
+
+    ``attr`` is a (mels, frames) map on the clip's log-mel (core.audio.features.LogMel with
+    ``settings``). Its top ``keep`` fraction of cells becomes a mask; each STFT cell is kept
+    as much as the mel bands over it are (through the filterbank's weights), the original
+    phase kept; the inverse STFT gives the evidence, and the complementary mask the rest.
+
+    Returns (evidence, rest, mask): two waveforms as long as ``wave`` and the (mels, frames)
+    mask of 0/1.
+    """
+    import librosa
+
+    from core.audio.features import FeatureSettings
+
+    s = settings or FeatureSettings()
+    wave = np.asarray(wave, dtype=np.float32)
+    attr = np.asarray(attr, dtype=float)
+    if attr.ndim != 2 or attr.shape[0] != s.n_mels:
+        raise UserInputError(f"The attribution must be (mels, frames) with {s.n_mels} bands.")
+    if not 0 < keep < 1:
+        raise UserInputError("keep must be a fraction between 0 and 1.")
+    spec = librosa.stft(
+        wave,
+        n_fft=s.n_fft,
+        hop_length=s.hop_length,
+        win_length=s.win_length,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+    )  # (bins, frames)
+    frames = min(spec.shape[1], attr.shape[1])
+    a = attr[:, :frames]
+    cut = np.quantile(a, 1 - keep)
+    mask = (a >= cut) & (a > 0)
+    fb = librosa.filters.mel(
+        sr=s.sample_rate,
+        n_fft=s.n_fft,
+        n_mels=s.n_mels,
+        fmin=s.fmin,
+        fmax=s.fmax,
+        htk=False,
+        norm="slaney",
+    )  # (mels, bins)
+    cover = fb / np.maximum(fb.sum(0, keepdims=True), 1e-12)  # each bin's share of each band
+    soft = np.clip(cover.T @ mask.astype(float), 0, 1)  # (bins, frames)
+    full = np.zeros(spec.shape)
+    full[:, :frames] = soft
+
+    def back(m):
+        return librosa.istft(spec * m, hop_length=s.hop_length, win_length=s.win_length,
+                             window="hann", center=True, length=len(wave)).astype(np.float32)  # fmt: skip
+
+    return back(full), back(1 - full), mask.astype(np.uint8)

@@ -1,0 +1,106 @@
+"""Figures of a network's insides: the input, a layer's feature maps, a vector layer, the
+first layer's kernels, and an attribution laid over the input (plotly, data in, figure out)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.figures import FONT, font_size
+
+
+def _layout(fig: go.Figure, height: int, presenter: bool, title: str = "") -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 20, b=10),
+                      title=title or None, font=dict(family=FONT, size=font_size(presenter)))  # fmt: skip
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
+    return fig
+
+
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    """A map to draw: (H, W) as it is, a 1-D signal (T,) as one row."""
+    a = np.asarray(a, dtype=float)
+    return a[None] if a.ndim == 1 else a
+
+
+def input_figure(x: np.ndarray, *, title: str = "", audio: bool = False,
+                 presenter: bool = False) -> go.Figure:  # fmt: skip
+    """The input as the network reads it: a picture (C, H, W) or a log-mel (1, mels, frames)
+    drawn with low frequencies at the bottom."""
+    a = np.asarray(x, dtype=float)
+    img = a[0] if a.ndim == 3 and a.shape[0] == 1 else a.mean(0) if a.ndim == 3 else _as_2d(a)
+    fig = go.Figure(go.Heatmap(z=img, colorscale="Viridis" if audio else "Greys_r",
+                               showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.3g}"
+                               "<extra></extra>"))  # fmt: skip
+    _layout(fig, 300, presenter, title)
+    if audio:
+        fig.update_yaxes(autorange=True)  # mel band 0 at the bottom
+    return fig
+
+
+def maps_figure(maps: np.ndarray, *, n: int = 8, order: str = "channel", title: str = "",
+                presenter: bool = False) -> tuple[go.Figure, list[int]]:  # fmt: skip
+    """Up to ``n`` feature maps of one layer, (C, H, W) or (C, T), in one row of heatmaps;
+    ``order`` "strength" puts the most active first. Returns the figure and the channels shown."""
+    maps = np.asarray(maps, dtype=float)
+    strength = np.abs(maps.reshape(len(maps), -1)).mean(1)
+    channels = np.argsort(-strength)[:n] if order == "strength" else np.arange(min(n, len(maps)))
+    cols = max(1, len(channels))
+    fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.01,
+                        subplot_titles=[f"{c}" for c in channels])  # fmt: skip
+    lim = float(np.abs(maps[channels]).max()) or 1.0
+    for i, c in enumerate(channels):
+        fig.add_trace(go.Heatmap(z=_as_2d(maps[c]), zmin=-lim, zmax=lim, colorscale="RdBu_r",
+                                 showscale=False, hovertemplate=f"map {c}, row %{{y}}, col %{{x}}:"
+                                 " %{z:.3g}<extra></extra>"), row=1, col=i + 1)  # fmt: skip
+    _layout(fig, 150 if maps.ndim == 2 else 170, presenter, title)
+    return fig, [int(c) for c in channels]
+
+
+def vector_figure(v: np.ndarray, *, labels=None, title: str = "", presenter: bool = False):
+    """A vector layer (flattened features, dense outputs, class scores) as bars."""
+    v = np.asarray(v, dtype=float).ravel()
+    x = list(labels) if labels is not None and len(labels) == len(v) else list(range(len(v)))
+    fig = go.Figure(go.Bar(x=x, y=v, marker_color="#1c7ed6"))
+    fig.update_layout(height=220, margin=dict(l=40, r=10, t=40 if title else 20, b=40),
+                      title=title or None, font=dict(family=FONT, size=font_size(presenter)))  # fmt: skip
+    return fig
+
+
+def filters_figure(w: np.ndarray, *, n: int = 16, presenter: bool = False) -> go.Figure:
+    """The first layer's kernels (F, C, kH, kW) or (F, C, k): input channel 0 of up to ``n``."""
+    w = np.asarray(w, dtype=float)[:n, 0]
+    cols = min(8, len(w))
+    rows = math.ceil(len(w) / cols)
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.08,
+                        subplot_titles=[f"filter {i}" for i in range(len(w))])  # fmt: skip
+    lim = float(np.abs(w).max()) or 1.0
+    for i, k in enumerate(w):
+        fig.add_trace(go.Heatmap(z=_as_2d(k), zmin=-lim, zmax=lim, colorscale="RdBu_r",
+                                 showscale=False, texttemplate="%{z:.2f}" if k.size <= 25 else None,
+                                 hovertemplate="%{z:.3f}<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)  # fmt: skip
+    return _layout(fig, 130 * rows + 30, presenter)
+
+
+def overlay_figure(x: np.ndarray, attr: np.ndarray, *, title: str = "", audio: bool = False,
+                   presenter: bool = False) -> go.Figure:  # fmt: skip
+    """An attribution (H, W) over the input it explains: the input in grey, the evidence in
+    warm colours on top (transparent where there is none)."""
+    a = np.asarray(x, dtype=float)
+    img = a[0] if a.ndim == 3 else _as_2d(a)
+    heat = _as_2d(attr)
+    top = float(np.abs(heat).max()) or 1.0
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(z=img, colorscale="Greys_r" if not audio else "Greys",
+                             showscale=False, hoverinfo="skip"))  # fmt: skip
+    fig.add_trace(go.Heatmap(z=heat, zmin=-top, zmax=top, opacity=0.55, colorscale="RdBu_r",
+                             colorbar=dict(title="evidence", thickness=10),
+                             hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))  # fmt: skip
+    _layout(fig, 320, presenter, title)
+    if audio:
+        fig.update_yaxes(autorange=True)
+    return fig

@@ -1,0 +1,239 @@
+"""Inside the network: one input through a trained model, layer by layer, and the evidence."""
+
+import numpy as np
+import streamlit as st
+
+from core.errors import UserInputError
+from core.figures import inside as fig
+from core.learn import inside as I
+from pages import _url as U
+from pages._router import ensure_router
+from pages._shared import chart, controls, presenter
+
+ensure_router()
+S = st.session_state
+
+st.title("Inside the network")
+st.markdown(
+    "The explainer pages show one layer on numbers you type; here is a whole trained network "
+    "at work on one real input. Every convolution turns its input into **feature maps**, one "
+    "per filter (red where the filter found its pattern, blue where the opposite); pooling "
+    "shrinks them; the last layers turn them into one score per class. Below that, two ways "
+    "of asking *why*: **Grad-CAM** (where the last convolutions' evidence for a class sits) "
+    "and **occlusion** (how much the score drops when a patch is hidden)."
+)
+
+TITLES = {"digits": "Handwritten digits", "commands": "Spoken commands",
+          "instruments": "Instrument timbres"}  # fmt: skip
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def shipped(name: str):
+    return I.load_shipped(name)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the dataset…")
+def dataset(name: str):
+    from core.data import shipped as data
+
+    return data.load(name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the test examples…")
+def shipped_examples(name: str):
+    from core.learn.classify import Preprocess
+
+    b = shipped(name)
+    pre = Preprocess.from_dict(b.features or {})
+    return I.test_examples(b.model, dataset(name), pre.representation, pre.pad)
+
+
+def session_choice():
+    """The model trained on the Train page in this session, if it can be looked at here."""
+    from core.learn import runs
+
+    run = S.get("train_run")
+    if run is None or run.status not in (runs.DONE, runs.STOPPED) or run.model is None:
+        return None
+    if run.task is None or run.task.binary or run.info.dataset_name not in TITLES:
+        return None
+    return run
+
+
+models = {f"shipped:{k}": f"{TITLES.get(k, k)}: {v['model']} (shipped, test {v['test_accuracy']:.0%})"
+          for k, v in I.shipped_models().items()}  # fmt: skip
+run = session_choice()
+if run is not None:
+    models["session"] = f"{run.info.model_name} trained in this session on {run.info.dataset_name}"
+if not models:
+    st.info("No trained model yet: train one on the Train page.", icon=":material/info:")
+    st.stop()
+
+
+def url_settings() -> list[U.Setting]:
+    return [
+        U.choice("in_model", list(models), next(iter(models))),
+        U.integer("in_example", 0, 100_000, 0),
+        U.choice("in_show", ["all", "misclassified", "least confident"], "all"),
+    ]
+
+
+if S.get("in_model") not in models:
+    S.in_model = next(iter(models))
+U.sync(url_settings)
+
+with controls("Choose the model and the input"):
+    st.selectbox("Model", list(models), format_func=models.get, key="in_model")
+try:
+    if S.in_model == "session":
+        model, task = run.model, run.task
+        ds_name, class_names = run.info.dataset_name, list(task.class_names)
+        pre_settings = task.preprocess.settings
+        key = ("session", id(run))
+        if S.get("in_examples_key") != key:
+            S.in_examples = I.test_examples(model, dataset(ds_name), task.representation,
+                                            task.preprocess.pad)  # fmt: skip
+            S.in_examples_key = key
+        ex = S.in_examples
+    else:
+        ds_name = S.in_model.split(":", 1)[1]
+        bundle = shipped(ds_name)
+        model, class_names = bundle.model, list(bundle.class_names)
+        pre_settings = (bundle.features or {}).get("settings")
+        ex = shipped_examples(ds_name)
+except UserInputError as err:
+    st.error(str(err), icon=":material/error:")
+    st.stop()
+model = model.cpu().eval()
+audio = ds_name != "digits"
+
+with controls("Choose the model and the input"):
+    c1, c2, c3 = st.columns([2, 2, 3])
+    cls = c1.selectbox("Class", ["any", *class_names], key="in_class")
+    c2.selectbox("Show", ["all", "misclassified", "least confident"], key="in_show")
+    chosen = ex.choose(cls=None if cls == "any" else class_names.index(cls), show=S.in_show)
+    if len(chosen) == 0:
+        st.info("No test example fits: every one of this class is classified correctly.")
+        st.stop()
+    S.in_example = min(max(int(S.get("in_example", 0)), 0), len(chosen) - 1)
+    c3.number_input(f"Example (of {len(chosen)})", 0, len(chosen) - 1, key="in_example")
+i = int(chosen[S.in_example])
+x = ex.x[i : i + 1]
+truth, pred = int(ex.y[i]), int(ex.predicted[i])
+
+left, right = st.columns([2, 3])
+with left:
+    title = "what the network reads" + (": log-mel (bands up, frames across)" if audio else "")
+    chart(
+        st,
+        fig.input_figure(x[0].numpy(), audio=audio, presenter=presenter(), title=title),
+        key="in_input",
+    )
+with right:
+    ok = "right" if truth == pred else "wrong"
+    st.markdown(f"True class **{class_names[truth]}**; the network says **{class_names[pred]}** "
+                f"({ok}).")  # fmt: skip
+    top = I.top_k(model, x, k=min(3, len(class_names)))
+    st.table({"class": [class_names[c] for c, _ in top],
+              "probability": [f"{p:.1%}" for _, p in top]})  # fmt: skip
+
+st.header("Every layer")
+order = st.radio("Order the maps", ["channel", "strength"], key="in_order", horizontal=True,
+                 help="By channel number, or the most active first.")  # fmt: skip
+views = I.walk(model, x)
+for view in views[1:]:
+    shape = "×".join(str(s) for s in view.shape)
+    if view.is_map:
+        f, shown = fig.maps_figure(view.output, n=8, order=order, presenter=presenter())
+        st.markdown(f"**{view.name}** ({view.kind}) → {shape}"
+                    + (f"; maps {', '.join(map(str, shown))} of {view.shape[0]}"
+                       if view.shape[0] > len(shown) else ""))  # fmt: skip
+        chart(st, f, key=f"in_maps_{view.name}")
+    else:
+        labels = class_names if view is views[-1] and len(view.output) == len(class_names) else None
+        st.markdown(f"**{view.name}** ({view.kind}) → {shape}")
+        if view.output.size <= 256:
+            chart(st, fig.vector_figure(view.output, labels=labels, presenter=presenter()),
+                  key=f"in_vec_{view.name}")  # fmt: skip
+        else:
+            st.caption(f"{view.output.size:,} numbers, the maps above laid end to end.")
+
+w = I.first_filters(model)
+if w is not None:
+    st.header("What the first layer learned")
+    st.markdown(
+        "The first convolution's kernels are its learned weights, drawn as they are (input "
+        "channel 0): each one lights up where the input looks like it. Deeper kernels mix "
+        "many channels and are not pictures of anything."
+    )
+    chart(st, fig.filters_figure(w, presenter=presenter()), key="in_filters")
+
+st.header("The evidence")
+convs = I.conv_layer_names(model)
+if not convs:
+    st.info("This model has no convolution, so there is no Grad-CAM to show.")
+    st.stop()
+e1, e2 = st.columns(2)
+target_name = e1.selectbox("For the class", class_names, index=pred, key="in_target")
+layer = e2.selectbox("Grad-CAM at layer", convs, index=len(convs) - 1, key="in_layer")
+target = class_names.index(target_name)
+g1, g2 = st.columns(2)
+cam = I.grad_cam(model, x, target, layer)
+chart(g1, fig.overlay_figure(x[0].numpy(), cam, audio=audio, presenter=presenter(),
+                             title=f"Grad-CAM for “{target_name}” at {layer}"), key="in_cam")  # fmt: skip
+spatial = x.shape[2:]
+window = tuple(max(2, n // 7) for n in spatial)
+with g2, st.spinner("Sliding the patch over the input…"):
+    occ = I.occlusion(model, x, target, window=window, stride=tuple(max(1, w_ // 2)
+                                                                    for w_ in window))  # fmt: skip
+chart(g2, fig.overlay_figure(x[0].numpy(), occ, audio=audio, presenter=presenter(),
+                             title=f"Occlusion: the score drop for “{target_name}”"),
+      key="in_occ")  # fmt: skip
+st.caption(
+    "Red: evidence for the class (hiding it lowers the score); blue, for occlusion: hiding it "
+    f"raises the score. The occluding patch is {'×'.join(map(str, window))} cells of 0, the "
+    "average of the standardised input."
+)
+
+if audio:
+    st.subheader("Hear the evidence")
+    st.markdown(
+        "Keep only the time–frequency cells where Grad-CAM puts the top fifth of its evidence "
+        "(the clip's own sound there, with its phase), and listen; then listen to everything "
+        "else. If the network listens to the right thing, the first should still sound like "
+        f"“{target_name}” and the second should not."
+    )
+    from core.audio.features import FeatureSettings
+    from core.audio.views import wav_bytes
+
+    wave = dataset(ds_name).x[int(ex.index[i])]
+    settings = FeatureSettings(**(pre_settings or {}))
+    evidence, rest, _ = I.evidence_audio(wave, cam, settings, keep=0.2)
+    h1, h2, h3 = st.columns(3)
+    h1.caption("the clip")
+    h1.audio(wav_bytes(wave, settings.sample_rate), format="audio/wav")
+    h2.caption("the evidence only")
+    h2.audio(wav_bytes(evidence, settings.sample_rate), format="audio/wav")
+    h3.caption("everything else")
+    h3.audio(wav_bytes(rest, settings.sample_rate), format="audio/wav")
+
+if st.button("Run the sanity checks", key="in_sanity",
+             help="On 24 test examples: is the evidence real?"):  # fmt: skip
+    with st.spinner("Checking…"):
+        pick = np.flatnonzero(ex.predicted == ex.y)[:24]
+        xs, ts = ex.x[pick], ex.y[pick]
+        attrs = [I.grad_cam(model, xs[k : k + 1], int(ts[k]), layer) for k in range(len(pick))]
+        top_drop, random_drop = I.occlusion_sanity(model, xs, ts, attrs, size=window)
+        twin = I.randomized(model)
+        corr = float(np.mean([I.rank_correlation(a, I.grad_cam(twin, xs[k : k + 1], int(ts[k]),
+                                                               layer))
+                              for k, a in enumerate(attrs[:8])]))  # fmt: skip
+    a, b = st.columns(2)
+    a.metric("Score drop: top region vs a random one", f"{top_drop:.1%} vs {random_drop:.1%}",
+             help="Hiding where Grad-CAM points should hurt more than hiding anywhere else.")  # fmt: skip
+    b.metric("Rank correlation with a randomised network", f"{corr:.2f}",
+             help="Near 0: the map depends on what the network learned (Adebayo et al.).")  # fmt: skip
+    if top_drop > random_drop and corr < 0.5:
+        st.success("Both checks pass: the map follows the model's evidence.")
+    else:
+        st.warning("A check fails: read this map with care.")

@@ -1,0 +1,29 @@
+"""Figures of a network's insides: the maps shown are the ones asked for, in the order asked."""
+
+import numpy as np
+
+from core.figures import inside as F
+
+
+def test_maps_in_channel_order_or_strongest_first():
+    maps = np.zeros((10, 4, 4))
+    for c in range(10):
+        maps[c] = c * (-1) ** c  # |strength| grows with the channel number
+    fig, shown = F.maps_figure(maps, n=4)
+    assert shown == [0, 1, 2, 3] and len(fig.data) == 4
+    fig, shown = F.maps_figure(maps, n=4, order="strength")
+    assert shown == [9, 8, 7, 6]
+    np.testing.assert_array_equal(fig.data[0].z, maps[9])
+    assert fig.data[0].zmin == -9 and fig.data[0].zmax == 9  # one colour scale for the row
+
+
+def test_one_d_maps_and_filters_and_overlay():
+    fig, shown = F.maps_figure(np.arange(12.0).reshape(3, 4), n=8)
+    assert shown == [0, 1, 2] and np.asarray(fig.data[2].z).shape == (1, 4)
+    w = np.arange(2 * 3 * 3 * 3, dtype=float).reshape(2, 3, 3, 3)
+    ff = F.filters_figure(w)
+    assert len(ff.data) == 2
+    np.testing.assert_array_equal(ff.data[1].z, w[1, 0])  # input channel 0 of each filter
+    ov = F.overlay_figure(np.ones((1, 5, 5)), np.eye(5))
+    np.testing.assert_array_equal(ov.data[1].z, np.eye(5))
+    assert ov.data[1].zmax == 1 and ov.data[1].opacity < 1

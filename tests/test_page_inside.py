@@ -1,0 +1,97 @@
+"""The Inside the network page with the shipped models: what it shows for one test example is
+what the model computes, misclassified examples are found, the evidence and its checks."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.learn import inside as I
+from tests.apptest import open_page
+
+pytestmark = pytest.mark.skipif("digits" not in I.shipped_models(), reason="no shipped model")
+
+
+def _array(v) -> np.ndarray:
+    """A plotly JSON array: a list, or the binary form {"dtype", "bdata", "shape"}."""
+    import base64
+
+    if isinstance(v, dict):
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        shape = v.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return a.reshape(shape) if shape else a
+    return np.array(v, dtype=float)
+
+
+def _figs(at) -> dict:
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def test_a_digit_through_the_shipped_model():
+    at = open_page("inside")
+    assert at.selectbox(key="in_model").value == "shipped:digits"
+    bundle = I.load_shipped("digits")
+    ex = I.test_examples(bundle.model, __import__("core.data.shipped", fromlist=["load"]).load(
+        "digits"), "image")  # fmt: skip
+    x = ex.x[:1]
+    top = I.top_k(bundle.model, x, k=3)
+    table = at.table[0].value
+    assert list(table["class"]) == [bundle.class_names[c] for c, _ in top]
+    assert list(table["probability"]) == [f"{p:.1%}" for _, p in top]
+    # one row of maps per layer with maps; the first conv's maps are the model's own
+    views = I.walk(bundle.model, x)
+    conv = next(v for v in views if v.kind == "Conv2d")
+    figs = list(_figs(at).values())
+    maps = [f for f in figs if len(f["data"]) >= 2 and f["data"][0]["type"] == "heatmap"
+            and f["data"][0].get("zmin", 0) < 0]  # fmt: skip
+    first = maps[0]["data"][0]["z"]
+    np.testing.assert_allclose(_array(first), conv.output[0], rtol=1e-5, atol=1e-6)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"**{conv.name}** (Conv2d) → {'×'.join(map(str, conv.shape))}" in text
+    assert not at.exception and not at.error
+
+
+def test_misclassified_examples_are_the_wrong_ones():
+    at = open_page("inside")
+    at.selectbox(key="in_show").set_value("misclassified").run()
+    assert "(wrong)" in " ".join(m.value for m in at.markdown)
+    at.number_input(key="in_example").set_value(1).run()
+    assert "(wrong)" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_sanity_checks_run_and_report():
+    at = open_page("inside")
+    at.button(key="in_sanity").click().run(timeout=300)
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Score drop: top region vs a random one" in labels
+    assert "Rank correlation with a randomised network" in labels
+    assert at.success or at.warning
+
+
+def test_a_hostile_link_keeps_the_defaults():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../pages/inside.py", default_timeout=120)
+    at.query_params.update({"in_model": "../../etc/passwd", "in_example": "1e9",
+                            "in_show": "<script>"})  # fmt: skip
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="in_model").value == "shipped:digits"
+    assert "could not be used" in " ".join(w.value for w in at.warning)
+    assert torch.is_tensor(I.load_shipped("digits").model[0].weight)
+
+
+def test_an_audio_model_lets_the_evidence_be_heard():
+    at = open_page("inside")
+    at.selectbox(key="in_model").set_value("shipped:instruments").run()
+    assert not at.exception and not at.error
+    players = at.get("audio")
+    assert len(players) == 3  # the clip, the evidence only, everything else
+    assert "Hear the evidence" in [h.value for h in at.subheader]
+    table = at.table[0].value
+    bundle = I.load_shipped("instruments")
+    assert set(table["class"]) <= set(bundle.class_names)
