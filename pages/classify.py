@@ -15,7 +15,7 @@ from pages._shared import chart, clip_notes, presenter
 ensure_router()
 
 S = st.session_state
-MAX_SECONDS = 120.0
+PLAY_DECODED_SECONDS = 120.0  # longer clips are played from the file itself, not re-encoded
 
 st.title("Ask your model")
 st.markdown(
@@ -23,7 +23,8 @@ st.markdown(
     "for an image model). It goes through exactly the preprocessing the training examples "
     "went through, and the network answers with a probability for every class. A clip longer "
     "than the training examples is scored window by window, so you can see where in the clip "
-    "each class wins."
+    f"each class wins; clips up to {classify.MAX_CLIP_SECONDS / 60:.0f} minutes long are "
+    "scored whole."
 )
 
 
@@ -85,6 +86,8 @@ if S.cl_source == "loaded":
         st.stop()
 else:
     current = session_model()
+if S.get("cl_asked") is not None and S.cl_asked["model"] is not current["model"]:
+    del S.cl_asked  # another model's answer about a clip: let it (and that model) go
 
 pre: classify.Preprocess = current["pre"]
 names = current["class_names"]
@@ -97,7 +100,8 @@ st.caption(
 
 
 def newest_input(inputs: dict):
-    """Of several inputs (a recording, an upload), the one that changed last.
+    """Of several inputs (a recording, an upload), the one that changed last, and its hash
+    (None, None when there is none).
 
     Each input is remembered by a hash of its bytes; when one appears or changes it becomes
     the newest, so a new recording wins over an upload still sitting in its box.
@@ -116,9 +120,48 @@ def newest_input(inputs: dict):
             seen[key] = digest
             S.cl_newest_input = key
     if not present:
-        return None
+        return None, None
     newest = S.get("cl_newest_input")
-    return present[newest] if newest in present else next(iter(present.values()))
+    key = newest if newest in present else next(iter(present))
+    return present[key], seen[key]
+
+
+def ask_about_clip(source, digest: str) -> dict:
+    """Decode a clip and score it window by window, with a progress bar.
+
+    The answer is kept with the model and the clip's hash, so the reruns that follow (a
+    click anywhere on the page) show it again without decoding or scoring the clip again.
+    """
+    name = getattr(source, "name", "recording")
+    asked = {"model": current["model"], "digest": digest, "notes": [], "limit_note": None,
+             "error": None, "samples": None, "prediction": None, "shown": None}  # fmt: skip
+    try:
+        data = source.getvalue()
+        limit = classify.clip_limit(data)
+        clip = audio.load_clip(
+            data, name=name, target_sr=pre.sample_rate, max_seconds=limit.seconds
+        )
+        asked["notes"] = clip.notes
+        asked["limit_note"] = limit.note(name, clip.source_seconds)
+        audio.require_signal(clip, frame=pre.frame)
+        n = len(classify.window_starts(clip.n_samples, pre.length))
+        windows = f"{n} window{'s' * (n > 1)}"
+        bar = st.progress(0.0, text=f"Scoring {windows}…")
+        try:
+            prediction = classify.classify_clip(
+                current["model"], clip.samples, pre=pre, class_names=names, head=current["head"],
+                progress=lambda done: bar.progress(done, text=f"Scoring {windows}: {done:.0%}"),
+            )  # fmt: skip
+        finally:
+            bar.empty()
+        first = classify.window_batch(clip.samples, [0], pre.length)  # (1, length)
+        asked["shown"] = classify.audio_tensor(first, pre)[0].numpy()
+        asked["prediction"] = prediction
+        if clip.duration <= PLAY_DECODED_SECONDS:
+            asked["samples"] = (clip.samples, clip.sr)
+    except UserInputError as err:
+        asked["error"] = str(err)
+    return asked
 
 
 # ------------------------------------------------------------------------------ ask it ----
@@ -161,20 +204,22 @@ else:
     c1, c2 = st.columns(2)
     rec = c1.audio_input("Record a clip", key="cl_record")
     up = c2.file_uploader("…or upload one", type=UPLOAD_TYPES, key="cl_clip")
-    source = newest_input({"rec": rec, "up": up})
+    source, digest = newest_input({"rec": rec, "up": up})
     if source is not None:
-        try:
-            clip = audio.load_clip(source.getvalue(), name=getattr(source, "name", "recording"),
-                                   target_sr=pre.sample_rate, max_seconds=MAX_SECONDS)  # fmt: skip
-            clip_notes(clip.notes)
-            audio.require_signal(clip, frame=pre.frame)
-            st.audio(clip.samples, sample_rate=clip.sr)
-            prediction = classify.classify_clip(current["model"], clip.samples, pre=pre,
-                                                class_names=names, head=current["head"])  # fmt: skip
-            first, _ = classify.windows_of(clip.samples, pre.length)
-            shown = classify.audio_tensor(first[:1], pre)[0].numpy()
-        except UserInputError as err:
-            st.error(str(err), icon=":material/error:")
+        asked = S.get("cl_asked")
+        if asked is None or asked["digest"] != digest:  # (another model's answer is gone)
+            asked = S.cl_asked = ask_about_clip(source, digest)
+        clip_notes(asked["notes"])
+        if asked["limit_note"]:
+            st.warning(asked["limit_note"], icon=":material/timer:")
+        if asked["error"]:
+            st.error(asked["error"], icon=":material/error:")
+        else:
+            if asked["samples"] is not None:
+                st.audio(asked["samples"][0], sample_rate=asked["samples"][1])
+            else:  # a long clip: the file itself (within the upload limit), not a new WAV
+                st.audio(source, format=getattr(source, "type", None) or "audio/wav")
+            prediction, shown = asked["prediction"], asked["shown"]
 
 if prediction is not None:
     left, right = st.columns(2)
@@ -226,7 +271,8 @@ if current.get("spec") is not None:
 
         try:
             with st.spinner("Exporting…"):
-                exported = to_onnx(current["model"], current["input_shape"])
+                exported = to_onnx(current["model"], current["input_shape"], class_names=names,
+                                   preprocess=pre, head=current["head"])  # fmt: skip
         except UserInputError as err:
             st.error(str(err), icon=":material/error:")
         else:
@@ -242,4 +288,9 @@ if current.get("spec") is not None:
                    f"{exp.max_abs_diff:.2g}.")  # fmt: skip
         st.download_button(
             "Download model.onnx", exp.data, file_name="model.onnx", key="cl_onnx_download"
+        )
+        st.caption(
+            "It reads a batch of any size, and its metadata holds the class names, the input "
+            "shape and the preprocessing (in onnxruntime: "
+            "`session.get_modelmeta().custom_metadata_map`)."
         )

@@ -134,6 +134,9 @@ def test_the_session_model_can_be_downloaded_and_exported():
     at.button(key="cl_onnx").click().run()
     assert not at.exception
     assert any("Exported and checked with onnxruntime" in s.value for s in at.success)
+    assert [b for b in at.get("download_button") if "model.onnx" in str(b.proto)]
+    meta = at.session_state["cl_onnx_result"][1].metadata
+    assert meta["class_names"] == '["a", "b", "c"]' and meta["representation"] == "image"
 
 
 def _wav_bundle(seed=0):
@@ -243,3 +246,45 @@ def test_a_clip_shorter_than_the_models_own_frame_is_refused(at):
     at.file_uploader(key="cl_clip").set_value(("ok.wav", wav(long), "audio/wav")).run()
     assert not errors(at)
     assert any(m.value.startswith("**It says:") for m in at.markdown)
+
+
+def test_a_clip_longer_than_two_minutes_is_scored_whole_and_once(at, monkeypatch):
+    from core.learn import classify
+
+    load(at, _wav_bundle()[1])
+    calls = []
+    score = classify.classify_clip
+    monkeypatch.setattr(
+        classify, "classify_clip", lambda *a, **k: calls.append(1) or score(*a, **k)
+    )
+    t = np.arange(150 * 16000) / 16000  # 2.5 minutes: more than the 120 s read before
+    at.file_uploader(key="cl_clip").set_value(("long.wav", wav(0.3 * np.sin(2 * np.pi * 330 * t)),
+                                              "audio/wav")).run()  # fmt: skip
+    assert not at.exception and not errors(at) and not at.warning
+    timeline = next(m.value for m in at.markdown if m.value.startswith("**Over time**"))
+    assert timeline.startswith("**Over time**: 599 windows of 0.50 s")  # (150 - 0.5) / 0.25 + 1
+    assert not any("trimmed" in i.value for i in at.info)
+    assert at.get("audio") and not at.get("progress")  # the bar is gone once it is done
+    answer = _answer(at)
+    at.button(key="cl_onnx").click().run()  # a rerun: the answer is shown again, not recomputed
+    assert _answer(at) == answer and len(calls) == 1
+    load(at, _wav_bundle(1)[1], name="other.zip")  # another model: the clip is asked again
+    assert len(calls) == 2 and "cl_asked" in at.session_state
+
+
+def test_a_file_too_big_to_decode_whole_is_read_in_part_with_a_sentence(at, monkeypatch):
+    from core.learn import classify
+
+    monkeypatch.setattr(classify, "MAX_DECODED_VALUES", 16000 * 100)  # 100 s of 16 kHz mono
+    load(at, _wav_bundle()[1])
+    t = np.arange(130 * 16000) / 16000
+    at.file_uploader(key="cl_clip").set_value(("big.wav", wav(0.3 * np.sin(2 * np.pi * 330 * t)),
+                                              "audio/wav")).run()  # fmt: skip
+    assert not at.exception
+    said = [w.value for w in at.warning]
+    assert len(said) == 1 and said[0].startswith(
+        "“big.wav” lasts 2 min 10 s; at 16000 Hz with 1 channel"
+    )
+    assert "only its first 1 min 40 s are read" in said[0]
+    timeline = next(m.value for m in at.markdown if m.value.startswith("**Over time**"))
+    assert timeline.startswith("**Over time**: 399 windows")  # (100 - 0.5) / 0.25 + 1

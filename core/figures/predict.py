@@ -31,9 +31,14 @@ def probabilities_figure(top: list[tuple[str, float]], *, presenter: bool = Fals
 
 def timeline_figure(starts: np.ndarray, probs: np.ndarray, class_names: list[str], *,
                     window: float, presenter: bool = False) -> go.Figure:  # fmt: skip
-    """Each class's probability per window (at the window's centre), over the clip's time."""
+    """Each class's probability per window (at the window's centre), over the clip's time.
+
+    A long clip's hundreds of windows are drawn as lines without a marker each (WebGL past
+    a thousand windows)."""
     centres = np.asarray(starts) + window / 2
-    data = [{"type": "scatter", "x": centres, "y": probs[:, k], "mode": "lines+markers",
+    many = len(centres) > 200
+    kind = "scattergl" if len(centres) > 1000 else "scatter"
+    data = [{"type": kind, "x": centres, "y": probs[:, k], "mode": "lines" if many else "lines+markers",
              "name": name} for k, name in enumerate(class_names)]  # fmt: skip
     layout = _layout(presenter, 300, xaxis={"title": {"text": "time (s), window centres"}},
                      yaxis={"range": [0, 1], "tickformat": ".0%", "title": {"text": "probability"}},

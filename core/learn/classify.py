@@ -2,18 +2,118 @@
 
 A :class:`Preprocess` records how training examples were turned into tensors (the
 representation, the feature settings and the fixed length or picture size; log-mels are
-standardised clip by clip, as core.data.shipped does for training). :func:`classify_clip` applies it to a clip of any length: a clip longer than the
-training window is scored in overlapping windows, giving a timeline of the winning class
+standardised clip by clip, as core.data.shipped does for training). :func:`classify_clip`
+applies it to a clip of any length: a clip longer than the training window is scored in
+overlapping windows, a batch of windows at a time, giving a timeline of the winning class
 and its probability; the clip's answer is the average of the windows' probabilities.
+
+How long a clip may be is :func:`clip_limit`'s answer: at most :data:`MAX_CLIP_SECONDS`,
+and fewer seconds of a file whose rate and channels would decode to more than
+:data:`MAX_DECODED_VALUES` samples::
+
+    limit = clip_limit(data)
+    clip = core.audio.load_clip(data, target_sr=pre.sample_rate, max_seconds=limit.seconds)
+    prediction = classify_clip(model, clip.samples, pre=pre, class_names=names,
+                               progress=lambda done: print(f"{done:.0%}"))
 """
 
 from __future__ import annotations
 
+import functools
+import io
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from core.errors import UserInputError
+
+MAX_CLIP_SECONDS = 3600.0  # the longest clip a model is asked about: 60 minutes
+#: Samples (all channels together) a file may decode to before it is mixed down and
+#: resampled: 256 MB of float32. 60 minutes of 16 kHz mono fit; of 48 kHz stereo, 11.6 minutes.
+MAX_DECODED_VALUES = 2**26
+_ANY_FILE_RATE = 192_000 * 8  # the highest rate times the most channels the decoder accepts
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as words: '45.0 s', '11 min 39 s', '60 minutes'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} minutes" if rest == 0 else f"{minutes} min {rest} s"
+
+
+@dataclass(frozen=True)
+class ClipLimit:
+    """How much of one file is decoded and scored.
+
+    seconds : the most seconds of the file decoded (``load_clip``'s ``max_seconds``)
+    rate, channels : what the file's header says (0 when it could not be read)
+    cap : the longest clip asked about, whatever the file (``seconds`` is less when the file
+        would decode to more than :data:`MAX_DECODED_VALUES` samples)
+    """
+
+    seconds: float
+    rate: int = 0
+    channels: int = 0
+    cap: float = MAX_CLIP_SECONDS
+
+    def note(self, name: str, source_seconds: float) -> str | None:
+        """The sentence for a file longer than the limit (None when it fits)."""
+        if source_seconds <= self.seconds:
+            return None
+        said = f"“{name}” lasts {_duration(source_seconds)}; "
+        if self.seconds >= self.cap:
+            return said + (
+                f"a model is asked about at most the first {_duration(self.cap)} of a clip, "
+                f"so only those were scored. Cut the recording into parts of "
+                f"{_duration(self.cap)} or less to hear about the rest."
+            )
+        what = (
+            f"at {self.rate} Hz with {self.channels} channel{'s' * (self.channels != 1)}"
+            if self.rate
+            else "with no rate or channel count in its header"
+        )
+        return said + (
+            f"{what} the file decodes to so many samples that only its first "
+            f"{_duration(self.seconds)} are read (up to {MAX_DECODED_VALUES / 1e6:.0f} million "
+            f"samples, all channels together), and only those were scored. A mono copy at "
+            f"16000 Hz can last up to {_duration(min(self.cap, MAX_DECODED_VALUES / 16000))}."
+        )
+
+
+def clip_limit(data: bytes, *, max_seconds: float = MAX_CLIP_SECONDS) -> ClipLimit:
+    """How many seconds of the audio file ``data`` to decode: at most ``max_seconds``, and no
+    more than :data:`MAX_DECODED_VALUES` samples at the rate and channel count its header
+    states (a file whose header cannot be read gets the limit of the largest file the
+    decoder accepts, 192 kHz with 8 channels; such a file is usually refused anyway)."""
+    rate, channels = _header(data)
+    values_per_second = rate * channels if rate > 0 and channels > 0 else _ANY_FILE_RATE
+    seconds = min(float(max_seconds), MAX_DECODED_VALUES / values_per_second)
+    return ClipLimit(seconds, rate, channels, cap=float(max_seconds))
+
+
+def _header(data: bytes) -> tuple[int, int]:
+    """The sample rate and channel count a file's header states, (0, 0) if unreadable.
+
+    libsndfile first, then FFmpeg (PyAV), as core.audio.clips decodes; only headers are read.
+    """
+    try:
+        import soundfile as sf
+
+        info = sf.info(io.BytesIO(data))
+        return int(info.samplerate), int(info.channels)
+    except Exception:  # noqa: BLE001 - not a libsndfile format: try FFmpeg
+        pass
+    try:
+        import av
+
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            stream = next(s for s in container.streams if s.type == "audio")
+            ctx = stream.codec_context
+            channels = getattr(ctx, "channels", 0) or stream.layout.nb_channels
+            return int(stream.rate or ctx.sample_rate or 0), int(channels or 0)
+    except Exception:  # noqa: BLE001 - FFmpeg raises its own errors for undecodable data
+        return 0, 0
 
 
 @dataclass(frozen=True)
@@ -95,19 +195,66 @@ def _probabilities(model, x, head: str) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
+@functools.lru_cache(maxsize=8)
+def _log_mel(settings: tuple):
+    """The log-mel extractor of ``settings`` (sorted items), built once: its window and
+    filterbank are buffers every batch reuses."""
+    from core.audio.features import FeatureSettings, LogMel
+
+    return LogMel(FeatureSettings(**dict(settings))).eval()
+
+
 def audio_tensor(windows: np.ndarray, pre: Preprocess):
     """(N, T) waveforms -> the tensor the model reads: (N, 1, n_mels, frames) or (N, 1, T)."""
     import torch
 
     wav = torch.as_tensor(np.asarray(windows, dtype=np.float32))
     if pre.representation == "waveform":
-        return wav[:, None]
-    from core.audio.features import FeatureSettings, LogMel
+        return wav[:, None]  # (N, 1, T)
     from core.data.shipped import standardize_per_clip
 
-    extract = LogMel(FeatureSettings(**(pre.settings or {"sample_rate": pre.sample_rate})))
+    settings = pre.settings or {"sample_rate": pre.sample_rate}
+    try:
+        extract = _log_mel(tuple(sorted(settings.items())))
+    except TypeError as err:  # unknown or unhashable settings in a saved model
+        raise UserInputError(f"The saved feature settings are not readable ({err}).") from None
     with torch.no_grad():
         return standardize_per_clip(extract(wav))  # as in training: each clip on its own
+
+
+def window_starts(n_samples: int, length: int, *, hop: int | None = None) -> np.ndarray:
+    """Start indices of the windows a clip of ``n_samples`` is scored in: (W,).
+
+    A clip no longer than one window is one window (centred in it, see :func:`window_batch`);
+    a longer one gets ``W = 1 + ceil((n_samples - length) / hop)`` windows ``hop`` samples
+    apart (half a window by default), the last one reaching the clip's last sample.
+    """
+    if length < 1:
+        raise UserInputError("The model's input length is unknown.")
+    hop = hop or max(length // 2, 1)
+    if not 1 <= hop <= length:
+        raise UserInputError(f"The hop must be 1 to {length} samples (one window); got {hop}.")
+    if n_samples <= length:
+        return np.array([0])
+    return np.arange(1 + -(-(n_samples - length) // hop)) * hop
+
+
+def window_batch(samples: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """The windows of ``samples`` at ``starts``: (len(starts), length) float32.
+
+    A window running past the clip's end is padded with zeros; a clip shorter than one
+    window is centred in it, as in training.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) <= length:
+        from core.data.shipped import fit_length
+
+        return np.repeat(fit_length(samples, length)[None], len(starts), axis=0)
+    out = np.zeros((len(starts), length), dtype=np.float32)  # (W, length)
+    for row, start in zip(out, starts, strict=True):
+        piece = samples[start : start + length]
+        row[: len(piece)] = piece
+    return out
 
 
 def windows_of(
@@ -116,35 +263,51 @@ def windows_of(
     """Cut a clip into windows of ``length`` samples (hop = half a window); pad the last one.
 
     Returns the windows (W, length) and their start indices (W,). A clip shorter than one
-    window is centred in it, as in training.
+    window is centred in it, as in training. (This holds every window at once: a long clip
+    is scored batch by batch by :func:`classify_clip` instead.)
     """
-    samples = np.asarray(samples, dtype=np.float32)
-    if length < 1:
-        raise UserInputError("The model's input length is unknown.")
-    if len(samples) <= length:
-        from core.data.shipped import fit_length
-
-        return fit_length(samples, length)[None], np.array([0])
-    hop = hop or max(length // 2, 1)
-    starts = np.arange(0, len(samples) - length + hop, hop)
-    starts = starts[starts < len(samples)]
-    padded = np.concatenate([samples, np.zeros(length, dtype=np.float32)])
-    return np.stack([padded[s : s + length] for s in starts]), starts
+    starts = window_starts(len(samples), length, hop=hop)
+    return window_batch(samples, starts, length), starts
 
 
 def classify_clip(model, samples: np.ndarray, *, pre: Preprocess, class_names, head: str = "softmax",
-                  max_windows: int = 600) -> Prediction:  # fmt: skip
-    """Probabilities for a clip at ``pre.sample_rate``; long clips scored window by window."""
-    windows, starts = windows_of(samples, pre.length)
-    if len(windows) > max_windows:
+                  hop: int | None = None, batch: int = 64, progress=None,
+                  max_seconds: float | None = None) -> Prediction:  # fmt: skip
+    """Probabilities for a clip at ``pre.sample_rate``; long clips scored window by window.
+
+    The windows (:func:`window_starts`) are cut, turned into features and run through the
+    model ``batch`` at a time, so memory stays that of one batch whatever the clip's length;
+    the numbers are those of scoring each window on its own.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        (n_samples,) mono at ``pre.sample_rate``.
+    hop : int, optional
+        Samples between window starts; half a window by default.
+    batch : int
+        Windows per forward pass.
+    progress : callable, optional
+        Called with the fraction of windows scored (increasing, ending at 1.0) after each batch.
+    max_seconds : float, optional
+        Refuse a longer clip (default :data:`MAX_CLIP_SECONDS`).
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    limit = MAX_CLIP_SECONDS if max_seconds is None else max_seconds
+    if len(samples) > limit * pre.sample_rate + 0.5:
         raise UserInputError(
-            f"The clip would need {len(windows)} windows; clips up to "
-            f"{max_windows * pre.length / 2 / pre.sample_rate:.0f} s can be classified."
+            f"The clip lasts {_duration(len(samples) / pre.sample_rate)}; clips up to "
+            f"{_duration(limit)} can be classified."
         )
-    probs = np.concatenate(
-        [_probabilities(model, audio_tensor(windows[i : i + 64], pre), head)
-         for i in range(0, len(windows), 64)]
-    )  # fmt: skip
+    starts = window_starts(len(samples), pre.length, hop=hop)
+    batch = max(int(batch), 1)
+    parts = []
+    for i in range(0, len(starts), batch):
+        x = audio_tensor(window_batch(samples, starts[i : i + batch], pre.length), pre)
+        parts.append(_probabilities(model, x, head))  # (b, K)
+        if progress is not None:
+            progress(min(i + batch, len(starts)) / len(starts))
+    probs = np.concatenate(parts)  # (W, K)
     return Prediction(list(class_names), probs.mean(axis=0), starts / pre.sample_rate, probs,
                       pre.length / pre.sample_rate)  # fmt: skip
 
