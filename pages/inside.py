@@ -168,6 +168,62 @@ if w is not None:
     )
     chart(st, fig.filters_figure(w, presenter=presenter()), key="in_filters")
 
+st.header("One unit's arithmetic")
+st.markdown(
+    "Pick a convolution and one of its filters: the step player below redoes that layer with "
+    "the explainer's arithmetic on the real input it received, the learned weights and bias. "
+    "Click any output cell to see the sum that made it; the numbers are checked against "
+    "what the network itself computed."
+)
+convs_here = I.conv_layer_names(model)
+if convs_here:
+    u1, u2 = st.columns(2)
+    unit_layer = u1.selectbox("Convolution", convs_here, key="in_unit_layer")
+    try:
+        op = I.unit_operation(model, x, unit_layer)
+    except UserInputError as err:
+        st.info(str(err))
+        op = None
+    if op is not None:
+        n_filters = op.result.output.shape[0]
+        if not 0 <= int(S.get("in_unit_filter", 0)) < n_filters:
+            S.in_unit_filter = 0
+        u2.number_input(f"Filter (of {n_filters})", 0, n_filters - 1, key="in_unit_filter")
+        f_idx = min(int(S.in_unit_filter), n_filters - 1)
+        scale = max(1.0, float(np.abs(op.torch_output).max()))
+        st.caption(
+            f"Largest difference from PyTorch's output over the whole layer: "
+            f"{op.max_abs_diff:.2g} (the network computes in 32-bit floats, this page in 64)"
+            + (" — they agree." if op.max_abs_diff <= 1e-5 * scale else " — they DISAGREE.")
+        )
+        if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
+            from core.explain.frames import step_frames
+            from pages._instant import instant_stepper
+
+            oh, ow = op.result.out_shape
+            v1, v2 = st.columns(2)
+            for key, n in (("in_unit_row", oh), ("in_unit_col", ow)):
+                if not 0 <= int(S.get(key, n // 2)) < n:
+                    S[key] = n // 2
+                S.setdefault(key, n // 2)
+            v1.number_input(f"Output row (of {oh})", 0, oh - 1, key="in_unit_row")
+            v2.number_input(f"Output column (of {ow})", 0, ow - 1, key="in_unit_col")
+            crop, (r0, c0) = I.crop_operation(op, f_idx, S.in_unit_row, S.in_unit_col, size=5)
+            ch, cw = crop.out_shape
+            st.caption(
+                f"Output rows {r0}–{r0 + ch - 1} and columns {c0}–{c0 + cw - 1} of filter "
+                f"{f_idx} (numbered from 0 in the player below), and the part of the (padded) "
+                "input they read; zeros at an edge are the layer's padding."
+            )
+            prefix = f"in_unit_{unit_layer}_{f_idx}_{r0}_{c0}"
+            S.setdefault(f"{prefix}_step", (S.in_unit_row - r0) * cw + (S.in_unit_col - c0) + 1)
+            instant_stepper(prefix, step_frames(crop), ms_per_step=500)  # the chosen unit first
+        else:
+            st.info(
+                f"{unit_layer} reads {op.in_channels} channels: too many to step through here "
+                f"(at most {I.MAX_STEPPED_CHANNELS}); the first convolution always fits."
+            )
+
 st.header("The evidence")
 convs = I.conv_layer_names(model)
 if not convs:

@@ -137,3 +137,32 @@ def test_the_evidence_can_be_heard_apart_from_the_rest():
     assert rms(evidence, True) > 0.9 * tone and rms(evidence, False) < 0.05 * tone
     assert rms(rest, False) > 0.95 * tone and rms(rest, True) < 0.2 * tone
     np.testing.assert_allclose(evidence + rest, wave, atol=1e-4)  # the two halves add up
+
+
+def test_a_unit_is_redone_by_the_explainer_and_equals_the_network(trained):
+    from core.explain.frames import step_frames
+
+    model, x, _ = trained
+    for layer in I.conv_layer_names(model):
+        op = I.unit_operation(model, x[:1], layer)
+        assert op.result.output.shape == op.torch_output.shape
+        assert op.max_abs_diff < 1e-5 * max(1.0, float(np.abs(op.torch_output).max()))  # float32
+    first = I.unit_operation(model, x[:1], I.conv_layer_names(model)[0])
+    frames = step_frames(first.result, filt=2)
+    w = model[0].weight[2, 0].detach().double().numpy()
+    step = first.result.step(17, filt=2)  # output row 1, column 1 of a 16x16 map
+    np.testing.assert_allclose(step.weights[0], w)
+    assert frames["steps"][17]["eq"].endswith(f"= {frames['output'][1][1]}")
+    with pytest.raises(UserInputError, match="not a convolution"):
+        I.unit_operation(model, x[:1], next(n for n, m in model.named_children()
+                                            if isinstance(m, nn.MaxPool2d)))  # fmt: skip
+
+
+def test_a_crop_gives_the_same_sums_as_the_whole_layer(trained):
+    model, x, _ = trained
+    op = I.unit_operation(model, x[:1], I.conv_layer_names(model)[0])
+    for row, col in ((0, 0), (7, 9), (15, 15)):
+        crop, (r0, c0) = I.crop_operation(op, 4, row, col, size=5)
+        assert crop.output.shape == (1, 5, 5)
+        assert r0 <= row < r0 + 5 and c0 <= col < c0 + 5
+        np.testing.assert_allclose(crop.output[0], op.result.output[4, r0 : r0 + 5, c0 : c0 + 5])

@@ -95,3 +95,30 @@ def test_an_audio_model_lets_the_evidence_be_heard():
     table = at.table[0].value
     bundle = I.load_shipped("instruments")
     assert set(table["class"]) <= set(bundle.class_names)
+
+
+def test_one_unit_is_stepped_with_the_learned_weights_and_checked():
+    from tests.apptest import steppers
+
+    at = open_page("inside")
+    at.number_input(key="in_unit_filter").set_value(3).run()
+    players = {k: v for k, v in steppers(at).items() if k.startswith("in_unit_")}
+    assert len(players) == 1
+    data = next(iter(players.values()))
+    bundle = I.load_shipped("digits")
+    layer = at.selectbox(key="in_unit_layer").value
+    ex = I.test_examples(bundle.model, __import__("core.data.shipped", fromlist=["load"]).load(
+        "digits"), "image")  # fmt: skip
+    h = ex.x[:1]
+    for name, module in bundle.model.named_children():
+        if name == layer:
+            out = module(h)[0, 3].detach().numpy()
+            break
+        h = module(h)
+    shown = np.array([[float(v) for v in row] for row in data["output"]])
+    r0 = at.number_input(key="in_unit_row").value - 2
+    c0 = at.number_input(key="in_unit_col").value - 2
+    np.testing.assert_allclose(shown, out[r0 : r0 + 5, c0 : c0 + 5], rtol=1e-3, atol=1e-3)
+    assert data["kernels"][0][0][0] == f"{float(module.weight[3, 0, 0, 0].detach()):.4g}"
+    assert "they agree" in " ".join(c.value for c in at.caption)
+    assert data["step"] == 2 * 5 + 2 + 1  # the chosen unit (the crop's centre) is shown first

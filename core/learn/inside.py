@@ -305,3 +305,71 @@ def evidence_audio(wave: np.ndarray, attr: np.ndarray, settings=None, *,
                              window="hann", center=True, length=len(wave)).astype(np.float32)  # fmt: skip
 
     return back(full), back(1 - full), mask.astype(np.uint8)
+
+
+# ---------------------------------------------------------------- one unit's arithmetic ----
+
+MAX_STEPPED_CHANNELS = 8  # input channels a layer may have for its step-by-step view
+
+
+@dataclass(frozen=True, eq=False)
+class UnitOp:
+    """A trained conv layer redone by core.explain.conv on the real input it received."""
+
+    layer: str
+    result: object  # core.explain.conv.OpResult: every window, product and sum
+    torch_output: np.ndarray  # (F, *out) what the network itself computed
+    in_channels: int
+
+    @property
+    def max_abs_diff(self) -> float:
+        return float(np.abs(self.result.output - self.torch_output).max())
+
+
+@torch.no_grad()
+def unit_operation(model: nn.Sequential, x: torch.Tensor, layer: str) -> UnitOp:
+    """Redo conv layer ``layer`` of ``model`` for input ``x`` (1, ...) with the explainer's
+    arithmetic (core.explain.conv) on the real input it gets, weights and bias; and what
+    PyTorch computed, to compare."""
+    from core.explain import conv as C
+
+    h = x
+    for name, module in model.eval().named_children():
+        if name == layer:
+            break
+        h = module(h)
+    else:
+        raise UserInputError(f"The model has no layer {layer!r}.")
+    if not isinstance(module, CONV_TYPES):
+        raise UserInputError(f"Layer {layer!r} is not a convolution.")
+    if isinstance(module.padding, str) or module.padding_mode != "zeros" or module.groups != 1:
+        raise UserInputError("This view redoes plain convolutions (zero padding, no groups).")
+    w = module.weight.double().numpy()
+    b = None if module.bias is None else module.bias.double().numpy()
+    fn = C.conv2d if isinstance(module, nn.Conv2d) else C.conv1d
+    result = fn(h[0].double().numpy(), w, b, stride=module.stride, padding=module.padding,
+                dilation=module.dilation)  # fmt: skip
+    out = module(h)[0].double().numpy()
+    return UnitOp(layer, result, out, int(h.shape[1]))
+
+
+def crop_operation(op: UnitOp, filt: int, row: int, col: int, *, size: int = 5):
+    """The same convolution on a crop: about ``size`` x ``size`` output cells around output
+    (row, col) of filter ``filt``, from the padded input the layer saw (so every sum is the
+    one the layer made). Returns the OpResult of the crop and its (row, col) offset."""
+    from core.explain import conv as C
+
+    r = op.result
+    if r.padded.ndim != 3:
+        raise UserInputError("Crops are for 2-D convolutions.")
+    (oh, ow), (sh, sw), (dh, dw) = r.out_shape, r.stride, r.dilation
+    kh, kw = r.kernel_size
+    r0 = min(max(int(row) - size // 2, 0), max(oh - size, 0))
+    c0 = min(max(int(col) - size // 2, 0), max(ow - size, 0))
+    nr, nc = min(size, oh), min(size, ow)
+    rows = slice(r0 * sh, (r0 + nr - 1) * sh + dh * (kh - 1) + 1)
+    cols = slice(c0 * sw, (c0 + nc - 1) * sw + dw * (kw - 1) + 1)
+    w = r.weights[filt : filt + 1]
+    b = None if r.bias is None else r.bias[filt : filt + 1]
+    crop = C.conv2d(r.padded[:, rows, cols], w, b, stride=r.stride, dilation=r.dilation)
+    return crop, (r0, c0)
