@@ -57,9 +57,31 @@ def load_uploaded() -> None:
         S.cl_load_error = str(err)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def shipped_model(name: str) -> dict:
+    """A model the app ships (assets/models), ready the moment the app starts; shared by all
+    sessions, read-only (the page never trains it)."""
+    from core.learn import inside
+
+    b = inside.load_shipped(name)
+    facts = inside.shipped_models()[name]
+    return {"model": b.model, "pre": classify.Preprocess.from_dict(b.features or {}),
+            "class_names": b.class_names, "head": b.head, "spec": b.spec,
+            "input_shape": b.input_shape, "task": b.task,
+            "title": f"{facts['model']} shipped with the app, trained on {name} "
+                     f"(test accuracy {facts['test_accuracy']:.1%})"}  # fmt: skip
+
+
+def shipped_sources() -> dict:
+    from core.learn import inside
+
+    return {f"shipped:{k}": f"Shipped: {k}" for k in inside.shipped_models()}
+
+
 sources = {}
 if session_model() is not None:
     sources["session"] = "The model trained in this session"
+sources.update(shipped_sources())
 sources["loaded"] = "A saved model (.zip)"
 if S.get("cl_source") not in sources:
     S.cl_source = next(iter(sources))
@@ -84,6 +106,8 @@ if S.cl_source == "loaded":
             st.info("Train a model on the Train page (it appears here when it has finished), or "
                     "load one saved from this app.")  # fmt: skip
         st.stop()
+elif S.cl_source.startswith("shipped:"):
+    current = shipped_model(S.cl_source.split(":", 1)[1])
 else:
     current = session_model()
 if S.get("cl_asked") is not None and S.cl_asked["model"] is not current["model"]:

@@ -50,12 +50,41 @@ def at():
 
 
 def load(at, data, name="model.zip"):
+    if at.radio(key="cl_source").value != "loaded":
+        at.radio(key="cl_source").set_value("loaded").run()
     at.file_uploader(key="cl_bundle_upload").set_value((name, data, "application/zip")).run()
     assert not at.exception
 
 
-def test_without_a_model_it_says_what_to_do(at):
+def test_without_a_trained_model_the_shipped_ones_answer(at):
+    from core.learn import inside
+
+    shipped = inside.shipped_models()
+    assert at.radio(key="cl_source").value == f"shipped:{next(iter(shipped))}"
+    title = " ".join(c.value for c in at.caption)
+    first = next(iter(shipped.values()))
+    assert f"{first['model']} shipped with the app" in title
+    assert f"test accuracy {first['test_accuracy']:.1%}" in title
+    at.radio(key="cl_source").set_value("loaded").run()
     assert any("Train a model on the Train page" in i.value for i in at.info)
+
+
+def test_a_shipped_audio_model_classifies_a_clip_as_its_own_test_clip(at):
+    import torch
+
+    from core.data import shipped as data
+    from core.learn import inside
+
+    at.radio(key="cl_source").set_value("shipped:instruments").run()
+    ds = data.load("instruments")
+    i = int(ds.splits["test"][0])
+    at.file_uploader(key="cl_clip").set_value(("note.wav", wav(ds.x[i]), "audio/wav")).run()
+    assert not at.exception
+    bundle = inside.load_shipped("instruments")
+    ex = inside.test_examples(bundle.model, ds, "log-mel")
+    said = next(m.value for m in at.markdown if m.value.startswith("**It says:"))
+    assert said.startswith(f"**It says: {bundle.class_names[int(ex.predicted[0])]}**")
+    assert torch.is_tensor(ex.x)
 
 
 def test_a_saved_image_model_answers_about_a_picture(at):
