@@ -5,7 +5,7 @@ Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
 
 import streamlit as st
 
-from pages import _slides, _url
+from pages import _shared, _slides, _url
 from pages._registry import PAGES
 
 st.set_page_config(page_title="CNN explainer", page_icon=":material/grid_on:", layout="wide")
@@ -78,6 +78,7 @@ if st.session_state.get("presenter"):
     )
 
 _slides.follow(nav)  # a slide asked for from the sidebar or the Lecture page
+_shared.follow_page()  # a page another page's button asked for
 
 try:
     nav.run()

@@ -177,3 +177,18 @@ def _frame(a: np.ndarray):
         a = a[0]
     a = np.atleast_2d(a.reshape(a.shape[0], -1) if a.ndim > 2 else a)
     return {f"col {j}": np.round(a[:, j], 6) for j in range(a.shape[1])}
+
+
+GOTO_PAGE = "_goto_page"
+
+
+def go_to(path: str, query_params: dict | None = None) -> None:
+    """A button's on_click: open page ``path`` with ``query_params`` on the next run (app.py
+    calls :func:`follow_page` before the page runs; a callback itself may not switch pages)."""
+    st.session_state[GOTO_PAGE] = (path, dict(query_params or {}))
+
+
+def follow_page() -> None:
+    asked = st.session_state.pop(GOTO_PAGE, None)
+    if asked is not None:
+        st.switch_page(asked[0], query_params=asked[1])

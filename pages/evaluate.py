@@ -7,12 +7,13 @@ from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
 from pages._router import ensure_router
-from pages._shared import chart, init_state, presenter, table
+from pages._shared import chart, go_to, init_state, presenter, table
 
 ensure_router()
 
 S = st.session_state
 MAX_IMAGES = 24
+INSIDE_DATASETS = ("digits", "commands", "instruments")  # what Inside the network reads
 MAX_CLIPS = 6
 
 st.title("Evaluate the model")
@@ -211,6 +212,14 @@ elif len(hits):
             chart(st, tfig.clip_figure(clip, sample_rate=ds.sample_rate),
                             key=f"ev_clip_{n}")  # fmt: skip
             st.audio(clip, sample_rate=ds.sample_rate)
+
+if len(hits) and n_classes > 2 and run.info.dataset_name in INSIDE_DATASETS:
+    o1, o2 = st.columns([2, 1], vertical_alignment="bottom")
+    pick = o1.selectbox("Look inside the network at", [int(index[k]) for k in hits[:MAX_IMAGES]],
+                        format_func=lambda d: f"example {d}", key="ev_inside_pick")  # fmt: skip
+    o2.button("Open in Inside the network", icon=":material/biotech:", key="ev_inside",
+              on_click=go_to, args=("pages/inside.py", {"in_model": "session",
+                                                        "in_index": str(pick)}))  # fmt: skip
 
 # ------------------------------------------------------------------------ two classes: ROC ----
 if n_classes == 2:

@@ -80,6 +80,9 @@ def url_settings() -> list[U.Setting]:
 
 if S.get("in_model") not in models:
     S.in_model = next(iter(models))
+# a link from the Evaluate page names one test example by its place in the dataset (read
+# before the page writes its own settings into the URL)
+wanted = st.query_params.get("in_index")
 U.sync(url_settings)
 
 with controls("Choose the model and the input"):
@@ -106,6 +109,17 @@ except UserInputError as err:
     st.stop()
 model = model.cpu().eval()
 audio = ds_name != "digits"
+
+if wanted is not None and S.get("in_index_applied") != (S.in_model, wanted):
+    S.in_index_applied = (S.in_model, wanted)
+    try:
+        at = np.flatnonzero(ex.index == int(str(wanted)[:12]))
+    except ValueError:
+        at = np.zeros(0, dtype=int)
+    if len(at):
+        S.in_class, S.in_show, S.in_example = "any", "all", int(at[0])
+    else:
+        st.warning("The example this link names is not in this model's test set.")
 
 with controls("Choose the model and the input"):
     c1, c2, c3 = st.columns([2, 2, 3])

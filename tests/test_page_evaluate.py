@@ -234,3 +234,29 @@ def test_two_class_audio_task_roc_threshold_and_players(instruments_binary_run):
     at.selectbox(key="ev_pred").set_value(1).run()
     n = int(((y == 1) & (pred == 1)).sum())
     assert len(at.get("audio")) == min(n, 6)
+
+
+def test_an_example_of_a_cell_opens_inside_the_network(digits_run):
+    run = digits_run
+    ds = data.load("digits")
+    te = ds.splits["test"]
+    y, pred = ds.y[te], run.test.predictions
+    wrong = np.flatnonzero(y != pred)
+    i, j = int(y[wrong[0]]), int(pred[wrong[0]])
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.session_state["train_run"] = run
+    at.run()
+    at.switch_page("pages/evaluate.py").run()
+    at.selectbox(key="ev_true").set_value(i)
+    at.selectbox(key="ev_pred").set_value(j).run()
+    pick = at.selectbox(key="ev_inside_pick").value
+    assert pick == int(te[wrong[0]])
+    at.button(key="ev_inside").click().run()
+    assert not at.exception, at.exception
+    # the Inside page shows that very example, with the session's model
+    assert at.selectbox(key="in_model").value == "session"
+    said = " ".join(m.value for m in at.markdown)
+    assert (
+        f"True class **{ds.class_names[i]}**; the network says **{ds.class_names[j]}** (wrong)"
+        in said
+    )
