@@ -182,6 +182,29 @@ if w is not None:
     )
     chart(st, fig.filters_figure(w, presenter=presenter()), key="in_filters")
 
+deeper = I.conv_layer_names(model)[1:]
+if deeper:
+    st.subheader("What excites a deeper filter (an approximation)")
+    st.markdown(
+        "A deeper kernel mixes many channels, so it is no picture. Instead, start from a faint "
+        "noise input and change it, step by step, so that one filter's map lights up as much "
+        "as it can (gradient ascent on the input): the result is *an* input the filter "
+        "likes, one of many, found in 40 steps."
+    )
+    d1, d2 = st.columns([2, 1], vertical_alignment="bottom")
+    deep_layer = d1.selectbox("Layer", deeper, key="in_deep_layer")
+    deep_key = (S.in_model, deep_layer)
+    if d2.button("Find inputs for 8 filters", key="in_deep"):
+        with st.spinner("Climbing the gradient…"):
+            S.in_deep_result = (deep_key, np.stack([
+                I.excite(model, deep_layer, c, tuple(x.shape[1:]), steps=40) for c in range(8)
+                if c < dict(model.named_children())[deep_layer].out_channels]))  # fmt: skip
+    found = S.get("in_deep_result")
+    if found is not None and found[0] == deep_key:
+        f_deep, _ = fig.maps_figure(found[1][:, 0], n=8, presenter=presenter())
+        chart(st, f_deep, key="in_deep_maps")
+        st.caption("Input channel 0 of the input each filter (0–7) liked best; red high, blue low.")
+
 st.header("One unit's arithmetic")
 st.markdown(
     "Pick a convolution and one of its filters: the step player below redoes that layer with "

@@ -166,3 +166,24 @@ def test_a_crop_gives_the_same_sums_as_the_whole_layer(trained):
         assert crop.output.shape == (1, 5, 5)
         assert r0 <= row < r0 + 5 and c0 <= col < c0 + 5
         np.testing.assert_allclose(crop.output[0], op.result.output[4, r0 : r0 + 5, c0 : c0 + 5])
+
+
+def test_gradient_ascent_finds_an_input_that_excites_the_filter(trained):
+    model, x, _ = trained
+    layer = I.conv_layer_names(model)[-1]
+    caught = {}
+    module = dict(model.named_children())[layer]
+    hook = module.register_forward_hook(lambda _m, _i, out: caught.__setitem__("out", out))
+    try:
+        for channel in (0, 3):
+            found = torch.from_numpy(I.excite(model, layer, channel, (1, 16, 16), steps=40))
+            with torch.no_grad():
+                model(found[None])
+                excited = float(caught["out"][0, channel].mean())
+                model(x[:16])
+                typical = float(caught["out"][:, channel].mean())
+            assert excited > typical  # more than the test inputs excite it, on average
+    finally:
+        hook.remove()
+    with pytest.raises(UserInputError, match="no 99"):
+        I.excite(model, layer, 99, (1, 16, 16), steps=1)

@@ -122,3 +122,12 @@ def test_one_unit_is_stepped_with_the_learned_weights_and_checked():
     assert data["kernels"][0][0][0] == f"{float(module.weight[3, 0, 0, 0].detach()):.4g}"
     assert "they agree" in " ".join(c.value for c in at.caption)
     assert data["step"] == 2 * 5 + 2 + 1  # the chosen unit (the crop's centre) is shown first
+
+
+def test_inputs_that_excite_a_deeper_filter_are_drawn():
+    at = open_page("inside")
+    at.button(key="in_deep").click().run(timeout=300)
+    assert not at.exception
+    key, found = at.session_state["in_deep_result"]
+    assert found.shape == (8, 1, 28, 28) and key[1] == at.selectbox(key="in_deep_layer").value
+    assert any("liked best" in c.value for c in at.caption)

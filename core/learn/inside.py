@@ -373,3 +373,34 @@ def crop_operation(op: UnitOp, filt: int, row: int, col: int, *, size: int = 5):
     b = None if r.bias is None else r.bias[filt : filt + 1]
     crop = C.conv2d(r.padded[:, rows, cols], w, b, stride=r.stride, dilation=r.dilation)
     return crop, (r0, c0)
+
+
+# ------------------------------------------------------------- what excites a deep filter ----
+
+
+def excite(model: nn.Sequential, layer: str, channel: int, shape: tuple[int, ...], *,
+           steps: int = 40, lr: float = 0.1, decay: float = 0.05, seed: int = 0) -> np.ndarray:  # fmt: skip
+    """An input that excites ``channel`` of ``layer`` strongly: gradient ascent on the input
+    (from small noise) on that channel's mean activation, with an L2 penalty so it stays an
+    input-like size. An approximation: one of many inputs that would do, found in ``steps``
+    steps. ``shape`` is the model's input shape without the batch, e.g. (1, 28, 28)."""
+    module = _module(model, layer)
+    model = model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    x = (0.01 * torch.randn(1, *shape, generator=gen)).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    caught = {}
+    hook = module.register_forward_hook(lambda _m, _i, out: caught.__setitem__("out", out))
+    try:
+        for _ in range(int(steps)):
+            opt.zero_grad()
+            model(x)
+            out = caught["out"]
+            if not 0 <= channel < out.shape[1]:
+                raise UserInputError(f"{layer} has {out.shape[1]} channels; there is no {channel}.")
+            loss = -out[0, channel].mean() + decay * x.pow(2).mean()
+            loss.backward()
+            opt.step()
+    finally:
+        hook.remove()
+    return x.detach()[0].numpy()
