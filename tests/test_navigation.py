@@ -182,6 +182,7 @@ def test_a_loaded_model_stays_on_ask_your_model_after_a_visit():
                          class_names=["a", "b", "c"],
                          features=Preprocess("image", image_shape=(1, 16, 16)).to_dict())  # fmt: skip
     at = _go(_app(), "classify")
+    at.radio(key="cl_source").set_value("loaded").run()  # the shipped models come first
     at.file_uploader(key="cl_bundle_upload").set_value(("m.zip", bundle, "application/zip")).run()
     assert not at.exception, at.exception
     at.radio(key="cl_pic_source").set_value("Upload one").run()

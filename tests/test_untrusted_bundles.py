@@ -73,5 +73,7 @@ def test_crafted_bundle_is_refused_fast_with_little_memory(case):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0, f"{case}: {elapsed:.2f} s"
+    # refused before anything is built: well under a second on an idle machine; the bound
+    # only catches a refusal that builds first (minutes), not a busy machine
+    assert elapsed < 10.0, f"{case}: {elapsed:.2f} s"
     assert peak < 100 * 2**20, f"{case}: {peak / 2**20:.0f} MB"
