@@ -34,6 +34,11 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        print("fewshot: skipped (espeak-ng is not installed; Debian: apt-get install espeak-ng)")
+        return 0
     t0 = time.perf_counter()
     ds = fewshot.build(per_class=a.per_class, seed=a.seed)
     n = {k: len(v) for k, v in ds.splits.items()}
