@@ -13,7 +13,7 @@ ensure_router()
 
 S = st.session_state
 MAX_IMAGES = 24
-INSIDE_DATASETS = ("digits", "commands", "instruments")  # what Inside the network reads
+INSIDE_DATASETS = ("digits", "commands", "instruments", "gm_instruments")  # Inside reads these
 MAX_CLIPS = 6
 
 st.title("Evaluate the model")

@@ -24,7 +24,8 @@ st.markdown(
 )
 
 TITLES = {"digits": "Handwritten digits", "commands": "Spoken commands",
-          "instruments": "Instrument timbres"}  # fmt: skip
+          "instruments": "Instrument timbres",
+          "gm_instruments": "General MIDI instruments"}  # fmt: skip
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

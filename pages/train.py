@@ -26,6 +26,7 @@ DATASETS = {
     "digits": "Handwritten digits (MNIST subset)",
     "commands": "Spoken commands (Italian intents)",
     "instruments": "Instrument timbres (synthesised)",
+    "gm_instruments": "General MIDI instruments (30, sampled)",
 }
 DESCRIPTIONS = {
     "digits": "5,000 handwritten digits from MNIST, 500 of each digit, 28×28 grey pixels. "
@@ -38,6 +39,12 @@ DESCRIPTIONS = {
     "(flute), a square wave (clarinet), a sawtooth (brass), a plucked string, an FM bell and "
     "a drum, at random pitches and loudness with background noise. Only the timbre tells "
     "them apart: the pitch range is the same for every class.",
+    "gm_instruments": "720 one-second notes of 30 instruments (piano, organs, guitars, basses, "
+    "violin, cello, harp, brass, saxophone, oboe, clarinet, flutes, mallets, banjo, ...), "
+    "played from the samples of a General MIDI SoundFont at 12 pitches each, soft and loud, "
+    "short and long. The test notes are at pitches the network never hears that instrument "
+    "play in training: it must recognise the timbre, not the note. The network sees a log-mel "
+    "spectrogram of each clip.",
 }
 PRESETS = [p for p in ("digits_cnn", "speech_cnn", "timbre_cnn", "lenet5", "spectrogram_cnn",
                        "tiny_resnet", "m5", "pyramid_cnn") if p in zoo.PRESETS]  # fmt: skip
@@ -45,7 +52,7 @@ DEFAULT_PRESET = dict(trainer.DEFAULT_MODELS)
 USER = "user"  # the dataset made on the "Your own classes" page (this session only)
 OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SHORT = {"digits": "handwritten digits", "commands": "spoken commands",
-         "instruments": "instrument timbres"}  # fmt: skip
+         "instruments": "instrument timbres", "gm_instruments": "General MIDI instruments"}  # fmt: skip
 SCHEDULERS = {"none": "none (constant rate)", "step": "StepLR (divide every few epochs)",
               "onecycle": "OneCycle (warm up, then anneal)",
               "plateau": "ReduceLROnPlateau (when validation stalls)"}  # fmt: skip
@@ -504,7 +511,7 @@ st.markdown(
 cm1, cm2, cm3, _ = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
 cm1.radio("Pretrained backbone", ["frozen", "fine-tuned"], key="tr_cmp_mode", horizontal=True,
           help="Fine-tuning trains 4.7 million weights: slow without a GPU.")  # fmt: skip
-cm2.number_input("Epochs", 1, 100, 10, key="tr_cmp_epochs")
+cm2.number_input("Epochs for both", 1, 100, 10, key="tr_cmp_epochs")
 cm3.selectbox("Training examples", ["all", 8, 16, 32], key="tr_cmp_per_class",
               format_func=lambda v: "all" if v == "all" else f"{v} per class")  # fmt: skip
 if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=busy,

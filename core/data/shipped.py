@@ -1,4 +1,4 @@
-"""Datasets that work offline, held in memory: handwritten digits, spoken commands, instruments.
+"""Datasets that work offline, held in memory: digits, spoken commands, instruments.
 
 Each loader returns a :class:`Dataset` record: the examples as one numpy array, the labels, the
 class names, and a deterministic train / validation / test split (stratified by class):
@@ -7,6 +7,11 @@ class names, and a deterministic train / validation / test split (stratified by 
   x (5000, 1, 28, 28) float32 in [0, 1].
 - ``load_commands()``: 960 Italian voice commands (8 intents, 5 phrasings each, synthetic
   voices) shipped in ``assets/commands``; x (960, 32000) float32 waveforms, 2 s at 16 kHz.
+- ``load_gm_instruments()``: 720 one-second notes of 30 General MIDI instruments (piano,
+  organs, guitars, basses, strings, brass, reeds, pipes, mallets, ...) rendered with
+  FluidSynth from the Fluid R3 SoundFont, shipped in ``assets/gm_instruments``;
+  x (720, 16000) float32, 1 s at 16 kHz; the split is the one fixed in its ``index.csv``
+  (the test notes are at pitches the training set never plays on that instrument).
 - ``synth_instruments(seed=...)``: 6 instrument timbres synthesised on the spot (sine/flute,
   square/clarinet, sawtooth/brass, Karplus-Strong plucked string, FM bell, noise-burst drum)
   with random pitch, loudness, length, onset and noise; x (N, 16000) float32, 1 s at 16 kHz.
@@ -28,7 +33,7 @@ import numpy as np
 from core.errors import UserInputError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-DATASETS = ("digits", "commands", "instruments")
+DATASETS = ("digits", "commands", "instruments", "gm_instruments")
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)  # train, validation, test
 SPLIT_SEED = 1234
 
@@ -198,6 +203,62 @@ def load_commands(*, folder: Path | None = None, seconds: float = 2.0) -> Datase
     )
 
 
+# ------------------------------------------------------------- General MIDI instruments ----
+
+SPLITS = ("train", "val", "test")
+
+
+def load_gm_instruments(*, folder: Path | None = None) -> Dataset:
+    """Notes of 30 General MIDI instruments rendered with FluidSynth; x (720, 16000) float32.
+
+    Each clip is one note, exactly 1.0 s at 16 kHz (the note starts 0-80 ms in), cut from the
+    instrument's OGG file where ``index.csv`` says. The classes are the instruments in the
+    order of the index; the split is the index's own ``split`` column (made once by
+    ``scripts/render_instruments.py``: per instrument 16 train, 4 validation and 4 test notes,
+    the test and validation notes at pitches held out of training).
+
+    Returns
+    -------
+    Dataset with x (N, 16000) float32 in [-1, 1], y (N,) int64, sample_rate 16000 and
+    ``info`` per note: program (General MIDI, 0-127), pitch (MIDI note number), velocity
+    (1-127) and duration_s (how long the key was held).
+    """
+    import soundfile as sf
+
+    folder = folder or ASSETS / "gm_instruments"
+    with open(folder / "index.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    sr = 16_000
+    tracks: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(r["file"] for r in rows):
+        audio, sr_file = sf.read(folder / name, dtype="float32")
+        if sr_file != sr or audio.ndim != 1:
+            raise ValueError(f"{name}: expected mono 16 kHz audio")
+        tracks[name] = audio
+    notes = [tracks[r["file"]][int(r["start"]) : int(r["start"]) + int(r["length"])] for r in rows]
+    x = np.stack([fit_length(note, sr) for note in notes])  # (N, T)
+    class_names = tuple(dict.fromkeys(r["instrument"] for r in rows))
+    y = np.array([class_names.index(r["instrument"]) for r in rows], dtype=np.int64)
+    split = np.array([r["split"] for r in rows])
+    if not set(split) <= set(SPLITS):
+        raise ValueError(f"index.csv: unknown split {sorted(set(split) - set(SPLITS))}")
+    info = [
+        {"program": int(r["program"]), "pitch": int(r["pitch"]),
+         "velocity": int(r["velocity"]), "duration_s": float(r["duration"])}
+        for r in rows
+    ]  # fmt: skip
+    return Dataset(
+        name="gm_instruments",
+        kind="audio",
+        x=x,
+        y=y,
+        class_names=class_names,
+        splits={s: np.flatnonzero(split == s).astype(np.int64) for s in SPLITS},
+        sample_rate=sr,
+        info=info,
+    )
+
+
 # ------------------------------------------------------------------- instrument timbres ----
 
 
@@ -315,11 +376,14 @@ def synth_instruments(
 
 
 def load(name: str, *, seed: int = 0) -> Dataset:
-    """Load a dataset by name: "digits", "commands" or "instruments" (synthesised with seed)."""
+    """Load a dataset by name: "digits", "commands", "instruments" (synthesised with seed) or
+    "gm_instruments"."""
     if name == "digits":
         return load_digits()
     if name == "commands":
         return load_commands()
+    if name == "gm_instruments":
+        return load_gm_instruments()
     if name == "instruments":
         return synth_instruments(seed=seed)
     raise UserInputError(f"Unknown dataset {name!r}: choose one of {', '.join(DATASETS)}.")

@@ -502,6 +502,10 @@ def input_choices() -> dict[str, InputChoice]:
     digits = data.load_digits()
     with open(data.ASSETS / "commands" / "index.csv", newline="") as f:
         intents = tuple(dict.fromkeys(r["intent"] for r in csv.DictReader(f)))
+    with open(data.ASSETS / "gm_instruments" / "index.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    gm_names = tuple(dict.fromkeys(r["instrument"] for r in rows))
+    gm_n = int(rows[0]["length"])  # every note is as long: 1 s at 16 kHz
     commands_n = int(round(_default(data.load_commands, "seconds") * 16_000))  # 16 kHz files
     instr_n = int(
         round(
@@ -520,6 +524,10 @@ def input_choices() -> dict[str, InputChoice]:
                     "instruments", "log-mel", log_mel_shape(instr_n), data.INSTRUMENTS),
         InputChoice("instruments_waveform", "Instrument timbres: raw waveform (1-D)",
                     "instruments", "waveform", (1, instr_n), data.INSTRUMENTS),
+        InputChoice("gm_instruments_logmel", "General MIDI instruments: log-mel spectrogram",
+                    "gm_instruments", "log-mel", log_mel_shape(gm_n), gm_names),
+        InputChoice("gm_instruments_waveform", "General MIDI instruments: raw waveform (1-D)",
+                    "gm_instruments", "waveform", (1, gm_n), gm_names),
     ]  # fmt: skip
     return {c.key: c for c in out}
 
