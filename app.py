@@ -18,7 +18,7 @@ for page in PAGES:
         st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path)
     )
 
-nav = st.navigation(sections)
+nav = st.navigation(sections, expanded=True)  # every page in view, no "View more"
 
 # A URL this session did not write (a link opened, a reload, another page entered) is read;
 # presenter mode travels in it like a page's settings (pages/_url.py).

@@ -16,7 +16,7 @@ def go(page, title):
 def test_draw_a_one_and_ask_the_digit_model(served_app, page):
     page.goto(f"{served_app}/train")
     wait_for_app(page)
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("2")
     epochs.press("Enter")
     wait_for_app(page)

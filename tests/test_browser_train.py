@@ -48,7 +48,7 @@ def test_train_to_the_end_then_evaluate(served_app, page):
     expect(main).to_contain_text("5,000 handwritten digits")
 
     _settle_after(page, page.get_by_text("Only two classes").click)
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
 
     def set_epochs():
         epochs.fill("2")

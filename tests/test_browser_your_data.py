@@ -63,7 +63,7 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
     # move within the app (a new URL would start a new session, without the classes)
     go(page, "Train")
     choose(page, "Dataset", "Your data")
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("6")
     epochs.press("Enter")
     wait_for_app(page)
