@@ -15,6 +15,7 @@ TORCH_PAGES = {
     "pages/train.py",
     "pages/evaluate.py",
     "pages/classify.py",
+    "pages/inside.py",
 }  # they train or run models
 TORCH_FREE = ["app.py", *(p.path for p in PAGES if p.path not in TORCH_PAGES)]
 
