@@ -212,20 +212,23 @@ _component = st.components.v2.component(
 )
 
 
-def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700) -> None:
-    """Draw the browser-side step player for ``frames`` (core.explain.frames.step_frames).
-
-    The step starts at ``st.session_state[f"{prefix}_step"]`` (1-based; a link sets it).
-    """
+def player_data(prefix: str, frames: dict, *, ms_per_step: int) -> dict:
+    """What a browser step player is sent: ``frames`` with the step to start at (from
+    ``st.session_state[f"{prefix}_step"]``, 1-based; a link sets it), the play speed,
+    presenter mode and a signature that tells the player when the frames changed."""
     key = f"{prefix}_step"
     n = len(frames["steps"])
     start = st.session_state.get(key, 1)
     start = min(max(int(start) if isinstance(start, int) else 1, 1), n)
     st.session_state[key] = start
     signature = str(hash(json.dumps(frames, sort_keys=True)))
-    data = {**frames, "prefix": prefix, "step": start, "ms": ms_per_step,
+    return {**frames, "prefix": prefix, "step": start, "ms": ms_per_step,
             "presenter": presenter(), "signature": signature}  # fmt: skip
-    _component(data=data, key=f"{prefix}_instant")
+
+
+def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700) -> None:
+    """Draw the browser-side step player for ``frames`` (core.explain.frames.step_frames)."""
+    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=f"{prefix}_instant")
 
 
 def export_buttons(prefix: str, frames: dict, *, name: str) -> None:

@@ -6,12 +6,10 @@ The step is kept in the page's URL (``?<prefix>_step=N``) as it moves."""
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from pages._instant import CSS as STEPPER_CSS
-from pages._shared import presenter
+from pages._instant import player_data
 
 CSS = (
     STEPPER_CSS
@@ -173,16 +171,5 @@ _component = st.components.v2.component(
 
 
 def scatter_stepper(prefix: str, frames: dict, *, ms_per_step: int = 900) -> None:
-    """Draw the browser-side player for ``frames`` (core.explain.transposed.step_frames).
-
-    The step starts at ``st.session_state[f"{prefix}_step"]`` (1-based; a link sets it).
-    """
-    key = f"{prefix}_step"
-    n = len(frames["steps"])
-    start = st.session_state.get(key, 1)
-    start = min(max(int(start) if isinstance(start, int) else 1, 1), n)
-    st.session_state[key] = start
-    signature = str(hash(json.dumps(frames, sort_keys=True)))
-    data = {**frames, "prefix": prefix, "step": start, "ms": ms_per_step,
-            "presenter": presenter(), "signature": signature}  # fmt: skip
-    _component(data=data, key=f"{prefix}_scatter")
+    """Draw the browser-side player for ``frames`` (core.explain.transposed.step_frames)."""
+    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=f"{prefix}_scatter")
