@@ -12,6 +12,7 @@ from core.learn import runs, zoo
 from core.learn import task as tasks
 from core.learn import train as trainer
 from core.learn.build import to_pytorch_code
+from pages import _url
 from pages._router import ensure_router
 from pages._shared import chart, init_state, presenter
 
@@ -155,7 +156,37 @@ if S.tr_dataset in trainer.DEFAULT_RECIPES:
 if "train_owner" not in S:
     S.train_owner = uuid.uuid4().hex  # this browser session, for the one-run-per-session rule
 
+
+def session_alive_check():
+    """A check that this browser session is still connected (None outside a served app)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
 run = S.get("train_run")
+# The run's id travels in the link: a reload, or the same student in another tab, finds it.
+_asked = st.query_params.get("run")
+if _asked and (run is None or (run.id != _asked and not run.active)):
+    _found = runs.find(_asked)
+    if _found is None:
+        st.info(
+            "The run named in this link is no longer on the server (it ended a while ago "
+            "and its page was closed, or the server restarted). Train again below.",
+            icon=":material/link_off:",
+        )
+        del st.query_params["run"]
+    else:
+        runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
+        S.train_run = run = _found
+if run is not None and st.query_params.get("run") != run.id:
+    st.query_params["run"] = run.id
+    S[_url.LAST] = st.query_params.to_dict()  # written by this page, not a link opened
 busy = run is not None and run.active
 
 st.title("Train a CNN")
@@ -365,18 +396,6 @@ except UserInputError as err:
 
 
 # ------------------------------------------------------------------------ train/stop ----
-def session_alive_check():
-    """A check that this browser session is still connected (None outside a served app)."""
-    from streamlit.runtime import Runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if ctx is None or not Runtime.exists():
-        return None
-    runtime, session_id = Runtime.instance(), ctx.session_id
-    return lambda: runtime.is_active_session(session_id)
-
-
 def start() -> str | None:
     """Hand this page's plan to the server's queue; return why not, or None."""
     if problems or plan is None or device is None:

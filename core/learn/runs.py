@@ -31,6 +31,8 @@ from __future__ import annotations
 import collections
 import math
 import os
+import re
+import secrets
 import threading
 import time
 import traceback
@@ -144,6 +146,9 @@ class Run:
         self._job = job
         self.task = task
         self.info = info
+        self.id = secrets.token_urlsafe(9)  # 12 URL-safe characters; a page's link names it
+        self._owner: str | None = None
+        self.backend = "thread"  # where the job trains: "thread" or "process" (core.learn.pool)
         self.orphaned = False  # stopped because its browser session closed
         self.traceback: str | None = None  # of an unexpected error, for the server's log
         self.stop_event = threading.Event()
@@ -207,6 +212,31 @@ class Run:
             return Outcome(model=model, test=test, reason=result.reason, message=result.message)
 
         return cls(job, task=task, info=info)
+
+    @classmethod
+    def for_job(
+        cls, job, *, backend: str | None = None, task=None, info: RunInfo | None = None
+    ) -> Run:
+        """A run of a core.learn.pool.TrainJob: trained in a worker process of the server's
+        pool (``backend="process"``) or in this process (``"thread"``); ``None`` reads the
+        ``CNN_RUNS`` setting. Either way the same seed gives the same curves and weights."""
+        from core.learn import pool
+
+        backend = backend or pool.backend_setting()
+        if backend not in ("process", "thread"):
+            raise UserInputError(f"Unknown place to train: {backend!r}.")
+
+        def run_it(run: Run) -> Outcome:
+            if backend == "process":
+                execute = pool.get_pool(run._queue.max_running if run._queue else None).run_job
+            else:
+                execute = pool.run_job_here
+            model, test, reason, message = execute(job, on_event=run.record, stop=run.stop_event)
+            return Outcome(model=model, test=test, reason=reason, message=message)
+
+        run = cls(run_it, task=task, info=info)
+        run.backend = backend
+        return run
 
     # ------------------------------------------------------------------- the thread side ----
 
@@ -281,7 +311,7 @@ class Run:
             message = str(err)
         except Exception as err:  # noqa: BLE001 - shown to the user instead of a traceback
             message = f"Training failed: {type(err).__name__}: {err}"
-            self.traceback = traceback.format_exc()
+            self.traceback = getattr(err, "worker_traceback", None) or traceback.format_exc()
         with self._lock:
             self.outcome = outcome
             if outcome is not None:
@@ -423,6 +453,7 @@ class RunQueue:
                 self._owners[owner] = run
             run._queue = self
             run._alive = alive
+            run._owner = owner
             self._waiting.append(run)
             to_start = self._fill()
         for r in to_start:
@@ -436,15 +467,23 @@ class RunQueue:
             if run.status == QUEUED and not run.owner_alive():
                 run._abandon()
             if run.status != QUEUED:
+                self._forget(run)
                 continue
             self._running.append(run)
             started.append(run)
         return started
 
+    def _forget(self, run: Run) -> None:
+        """An ended run no longer holds its owner's place (lock held by the caller): the queue
+        keeps no finished run, so a morning of runs does not pile up in the server."""
+        if run._owner is not None and self._owners.get(run._owner) is run:
+            del self._owners[run._owner]
+
     def _finished(self, run: Run) -> None:
         with self._lock:
             if run in self._running:
                 self._running.remove(run)
+            self._forget(run)
             to_start = self._fill()
         for r in to_start:
             r._start_thread()
@@ -453,6 +492,7 @@ class RunQueue:
         with self._lock:
             if run in self._waiting:
                 self._waiting.remove(run)
+            self._forget(run)
 
     def position(self, run: Run) -> int | None:
         """1-based place of ``run`` among the waiting runs, or None if it is not waiting."""
@@ -461,6 +501,22 @@ class RunQueue:
                 if r is run:
                     return i
         return None
+
+    def adopt(self, run: Run, *, owner: str | None, alive: Callable[[], bool] | None) -> None:
+        """Hand ``run`` to a new browser session (a reload, or the same student in another
+        tab): its owner check follows the new session from now on."""
+        with self._lock:
+            if run._owner is not None and self._owners.get(run._owner) is run:
+                del self._owners[run._owner]
+            run._owner, run._alive, run._gone_since = owner, alive, None
+            if owner is not None and run.active:
+                self._owners[owner] = run
+
+    @property
+    def n_owners(self) -> int:
+        """Sessions holding a place (each with one waiting or training run)."""
+        with self._lock:
+            return len(self._owners)
 
     @property
     def n_running(self) -> int:
@@ -510,19 +566,19 @@ def start_training(
     owner: str | None = None,
     alive: Callable[[], bool] | None = None,
     queue: RunQueue | None = None,
+    backend: str | None = None,
 ) -> Run:
-    """Build the model of a checked core.learn.task.Plan and hand its run to the queue.
+    """Hand the run of a checked core.learn.task.Plan to the queue.
 
-    The recipe's seed seeds the starting weights (the same seed, the same model). Returns the
-    run, queued or training; UserInputError when ``owner`` already has an active run.
+    The recipe's seed seeds the starting weights (the same seed, the same model). The model is
+    built and trained in a worker process (``backend="process"``, the default, see
+    core.learn.pool) or in a thread of this process (``"thread"``); ``None`` reads
+    ``CNN_RUNS``. Returns the run, queued or training; UserInputError when ``owner`` already
+    has an active run.
     """
-    import torch
-
-    from core.learn.build import build_model
+    from core.learn.pool import TrainJob
 
     task, split = plan.task, plan.split
-    torch.manual_seed(task.recipe.seed)
-    model = build_model(plan.spec, task.input_shape, logits=True)
     info = RunInfo(
         dataset_name=task.dataset,
         model_name=plan.model_name,
@@ -533,10 +589,55 @@ def start_training(
         y_test=split.y_test.numpy(),
         dataset=dataset,
     )
-    run = Run.for_training(model, split.data, task.recipe, device, x_test=split.x_test,
-                           y_test=split.y_test, task=task, info=info)  # fmt: skip
+    job = TrainJob(spec=list(plan.spec), input_shape=tuple(task.input_shape), data=split.data,
+                   recipe=task.recipe, device=str(device), x_test=split.x_test,
+                   y_test=split.y_test)  # fmt: skip
+    run = Run.for_job(job, backend=backend, task=task, info=info)
     (queue or get_queue()).submit(run, owner=owner, alive=alive)
+    register(run)
     return run
+
+
+# ------------------------------------------------------------- finding a run by its id ----
+
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
+MAX_REGISTERED = 512  # ended runs beyond this many are forgotten, oldest first
+_RUNS: dict[str, Run] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def _sweep() -> None:
+    """Forget ended runs whose session has been gone for the grace period (lock held)."""
+    for run_id, run in list(_RUNS.items()):
+        if not run.active and not run.owner_alive():
+            del _RUNS[run_id]
+    ended = [i for i, r in _RUNS.items() if not r.active]
+    for run_id in ended[: max(0, len(_RUNS) - MAX_REGISTERED)]:
+        del _RUNS[run_id]
+
+
+def register(run: Run) -> None:
+    """Let :func:`find` find ``run`` by its id until it has ended and its session has gone."""
+    with _RUNS_LOCK:
+        _sweep()
+        _RUNS[run.id] = run
+
+
+def find(run_id) -> Run | None:
+    """The registered run with this id (a page's link carries it), or None.
+
+    Anything that is not a run id (a hostile query string) is simply not found.
+    """
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        return None
+    with _RUNS_LOCK:
+        _sweep()
+        return _RUNS.get(run_id)
+
+
+def n_registered() -> int:
+    with _RUNS_LOCK:
+        return len(_RUNS)
 
 
 def threads_per_run(max_running: int, cores: int | None = None) -> int:

@@ -1,0 +1,372 @@
+"""Training in worker processes, so that the web server's interpreter only relays numbers.
+
+Every student's page is served by one Python interpreter. A run trained in one of its threads
+takes turns with every page (and every other run) on that interpreter's lock; a run trained in
+a worker process does not. :class:`ProcessPool` keeps up to ``size`` worker processes, started
+with ``spawn`` (safe with CUDA) and reused from run to run (torch is imported once per worker,
+not once per run). One run trains in one worker at a time, so a run's random numbers (dropout,
+augmentation, the shuffling of batches) are its own: the same seed gives the same curves
+whether or not other runs train beside it, and the same as in the server's own process.
+
+What crosses between the processes is small: the job (the model's layer spec and the tensors
+to train on, copied as plain pickled bytes), then the trainer's events (per-batch
+events bundled a few times a second, one per epoch, one at the end), then the best weights and
+the test evaluation. A stop request reaches the worker through a shared flag and ends the run
+before its next batch. A worker that dies (killed, out of memory) ends its run as failed with a
+sentence, and is replaced.
+
+Example::
+
+    pool = ProcessPool(size=2)
+    outcome = pool.run_job(job, on_event=print, stop=threading.Event())
+    pool.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import pickle
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import UserInputError
+
+BUNDLE_SECONDS = 0.2  # per-batch events are sent in bundles at most this often
+POLL_SECONDS = 0.1  # how often the relaying thread looks at the stop flag and the worker
+WORKER_DIED = (
+    "The process training this run ended unexpectedly (it was killed, or the machine ran "
+    "out of memory), so the run failed and nothing was kept. Try again, perhaps with a "
+    "smaller model or batch."
+)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything a worker needs to build a model and train it (all picklable).
+
+    Attributes
+    ----------
+    spec : the layer spec (core.explain.summary), built with core.learn.build.build_model
+    input_shape : (C, H, W) or (C, L) of one example
+    data : core.learn.train.TrainData
+    recipe : core.learn.train.Recipe; its seed seeds the starting weights too
+    device : "cpu", "cuda", "cuda:1", "mps"
+    x_test, y_test : Tensor (M, ...), Tensor (M,) int64; optional
+    """
+
+    spec: list
+    input_shape: tuple
+    data: object
+    recipe: object
+    device: str
+    x_test: object = None
+    y_test: object = None
+
+
+def build_seeded(spec, input_shape, seed: int):
+    """The model a run starts from: seeded with the recipe's seed, so the same seed, the same
+    starting weights (in the server's process and in a worker alike)."""
+    import torch
+
+    from core.learn.build import build_model
+
+    torch.manual_seed(seed)
+    return build_model(spec, input_shape, logits=True)
+
+
+def run_job_here(job: TrainJob, *, on_event: Callable, stop) -> tuple:
+    """Build, train and evaluate ``job`` in this process.
+
+    Returns ``(model, test, reason, message)``: the trained model (best weights), the test
+    core.learn.train.EvalResult or None, and the trainer's reason and sentence.
+    """
+    from core.learn.train import evaluate, train
+
+    model = build_seeded(job.spec, job.input_shape, job.recipe.seed)
+    result = train(model, job.data, job.recipe, job.device, on_event=on_event, stop=stop)
+    test = None
+    if job.x_test is not None and job.y_test is not None and len(job.x_test):
+        test = evaluate(model, job.x_test, job.y_test, job.device)
+    return model, test, result.reason, result.message
+
+
+# ------------------------------------------------------------------------ the worker ----
+
+
+def _send(conn, obj) -> None:
+    """Send ``obj`` as plain pickled bytes: tensors are copied, never moved into shared memory
+    (torch's own reduction would move the sender's storage in place, under any NumPy view of
+    it), and no file descriptors travel."""
+    conn.send_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(conn):
+    return pickle.loads(conn.recv_bytes())  # noqa: S301 - from our own worker or server
+
+
+class _Relay:
+    """The worker's side of the events: per-batch events bundled, the others sent at once."""
+
+    def __init__(self, conn) -> None:
+        from core.learn.train import BatchEvent
+
+        self._conn, self._batch_type = conn, BatchEvent
+        self._bundle: list = []
+        self._last = time.monotonic()
+
+    def __call__(self, event) -> None:
+        self._bundle.append(event)
+        if not isinstance(event, self._batch_type) or (
+            time.monotonic() - self._last >= BUNDLE_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._bundle:
+            _send(self._conn, ("events", list(self._bundle)))
+            self._bundle.clear()
+        self._last = time.monotonic()
+
+
+def _worker_main(conn, stop, threads: int) -> None:
+    """A worker's life: wait for a job, train it, send events and the result, repeat."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    if torch.cuda.is_available():  # pay CUDA's start-up once per worker, not once per run
+        with contextlib.suppress(Exception):
+            torch.zeros(1, device="cuda")
+    _send(conn, ("ready", os.getpid()))
+    while True:
+        try:
+            job = _recv(conn)
+        except (EOFError, OSError):
+            return  # the server has gone
+        if job is None:
+            return
+        relay = _Relay(conn)
+        try:
+            model, test, reason, message = run_job_here(job, on_event=relay, stop=stop)
+            relay.flush()
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            _send(conn, ("done", state, test, reason, message))
+        except UserInputError as err:
+            relay.flush()
+            _send(conn, ("input_error", str(err)))
+        except Exception as err:  # noqa: BLE001 - reported to the run, the worker lives on
+            relay.flush()
+            _send(conn, ("error", f"Training failed: {type(err).__name__}: {err}",
+                       traceback.format_exc()))  # fmt: skip
+        del job, relay
+
+
+class _Worker:
+    """One worker process, its end of the pipe and its stop flag."""
+
+    def __init__(self, ctx, threads: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.stop = ctx.Event()
+        self.proc = ctx.Process(
+            target=_worker_main, args=(child, self.stop, threads), name="training-worker",
+            daemon=True,
+        )  # fmt: skip
+        self.proc.start()
+        child.close()
+        self.pid = self.proc.pid
+        self.ready = False
+        self._ready_lock = threading.Lock()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until the worker has imported torch and said so."""
+        with self._ready_lock:  # the warming thread and a run may both wait
+            if self.ready:
+                return
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.conn.poll(POLL_SECONDS):
+                    msg = _recv(self.conn)  # EOFError when it died while starting
+                    if msg[0] == "ready":
+                        self.ready = True
+                        return
+                elif not self.proc.is_alive():
+                    raise EOFError
+            raise EOFError
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            _send(self.conn, None)
+        self.proc.join(timeout=2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=2)
+        self.conn.close()
+
+
+class ProcessPool:
+    """Up to ``size`` reusable worker processes that train one run each at a time.
+
+    Parameters
+    ----------
+    size : the most workers alive at once (the run queue starts no more runs than this)
+    threads : torch CPU threads per worker (default: the cores shared out among ``size``)
+    warm : workers started at once, in the background, so the first run does not wait for
+        torch to be imported
+    """
+
+    def __init__(self, size: int, *, threads: int | None = None, warm: int = 0) -> None:
+        if size < 1:
+            raise UserInputError("A training pool needs at least one worker.")
+        self.size = int(size)
+        cores = os.cpu_count() or 1
+        self.threads = int(threads) if threads else max(1, cores // self.size)
+        self._ctx = mp.get_context("spawn")
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self.replaced = 0  # workers that died and were replaced
+        self._closed = False
+        if warm:
+            threading.Thread(target=self._warm, args=(min(warm, self.size),), daemon=True,
+                             name="training-pool-warm").start()  # fmt: skip
+
+    def _warm(self, n: int) -> None:
+        for _ in range(n):
+            with self._lock:
+                if self._closed or len(self._idle) + len(self._busy) >= self.size:
+                    return
+                w = _Worker(self._ctx, self.threads)
+                self._idle.append(w)
+            with contextlib.suppress(EOFError):
+                w.wait_ready()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (idle and busy)."""
+        with self._lock:
+            return [w.pid for w in [*self._idle, *self._busy] if w.alive]
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise UserInputError("The training pool has been shut down.")
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive:
+                    self._busy.add(w)
+                    return w
+                w.close()
+            w = _Worker(self._ctx, self.threads)
+            self._busy.add(w)
+            return w
+
+    def _give_back(self, w: _Worker, *, healthy: bool) -> None:
+        with self._lock:
+            self._busy.discard(w)
+            if healthy and w.alive and not self._closed:
+                self._idle.append(w)
+                return
+        w.close()
+        if not healthy:
+            with self._lock:
+                self.replaced += 1
+            if not self._closed:  # keep one warm worker in its place
+                threading.Thread(target=self._warm, args=(1,), daemon=True).start()
+
+    def run_job(self, job: TrainJob, *, on_event: Callable, stop) -> tuple:
+        """Train ``job`` in a worker; call ``on_event`` here with each of its events.
+
+        Parameters
+        ----------
+        on_event : called (in this thread) with each core.learn.train event, in order
+        stop : threading.Event; once set, the worker ends the run before its next batch
+
+        Returns
+        -------
+        ``(model, test, reason, message)`` as :func:`run_job_here` returns them, the model
+        rebuilt here with the worker's best weights, on ``job.device``.
+
+        Raises
+        ------
+        UserInputError
+            The job's own sentence (a bad setting found while training), or that the worker
+            died.
+        RuntimeError
+            An unexpected error in the worker, with its message (its traceback in ``.worker_traceback``).
+        """
+        w = self._take()
+        healthy = False
+        try:
+            w.wait_ready()
+            w.stop.clear()
+            _send(w.conn, job)
+            sent_stop = False
+            while True:
+                if stop.is_set() and not sent_stop:
+                    w.stop.set()
+                    sent_stop = True
+                if not w.conn.poll(POLL_SECONDS):
+                    if not w.alive:
+                        raise EOFError
+                    continue
+                msg = _recv(w.conn)
+                kind = msg[0]
+                if kind == "events":
+                    for event in msg[1]:
+                        on_event(event)
+                elif kind == "done":
+                    healthy = True
+                    _, state, test, reason, message = msg
+                    model = build_seeded(job.spec, job.input_shape, job.recipe.seed)
+                    model.load_state_dict(state)
+                    return model.to(job.device), test, reason, message
+                elif kind == "input_error":
+                    healthy = True
+                    raise UserInputError(msg[1])
+                elif kind == "error":
+                    healthy = True
+                    err = RuntimeError(msg[1])
+                    err.worker_traceback = msg[2]
+                    raise err
+        except (EOFError, OSError, BrokenPipeError) as err:
+            raise UserInputError(WORKER_DIED) from err
+        finally:
+            self._give_back(w, healthy=healthy)
+
+    def close(self) -> None:
+        """Stop every worker (busy ones are killed)."""
+        with self._lock:
+            self._closed = True
+            workers = [*self._idle, *self._busy]
+            self._idle.clear()
+        for w in workers:
+            w.close()
+
+
+def backend_setting() -> str:
+    """Where runs train: env var ``CNN_RUNS`` ("process", the default, or "thread")."""
+    value = os.environ.get("CNN_RUNS", "").strip().lower()
+    return "thread" if value in ("thread", "threads", "inline") else "process"
+
+
+_POOL: ProcessPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_pool(size: int | None = None) -> ProcessPool:
+    """The server's pool, sized to the run queue's cap (one worker started ahead)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from core.learn.runs import max_runs_setting
+
+            _POOL = ProcessPool(size or max_runs_setting(), warm=1)
+        return _POOL
