@@ -30,6 +30,7 @@ if S[_url.EXTERNAL] and "presenter" in st.query_params:
     except ValueError:
         S.presenter = False
 S[_url.SYNCED] = False
+S[_url.PAGE_EXTRA] = {}
 
 DEVICE_LABELS = {"auto": "Auto: CUDA, then MPS, then CPU", "cpu": "CPU", "cuda": "CUDA GPU",
                  "mps": "Apple GPU (MPS)"}  # fmt: skip

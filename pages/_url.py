@@ -30,6 +30,7 @@ LAST = "_url_last"  # the query string this session wrote last, as a dict
 EXTERNAL = "_url_external"  # set by app.py each run: the URL did not come from this session
 SYNCED = "_url_synced"  # set by sync to the settings this run's page keeps in the URL
 CARRY = "_url_carry"  # parameters of the app rather than the page (the lecture being given)
+PAGE_EXTRA = "_url_page_extra"  # what the page on screen adds to its link this run (a run id)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def write_url(settings: list[Setting]) -> None:
         value = s.get() if s.get is not None else st.session_state.get(s.key, s.default)
         if value is not None and value != s.default:
             params[s.key] = s.write(value)
+    params.update(st.session_state.get(PAGE_EXTRA) or {})
     params.update(st.session_state.get(CARRY) or {})
     if st.session_state.get("presenter"):
         params["presenter"] = "1"

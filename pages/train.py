@@ -8,7 +8,7 @@ from core.data import shipped as data
 from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures import training as tfig
-from core.learn import runs, zoo
+from core.learn import pool, runs, zoo
 from core.learn import task as tasks
 from core.learn import train as trainer
 from core.learn.build import to_pytorch_code
@@ -169,6 +169,9 @@ def session_alive_check():
     return lambda: runtime.is_active_session(session_id)
 
 
+if pool.backend_setting() == "process":
+    pool.get_pool()  # a worker starts importing torch now, before the first Train press
+
 run = S.get("train_run")
 # The run's id travels in the link: a reload, or the same student in another tab, finds it.
 _asked = st.query_params.get("run")
@@ -180,13 +183,11 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             "and its page was closed, or the server restarted). Train again below.",
             icon=":material/link_off:",
         )
-        del st.query_params["run"]
     else:
         runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
         S.train_run = run = _found
-if run is not None and st.query_params.get("run") != run.id:
-    st.query_params["run"] = run.id
-    S[_url.LAST] = st.query_params.to_dict()  # written by this page, not a link opened
+if run is not None:
+    S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 busy = run is not None and run.active
 
 st.title("Train a CNN")
@@ -475,7 +476,10 @@ def show_run(current: runs.Run, was_active: bool) -> None:
         st.progress(
             snap.progress,
             text=f"Step {snap.step:,} of {snap.total_steps:,} · epoch {epoch_now} of {rec.epochs} "
-            f"done · {runs.format_seconds(snap.elapsed)} so far{left}",
+            f"done · {runs.format_seconds(snap.elapsed)} so far{left}"
+            if snap.total_steps or not snap.active
+            else f"Starting: a training process is taking the data and building the model · "
+            f"{runs.format_seconds(snap.elapsed)} so far",
         )
     steps_per_epoch = snap.total_steps / rec.epochs if snap.total_steps else None
     m = st.columns(4)

@@ -104,3 +104,48 @@ def test_train_to_the_end_then_evaluate(served_app, page):
     roc.scroll_into_view_if_needed()
     expect(page.locator('[data-testid="stMetric"]', has_text="AUC")).to_be_visible()
     screenshot(page, "evaluate-2-roc")
+
+
+@pytest.mark.skipif("train" not in REGISTERED, reason="the Train page is not registered")
+def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser):
+    page.goto(f"{served_app}/train")
+    wait_for_app(page)
+    main = page.locator('[data-testid="stMain"]')
+    epochs = page.get_by_label("Epochs", exact=True)
+
+    def set_epochs():
+        epochs.fill("40")  # long enough to still be training after a reload
+        epochs.press("Enter")
+
+    _settle_after(page, set_epochs)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=60_000)
+    page.wait_for_function("location.search.includes('run=')", timeout=30_000)
+    link = page.url
+    run_id = re.search(r"run=([A-Za-z0-9_-]+)", link).group(1)
+
+    page.reload()  # a new browser session of the same tab
+    wait_for_app(page)
+    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=30_000)
+    assert f"run={run_id}" in page.url
+    assert page.get_by_role("button", name="Stop").is_enabled()
+    screenshot(page, "train-2-after-reload")
+
+    other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    try:
+        other.goto(link)  # the same student in another tab (or browser)
+        wait_for_app(other)
+        other_main = other.locator('[data-testid="stMain"]')
+        expect(other_main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=30_000)
+        other.get_by_role("button", name="Stop").click()
+        expect(other_main).to_contain_text("Stopped", timeout=30_000)
+        assert other.locator('[data-testid="stException"]').count() == 0
+    finally:
+        other.context.close()
+
+    # a link to a run the server no longer has says so and offers the page as it is
+    page.goto(f"{served_app}/train?run=no-such-run-id")
+    wait_for_app(page)
+    expect(main).to_contain_text("no longer on the server")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "run=" not in page.url
