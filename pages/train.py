@@ -491,9 +491,12 @@ def show_run(current: runs.Run, was_active: bool) -> None:
     m[2].metric("Validation accuracy",
                 f"{last.val_acc:.1%}" if last and last.val_acc is not None else "–")  # fmt: skip
     m[3].metric("Best epoch", str(snap.best_epoch) if snap.best_epoch else "–")
-    chart(
-        st,
-        tfig.curves_figure(
+    # A watching page redraws every LIVE_REFRESH_S; the figure is rebuilt only when the run
+    # has moved (a hall of watchers costs the server little while runs wait or between points).
+    fig_key = (current.id, snap.step, len(snap.epochs), snap.best_epoch, presenter())
+    cached = S.get("_tr_curves_fig")
+    if cached is None or cached[0] != fig_key:
+        cached = S["_tr_curves_fig"] = (fig_key, tfig.curves_figure(
             snap.epochs,
             batch_steps=snap.batch_steps,
             batch_losses=snap.batch_losses,
@@ -501,9 +504,8 @@ def show_run(current: runs.Run, was_active: bool) -> None:
             n_epochs=rec.epochs,
             best_epoch=snap.best_epoch,
             presenter=presenter(),
-        ),
-        key="tr_curves",
-    )
+        ))  # fmt: skip
+    chart(st, cached[1], key="tr_curves")
     if snap.status in (runs.DONE, runs.STOPPED) and current.test is not None:
         st.markdown(
             f"Test accuracy of the kept weights: **{current.test.accuracy:.1%}** "
