@@ -2,17 +2,18 @@
 
 Every student's page is served by one Python interpreter. A run trained in one of its threads
 takes turns with every page (and every other run) on that interpreter's lock; a run trained in
-a worker process does not. :class:`ProcessPool` keeps up to ``size`` worker processes, started
-with ``spawn`` (safe with CUDA) and reused from run to run (torch is imported once per worker,
-not once per run). One run trains in one worker at a time, so a run's random numbers (dropout,
-augmentation, the shuffling of batches) are its own: the same seed gives the same curves
-whether or not other runs train beside it, and the same as in the server's own process.
+a worker process does not. :class:`ProcessPool` keeps up to ``size`` worker processes (fresh
+interpreters, safe with CUDA like ``spawn``), reused from run to run: torch is imported once
+per worker, not once per run. One run trains in one worker at a time, so a run's random
+numbers (dropout, augmentation, the shuffling of batches) are its own: the same seed gives the
+same curves whether or not other runs train beside it, and the same as in the server's own
+process.
 
 What crosses between the processes is small: the job (the model's layer spec and the tensors
-to train on, copied as plain pickled bytes), then the trainer's events (per-batch
-events bundled a few times a second, one per epoch, one at the end), then the best weights and
-the test evaluation. A stop request reaches the worker through a shared flag and ends the run
-before its next batch. A worker that dies (killed, out of memory) ends its run as failed with a
+to train on, copied as plain pickled bytes), then the trainer's events (per-batch events
+bundled a few times a second, one per epoch, one at the end), then the best weights and the
+test evaluation. A stop request reaches the worker as a message and ends the run before its
+next batch. A worker that dies (killed, out of memory) ends its run as failed with a
 sentence, and is replaced.
 
 Example::
@@ -25,18 +26,24 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 import pickle
+import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from core.errors import UserInputError
 
 BUNDLE_SECONDS = 0.2  # per-batch events are sent in bundles at most this often
+APP_ROOT = str(Path(__file__).resolve().parents[2])
 POLL_SECONDS = 0.1  # how often the relaying thread looks at the stop flag and the worker
 WORKER_DIED = (
     "The process training this run ended unexpectedly (it was killed, or the machine ran "
@@ -133,8 +140,33 @@ class _Relay:
         self._last = time.monotonic()
 
 
-def _worker_main(conn, stop, threads: int) -> None:
-    """A worker's life: wait for a job, train it, send events and the result, repeat."""
+def _worker_entry(fd: int, threads: int) -> None:
+    """A worker's life: wait for a job, train it, send events and the result, repeat.
+
+    Started as ``python -c`` by :class:`_Worker` with one end of a socket pair. A reader
+    thread takes the server's messages: ("job", job) is queued, ("stop",) sets the flag the
+    trainer reads before each batch, None ends the worker, and the server going away (the
+    socket closing) ends it at once, even mid-run.
+    """
+    conn = Connection(fd)
+    jobs: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read() -> None:
+        while True:
+            try:
+                msg = _recv(conn)
+            except (EOFError, OSError):
+                os._exit(0)  # the server has gone: nobody is left to train for
+            if msg is None:
+                jobs.put(None)
+                return
+            if msg[0] == "stop":
+                stop.set()
+            else:
+                jobs.put(msg[1])
+
+    threading.Thread(target=read, name="training-worker-reader", daemon=True).start()
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -142,13 +174,8 @@ def _worker_main(conn, stop, threads: int) -> None:
         with contextlib.suppress(Exception):
             torch.zeros(1, device="cuda")
     _send(conn, ("ready", os.getpid()))
-    while True:
-        try:
-            job = _recv(conn)
-        except (EOFError, OSError):
-            return  # the server has gone
-        if job is None:
-            return
+    while (job := jobs.get()) is not None:
+        stop.clear()  # a stop that came after the last run ended is not for this one
         relay = _Relay(conn)
         try:
             model, test, reason, message = run_job_here(job, on_event=relay, stop=stop)
@@ -161,22 +188,31 @@ def _worker_main(conn, stop, threads: int) -> None:
         except Exception as err:  # noqa: BLE001 - reported to the run, the worker lives on
             relay.flush()
             _send(conn, ("error", f"Training failed: {type(err).__name__}: {err}",
-                       traceback.format_exc()))  # fmt: skip
+                         traceback.format_exc()))  # fmt: skip
         del job, relay
 
 
 class _Worker:
-    """One worker process, its end of the pipe and its stop flag."""
+    """One worker process and the server's end of its socket.
 
-    def __init__(self, ctx, threads: int) -> None:
-        self.conn, child = ctx.Pipe()
-        self.stop = ctx.Event()
-        self.proc = ctx.Process(
-            target=_worker_main, args=(child, self.stop, threads), name="training-worker",
-            daemon=True,
+    A plain ``python -c`` child rather than multiprocessing's spawn: spawn re-imports the
+    parent's ``__main__`` in the child, and in a Streamlit server that is the page script
+    being run.
+    """
+
+    def __init__(self, threads: int) -> None:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (APP_ROOT, env.get("PYTHONPATH", "")) if p)
+        code = "import sys; from core.learn.pool import _worker_entry; " + (
+            "_worker_entry(int(sys.argv[1]), int(sys.argv[2]))"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(theirs.fileno()), str(threads)],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd=APP_ROOT,
         )  # fmt: skip
-        self.proc.start()
-        child.close()
+        theirs.close()
+        self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
         self.ready = False
         self._ready_lock = threading.Lock()
@@ -193,21 +229,25 @@ class _Worker:
                     if msg[0] == "ready":
                         self.ready = True
                         return
-                elif not self.proc.is_alive():
+                elif not self.alive:
                     raise EOFError
             raise EOFError
 
+    def send(self, msg) -> None:
+        _send(self.conn, msg)
+
     @property
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return self.proc.poll() is None
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             _send(self.conn, None)
-        self.proc.join(timeout=2)
-        if self.proc.is_alive():
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.join(timeout=2)
+            self.proc.wait(timeout=5)
         self.conn.close()
 
 
@@ -228,7 +268,6 @@ class ProcessPool:
         self.size = int(size)
         cores = os.cpu_count() or 1
         self.threads = int(threads) if threads else max(1, cores // self.size)
-        self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -243,7 +282,7 @@ class ProcessPool:
             with self._lock:
                 if self._closed or len(self._idle) + len(self._busy) >= self.size:
                     return
-                w = _Worker(self._ctx, self.threads)
+                w = _Worker(self.threads)
                 self._idle.append(w)
             with contextlib.suppress(EOFError):
                 w.wait_ready()
@@ -264,7 +303,7 @@ class ProcessPool:
                     self._busy.add(w)
                     return w
                 w.close()
-            w = _Worker(self._ctx, self.threads)
+            w = _Worker(self.threads)
             self._busy.add(w)
             return w
 
@@ -306,12 +345,11 @@ class ProcessPool:
         healthy = False
         try:
             w.wait_ready()
-            w.stop.clear()
-            _send(w.conn, job)
+            w.send(("job", job))
             sent_stop = False
             while True:
                 if stop.is_set() and not sent_stop:
-                    w.stop.set()
+                    w.send(("stop",))
                     sent_stop = True
                 if not w.conn.poll(POLL_SECONDS):
                     if not w.alive:
@@ -352,9 +390,14 @@ class ProcessPool:
 
 
 def backend_setting() -> str:
-    """Where runs train: env var ``CNN_RUNS`` ("process", the default, or "thread")."""
+    """Where runs train: "ray" when ``CNN_RAY_ADDRESS`` or ``RAY_ADDRESS`` names a cluster
+    (core.learn.raypool), else env var ``CNN_RUNS``: "process" (the default) or "thread"."""
     value = os.environ.get("CNN_RUNS", "").strip().lower()
-    return "thread" if value in ("thread", "threads", "inline") else "process"
+    if value in ("thread", "threads", "inline"):
+        return "thread"
+    from core.learn.raypool import ray_address
+
+    return "ray" if value == "ray" or ray_address() else "process"
 
 
 _POOL: ProcessPool | None = None
