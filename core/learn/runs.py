@@ -218,17 +218,21 @@ class Run:
         cls, job, *, backend: str | None = None, task=None, info: RunInfo | None = None
     ) -> Run:
         """A run of a core.learn.pool.TrainJob: trained in a worker process of the server's
-        pool (``backend="process"``) or in this process (``"thread"``); ``None`` reads the
-        ``CNN_RUNS`` setting. Either way the same seed gives the same curves and weights."""
+        pool (``backend="process"``), on a Ray cluster (``"ray"``, core.learn.raypool) or in
+        this process (``"thread"``); ``None`` reads the settings (pool.backend_setting). Either way the same seed gives the same curves and weights."""
         from core.learn import pool
 
         backend = backend or pool.backend_setting()
-        if backend not in ("process", "thread"):
+        if backend not in ("process", "thread", "ray"):
             raise UserInputError(f"Unknown place to train: {backend!r}.")
 
         def run_it(run: Run) -> Outcome:
             if backend == "process":
                 execute = pool.get_pool(run._queue.max_running if run._queue else None).run_job
+            elif backend == "ray":
+                from core.learn.raypool import get_ray_pool
+
+                execute = get_ray_pool().run_job
             else:
                 execute = pool.run_job_here
             model, test, reason, message = execute(job, on_event=run.record, stop=run.stop_event)
