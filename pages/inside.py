@@ -206,12 +206,77 @@ if deeper:
         chart(st, f_deep, key="in_deep_maps")
         st.caption("Input channel 0 of the input each filter (0–7) liked best; red high, blue low.")
 
+
+def _unit_clicked() -> None:
+    """A click on a feature-map cell chooses that unit (customdata [row, col]; the browser
+    may send a numpy row as a list or as {"0": .., "1": ..})."""
+    points = (S.get("in_field") or {}).get("selection", {}).get("points", [])
+    data = points[0].get("customdata") if points else None
+    if isinstance(data, dict):
+        data = [data.get(str(k)) for k in range(2)]
+    if isinstance(data, list) and len(data) == 2 and all(isinstance(v, int | float) for v in data):
+        S.in_unit_row, S.in_unit_col = (int(v) for v in data)
+
+
+def show_field(op, f_idx: int) -> None:
+    """The chosen unit's receptive field lit on the input, beside its feature map."""
+    st.subheader("Where this unit looks")
+    row, col = int(S.in_unit_row), int(S.in_unit_col)
+    try:
+        rows, cols = I.unit_field(model, x, op.layer, row, col)
+    except UserInputError as err:
+        st.info(str(err), icon=":material/info:")
+        return
+    chart(
+        st,
+        fig.field_figure(
+            x[0].numpy(),
+            op.torch_output[f_idx],
+            rows.positions,
+            cols.positions,
+            (row, col),
+            audio=audio,
+            presenter=presenter(),
+            title_map=f"{op.layer}, filter {f_idx}: click a unit",
+        ),  # fmt: skip
+        key="in_field",
+        on_select=_unit_clicked,
+        selection_mode="points",
+    )
+    n_r, n_c = rows.hi - rows.lo + 1, cols.hi - cols.lo + 1
+    holes = rows.positions.size * cols.positions.size < n_r * n_c
+    gaps = " (with gaps: a dilated kernel skips positions)" if holes else ""
+    if not audio:
+        st.markdown(
+            f"Unit (row {row}, column {col}) of filter {f_idx} reads input rows "
+            f"**{rows.lo}–{rows.hi}** and columns **{cols.lo}–{cols.hi}**: a {n_r}×{n_c} patch "
+            f"of the {rows.size}×{cols.size} picture{gaps}. Nothing outside it can change this "
+            "number."
+        )
+        return
+    from core.audio.features import FeatureSettings
+    from core.audio.views import wav_bytes
+
+    settings = FeatureSettings(**(pre_settings or {}))
+    where = I.field_in_audio(rows, cols, settings)
+    (t0, t1), (f0, f1) = where["t_ms"], where["hz"]
+    st.markdown(
+        f"Unit (row {row}, column {col}) of filter {f_idx} reads mel bands "
+        f"**{rows.lo}–{rows.hi}** (**{f0:,.0f}–{f1:,.0f} Hz**) over frames **{cols.lo}–{cols.hi}**"
+        f" (**{t0:,.0f}–{t1:,.0f} ms** of the clip){gaps}. Listen to exactly that box:"
+    )
+    wave = dataset(ds_name).x[int(ex.index[i])]
+    st.audio(wav_bytes(I.box_audio(wave, rows, cols, settings), settings.sample_rate),
+             format="audio/wav")  # fmt: skip
+
+
 st.header("One unit's arithmetic")
 st.markdown(
     "Pick a convolution and one of its filters: the step player below redoes that layer with "
     "the explainer's arithmetic on the real input it received, the learned weights and bias. "
     "Click any output cell to see the sum that made it; the numbers are checked against "
-    "what the network itself computed."
+    "what the network itself computed. Below it, the unit's receptive field lights up on the "
+    "input: click a cell of the feature map there to choose another unit."
 )
 convs_here = I.conv_layer_names(model)
 if convs_here:
@@ -234,10 +299,7 @@ if convs_here:
             f"{op.max_abs_diff:.2g} (the network computes in 32-bit floats, this page in 64)"
             + (" — they agree." if op.max_abs_diff <= 1e-5 * scale else " — they DISAGREE.")
         )
-        if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
-            from core.explain.frames import step_frames
-            from pages._instant import instant_stepper
-
+        if op.result.padded.ndim == 3:
             oh, ow = op.result.out_shape
             v1, v2 = st.columns(2)
             for key, n in (("in_unit_row", oh), ("in_unit_col", ow)):
@@ -246,6 +308,10 @@ if convs_here:
                 S.setdefault(key, n // 2)
             v1.number_input(f"Output row (of {oh})", 0, oh - 1, key="in_unit_row")
             v2.number_input(f"Output column (of {ow})", 0, ow - 1, key="in_unit_col")
+        if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
+            from core.explain.frames import step_frames
+            from pages._instant import instant_stepper
+
             crop, (r0, c0) = I.crop_operation(op, f_idx, S.in_unit_row, S.in_unit_col, size=5)
             ch, cw = crop.out_shape
             st.caption(
@@ -261,6 +327,8 @@ if convs_here:
                 f"{unit_layer} reads {op.in_channels} channels: too many to step through here "
                 f"(at most {I.MAX_STEPPED_CHANNELS}); the first convolution always fits."
             )
+        if op.result.padded.ndim == 3:
+            show_field(op, f_idx)
 
 st.header("The evidence")
 convs = I.conv_layer_names(model)

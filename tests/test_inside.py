@@ -187,3 +187,121 @@ def test_gradient_ascent_finds_an_input_that_excites_the_filter(trained):
         hook.remove()
     with pytest.raises(UserInputError, match="no 99"):
         I.excite(model, layer, 99, (1, 16, 16), steps=1)
+
+
+def _linearised(model: nn.Sequential) -> nn.Sequential:
+    """The same geometry with every path open: positive weights, no bias, max pools as
+    average pools, so a unit's gradient reaches every input position it reads."""
+    import copy
+
+    m = copy.deepcopy(model).eval()
+    for name, module in list(m.named_children()):
+        if isinstance(module, nn.MaxPool2d):
+            setattr(m, name, nn.AvgPool2d(module.kernel_size, module.stride, module.padding))
+        elif isinstance(module, nn.BatchNorm2d):
+            setattr(m, name, nn.Identity())
+        elif isinstance(module, nn.Conv2d):
+            with torch.no_grad():
+                module.weight.fill_(1.0)
+                if module.bias is not None:
+                    module.bias.zero_()
+    return m
+
+
+def _autograd_field(model, x, layer, f, row, col) -> np.ndarray:
+    x = x.clone().requires_grad_(True)
+    h = x
+    for name, module in model.named_children():
+        h = module(h)
+        if name == layer:
+            break
+    h[0, f, row, col].backward()
+    return (x.grad[0].abs().sum(0) > 0).numpy()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SPEC[:3],
+        [{"type": "conv2d", "filters": 2, "kernel_size": [3, 5], "stride": [2, 1],
+          "padding": [1, 2], "dilation": [1, 2], "activation": "relu"},
+         {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1},
+         {"type": "conv2d", "filters": 2, "kernel_size": 3, "dilation": 2}],
+    ],
+)  # fmt: skip
+def test_a_unit_s_receptive_field_is_what_autograd_reaches(spec):
+    torch.manual_seed(0)
+    model = build_model(spec, (1, 24, 20), logits=True)
+    lin = _linearised(model)
+    x = torch.rand(1, 1, 24, 20) + 0.5
+    for layer in I.conv_layer_names(model):
+        h = x
+        for name, module in model.named_children():
+            h = module(h)
+            if name == layer:
+                break
+        _, _, oh, ow = h.shape
+        for row, col in [(0, 0), (oh // 2, ow // 2), (oh - 1, ow - 1), (0, ow - 1)]:
+            rows, cols = I.unit_field(model, x, layer, row, col)
+            mask = np.zeros((24, 20), dtype=bool)
+            mask[np.ix_(rows.positions, cols.positions)] = True
+            np.testing.assert_array_equal(mask, _autograd_field(lin, x, layer, 0, row, col))
+
+
+def test_the_receptive_field_matches_core_s_table_on_square_layers():
+    from core.explain.receptive import layer_table, make_layer, unit_region
+
+    spec = [{"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": 1},
+            {"type": "maxpool2d", "kernel_size": 2},
+            {"type": "conv2d", "filters": 2, "kernel_size": 3, "dilation": 2, "padding": 2}]  # fmt: skip
+    model = build_model(spec, (1, 16, 16), logits=True)
+    table = layer_table([make_layer({"kind": "conv", "k": 3, "p": 1}),
+                         make_layer({"kind": "pool", "k": 2, "s": 2}),
+                         make_layer({"kind": "conv", "k": 3, "d": 2, "p": 2})],
+                        input_size=(16, 16))  # fmt: skip
+    last = I.conv_layer_names(model)[-1]
+    for row, col in [(0, 0), (3, 5), (7, 7)]:
+        rows, cols = I.unit_field(model, torch.zeros(1, 1, 16, 16), last, row, col)
+        ref = unit_region(table, layer=3, row=row, col=col)[0]
+        assert rows.positions.tolist() == ref.rows.positions.tolist()
+        assert cols.positions.tolist() == ref.cols.positions.tolist()
+
+
+def test_a_receptive_field_request_out_of_range_is_a_sentence(trained):
+    model, xs, _ = trained
+    layer = I.conv_layer_names(model)[0]
+    with pytest.raises(UserInputError, match="pick a row below"):
+        I.unit_field(model, xs[:1], layer, 99, 0)
+    with pytest.raises(UserInputError, match="no layer"):
+        I.unit_field(model, xs[:1], "nope", 0, 0)
+
+
+def test_a_log_mel_box_in_hz_and_ms_and_heard_alone():
+    import librosa
+
+    from core.audio.features import FeatureSettings
+    from core.explain.receptive import AxisRegion
+
+    s = FeatureSettings()
+    sr = s.sample_rate
+    t = np.arange(sr) / sr
+    wave = (0.5 * np.sin(2 * np.pi * 300 * t) + 0.5 * np.sin(2 * np.pi * 3000 * t)).astype(
+        np.float32
+    )
+    n_frames = 1 + len(wave) // s.hop_length
+    edges = librosa.mel_frequencies(n_mels=s.n_mels + 2, fmin=s.fmin, fmax=sr / 2)
+    low = np.flatnonzero(edges[2:] > 600)[0]  # bands 0..low cover up to about 600 Hz
+    rows = AxisRegion(s.n_mels, np.arange(0, low + 1), np.array([], dtype=int))
+    cols = AxisRegion(n_frames, np.arange(20, 61), np.array([], dtype=int))
+    where = I.field_in_audio(rows, cols, s)
+    assert where["hz"] == (pytest.approx(edges[0]), pytest.approx(edges[low + 2]))
+    hop_ms, win_ms = 1000 * s.hop_length / sr, 1000 * s.n_fft / sr
+    assert where["t_ms"] == (pytest.approx(20 * hop_ms - win_ms / 2),
+                             pytest.approx(60 * hop_ms + win_ms / 2))  # fmt: skip
+    heard = I.box_audio(wave, rows, cols, s)
+    spec = np.abs(np.fft.rfft(heard))
+    f = np.fft.rfftfreq(len(heard), 1 / sr)
+    assert spec[np.abs(f - 300) < 5].max() > 20 * spec[np.abs(f - 3000) < 5].max()  # low tone only
+    outside = np.r_[heard[: int(0.1 * sr)], heard[int(0.7 * sr) :]]
+    inside = heard[int(0.3 * sr) : int(0.5 * sr)]
+    assert np.abs(outside).max() < 0.05 * np.abs(inside).max()  # only the chosen frames

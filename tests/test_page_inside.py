@@ -90,8 +90,10 @@ def test_an_audio_model_lets_the_evidence_be_heard():
     at.selectbox(key="in_model").set_value("shipped:instruments").run()
     assert not at.exception and not at.error
     players = at.get("audio")
-    assert len(players) == 3  # the clip, the evidence only, everything else
+    assert len(players) == 4  # one unit's box; the clip, the evidence only, everything else
     assert "Hear the evidence" in [h.value for h in at.subheader]
+    said = " ".join(m.value for m in at.markdown)
+    assert "Hz**) over frames" in said and "ms** of the clip" in said
     table = at.table[0].value
     bundle = I.load_shipped("instruments")
     assert set(table["class"]) <= set(bundle.class_names)
@@ -131,3 +133,31 @@ def test_inputs_that_excite_a_deeper_filter_are_drawn():
     key, found = at.session_state["in_deep_result"]
     assert found.shape == (8, 1, 28, 28) and key[1] == at.selectbox(key="in_deep_layer").value
     assert any("liked best" in c.value for c in at.caption)
+
+
+def test_a_unit_s_receptive_field_is_lit_on_the_input():
+    import re
+
+    from core.data import shipped as data
+
+    at = open_page("inside")
+    layer = at.selectbox(key="in_unit_layer").options[-1]  # the deepest convolution
+    at.selectbox(key="in_unit_layer").set_value(layer).run()
+    at.number_input(key="in_unit_row").set_value(1).run()
+    at.number_input(key="in_unit_col").set_value(2).run()
+    assert not at.exception and not at.error
+    assert "Where this unit looks" in [h.value for h in at.subheader]
+    bundle = I.load_shipped("digits")
+    ex = I.test_examples(bundle.model, data.load("digits"), "image")
+    rows, cols = I.unit_field(bundle.model, ex.x[:1], layer, 1, 2)
+    said = " ".join(m.value for m in at.markdown)
+    m = re.search(r"reads input rows \*\*(\d+)–(\d+)\*\* and columns \*\*(\d+)–(\d+)\*\*", said)
+    assert m and tuple(int(v) for v in m.groups()) == (rows.lo, rows.hi, cols.lo, cols.hi)
+    field = next(f for f in _figs(at).values()
+                 if any(t.get("hoverinfo") == "skip" for t in f["data"]))  # fmt: skip
+    lit = _array(next(t for t in field["data"] if t.get("hoverinfo") == "skip")["z"])
+    expected = np.zeros((28, 28), dtype=bool)
+    expected[np.ix_(rows.positions, cols.positions)] = True
+    np.testing.assert_array_equal(~np.isnan(lit.astype(float)), expected)
+    clickable = [t for t in field["data"] if t.get("type") == "scatter"]
+    assert clickable and len(_array(clickable[0]["x"])) > 1  # every unit can be clicked

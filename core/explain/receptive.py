@@ -291,6 +291,12 @@ def _down(positions: np.ndarray, layer: Layer, size_below: int) -> AxisRegion:
     return AxisRegion(size_below, window[inside], window[~inside])
 
 
+def field_below(positions: np.ndarray, layer: Layer, size_below: int) -> AxisRegion:
+    """Along one axis: the positions of the layer below (of size ``size_below``) that units
+    at ``positions`` of ``layer``'s output read, and the window positions on padding."""
+    return _down(np.asarray(positions, dtype=int), layer, int(size_below))
+
+
 def unit_region(rows: list[LayerRow], *, layer: int, row: int, col: int) -> list[Region]:
     """Region of unit (row, col) of a layer in that layer and in every layer below it.
 

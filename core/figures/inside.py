@@ -104,3 +104,58 @@ def overlay_figure(x: np.ndarray, attr: np.ndarray, *, title: str = "", audio: b
     if audio:
         fig.update_yaxes(autorange=True)
     return fig
+
+
+MAX_CLICKABLE = 4096  # feature-map cells that get an invisible marker to click
+
+
+def field_figure(x: np.ndarray, fmap: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                 unit: tuple[int, int], *, audio: bool = False, title_map: str = "",
+                 presenter: bool = False) -> go.Figure:  # fmt: skip
+    """A unit's receptive field lit on the input, beside the feature map it belongs to.
+
+    Parameters
+    ----------
+    x : (C, H, W) the input as the network reads it
+    fmap : (h, w) the feature map of the unit's filter; each cell carries an invisible marker
+        with ``customdata`` [row, col], so a click on it chooses that unit
+    rows, cols : the input rows and columns the unit reads (dilation holes left out)
+    unit : (row, col) of the unit in ``fmap``
+    """
+    a = np.asarray(x, dtype=float)
+    img = a[0] if a.shape[0] == 1 else a.mean(0)
+    fm = np.asarray(fmap, dtype=float)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
+                        subplot_titles=("its receptive field on the input",
+                                        title_map or "the feature map: click a unit"))  # fmt: skip
+    fig.add_trace(go.Heatmap(z=img, colorscale="Viridis" if audio else "Greys_r", showscale=False,
+                             hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, 1)  # fmt: skip
+    lit = np.full(img.shape, np.nan)
+    lit[np.ix_(np.asarray(rows, dtype=int), np.asarray(cols, dtype=int))] = 1.0
+    fig.add_trace(go.Heatmap(z=lit, colorscale=[[0, "#f59f00"], [1, "#f59f00"]], opacity=0.45,
+                             showscale=False, hoverinfo="skip"), 1, 1)  # fmt: skip
+    if len(rows) and len(cols):
+        fig.add_shape(type="rect", x0=min(cols) - 0.5, x1=max(cols) + 0.5, y0=min(rows) - 0.5,
+                      y1=max(rows) + 0.5, line=dict(color="#d9480f", width=3), row=1, col=1)  # fmt: skip
+    fig.add_trace(go.Heatmap(z=fm, colorscale="RdBu_r", zmid=0, showscale=False,
+                             hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, 2)  # fmt: skip
+    r, c = unit
+    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                  line=dict(color="#d9480f", width=3), row=1, col=2)  # fmt: skip
+    h, w = fm.shape
+    if h * w <= MAX_CLICKABLE:
+        rr, cc = np.divmod(np.arange(h * w), w)
+        fig.add_trace(go.Scatter(x=cc, y=rr, mode="markers", showlegend=False, name="units",
+                                 marker=dict(size=max(4, 240 // max(h, w)), opacity=0,
+                                             color="#000"),
+                                 customdata=np.stack([rr, cc], axis=1),
+                                 hovertemplate="unit row %{y}, col %{x}: click to choose"
+                                 "<extra></extra>"), 1, 2)  # fmt: skip
+    _layout(fig, 340, presenter)
+    if audio:
+        fig.update_yaxes(autorange=True)  # mel band 0 at the bottom
+    else:  # square pixels, on both sides
+        fig.update_yaxes(scaleanchor="x", row=1, col=1)
+        fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig

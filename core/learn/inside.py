@@ -375,6 +375,102 @@ def crop_operation(op: UnitOp, filt: int, row: int, col: int, *, size: int = 5):
     return crop, (r0, c0)
 
 
+# ------------------------------------------------------------ a unit's receptive field ----
+
+# layers that keep every position where it is (a unit's field passes through them unchanged)
+POINTWISE = (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh,
+             nn.Sigmoid, nn.Dropout, nn.Dropout2d, nn.Identity)  # fmt: skip
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+@torch.no_grad()
+def unit_field(model: nn.Sequential, x: torch.Tensor, layer: str, row: int, col: int):
+    """The input positions unit (row, col) of 2-D layer ``layer`` depends on.
+
+    Traced down through every convolution and pooling below it with core.explain.receptive's
+    arithmetic, one axis at a time (kernels need not be square): dilation holes left out,
+    clipped at the borders, the part of a window on padding dropped.
+
+    Returns
+    -------
+    (rows, cols) : core.explain.receptive.AxisRegion on the input's height and width
+    """
+    from core.explain.receptive import Layer, field_below
+
+    _module(model, layer)  # a sentence for a name the model does not have
+    steps = []  # (input (H, W), (row-axis Layer, column-axis Layer)) per conv or pool
+    h = x
+    for name, module in model.eval().named_children():
+        if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+            pad = module.padding
+            if isinstance(pad, str) or getattr(module, "ceil_mode", False):
+                raise UserInputError(f"Layer {name!r} pads in a way this view does not trace.")
+            k, st_, p = _pair(module.kernel_size), _pair(module.stride), _pair(pad)
+            d = _pair(getattr(module, "dilation", 1))
+            kind = "conv" if isinstance(module, nn.Conv2d) else "pool"
+            steps.append((tuple(h.shape[2:]),
+                          tuple(Layer(kind, k[i], st_[i], p[i], d[i]) for i in (0, 1))))  # fmt: skip
+        elif not isinstance(module, POINTWISE):
+            raise UserInputError(
+                f"Layer {name!r} ({type(module).__name__}) mixes positions in a way this view "
+                "does not trace, so the receptive field is not drawn for this model."
+            )
+        h = module(h)
+        if name == layer:
+            break
+    else:
+        raise UserInputError(f"The model has no layer {layer!r}.")
+    if h.ndim != 4:
+        raise UserInputError("Receptive fields are drawn for 2-D layers.")
+    oh, ow = h.shape[2:]
+    if not (0 <= int(row) < oh and 0 <= int(col) < ow):
+        raise UserInputError(f"Layer {layer!r} is {oh}×{ow}: pick a row below {oh} and a "
+                             f"column below {ow}.")  # fmt: skip
+    rows, cols = np.array([int(row)]), np.array([int(col)])
+    r_reg = c_reg = None
+    for (hh, ww), (lr, lc) in reversed(steps):
+        r_reg, c_reg = field_below(rows, lr, hh), field_below(cols, lc, ww)
+        rows, cols = r_reg.positions, c_reg.positions
+    if r_reg is None:  # no conv or pool below: the unit reads its own position
+        from core.explain.receptive import AxisRegion
+
+        empty = np.array([], dtype=int)
+        r_reg, c_reg = AxisRegion(oh, rows, empty), AxisRegion(ow, cols, empty)
+    return r_reg, c_reg
+
+
+def field_in_audio(rows, cols, settings) -> dict:
+    """A log-mel region (rows = mel bands, cols = frames) in Hz and ms.
+
+    ``settings`` is core.audio.features.FeatureSettings. Frames are centred (frame c is
+    centred on sample c * hop and spans n_fft samples); band b spans mel edges b to b + 2.
+    """
+    import librosa
+
+    hop_ms = 1000.0 * settings.hop_length / settings.sample_rate
+    win_ms = 1000.0 * settings.n_fft / settings.sample_rate
+    edges = librosa.mel_frequencies(n_mels=settings.n_mels + 2, fmin=settings.fmin,
+                                    fmax=settings.fmax or settings.sample_rate / 2, htk=False)  # fmt: skip
+    return {
+        "t_ms": (max(cols.lo * hop_ms - win_ms / 2, 0.0), cols.hi * hop_ms + win_ms / 2),
+        "hz": (float(edges[rows.lo]), float(edges[rows.hi + 2])),
+        "frames": (cols.lo, cols.hi),
+        "bands": (rows.lo, rows.hi),
+    }
+
+
+def box_audio(wave: np.ndarray, rows, cols, settings) -> np.ndarray:
+    """Only the time-frequency box of a log-mel region, heard: the STFT masked to the bins
+    under those mel bands and the frames, original phase kept, inverted."""
+    mask = np.zeros((settings.n_mels, cols.size))
+    mask[np.ix_(rows.positions, cols.positions)] = 1.0
+    evidence, _, _ = evidence_audio(wave, mask, settings, keep=0.5)
+    return evidence
+
+
 # ------------------------------------------------------------- what excites a deep filter ----
 
 
