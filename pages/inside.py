@@ -76,6 +76,7 @@ def url_settings() -> list[U.Setting]:
         U.choice("in_model", list(models), next(iter(models))),
         U.integer("in_example", 0, 100_000, 0),
         U.choice("in_show", ["all", "misclassified", "least confident"], "all"),
+        U.choice("in_source", ["a test example", "your own"], "a test example"),
     ]
 
 
@@ -122,19 +123,104 @@ if wanted is not None and S.get("in_index_applied") != (S.in_model, wanted):
     else:
         st.warning("The example this link names is not in this model's test set.")
 
+OWN = "your own"
 with controls("Choose the model and the input"):
-    c1, c2, c3 = st.columns([2, 2, 3])
-    cls = c1.selectbox("Class", ["any", *class_names], key="in_class")
-    c2.selectbox("Show", ["all", "misclassified", "least confident"], key="in_show")
-    chosen = ex.choose(cls=None if cls == "any" else class_names.index(cls), show=S.in_show)
-    if len(chosen) == 0:
-        st.info("No test example fits: every one of this class is classified correctly.")
+    st.radio("Input", ["a test example", OWN], key="in_source", horizontal=True,
+             format_func=lambda v: v if v != OWN else
+             ("your own (record or upload a clip)" if audio else "your own (draw or upload)"))  # fmt: skip
+
+
+def newest(inputs: dict):
+    """Of a recording and an upload, the one that changed last, and a hash of its bytes."""
+    import hashlib
+
+    seen = S.setdefault("in_own_digests", {})
+    present = {}
+    for key, item in inputs.items():
+        if item is None:
+            seen.pop(key, None)
+            continue
+        digest = hashlib.blake2b(item.getvalue(), digest_size=16).hexdigest()
+        present[key] = (item, digest)
+        if seen.get(key) != digest:
+            seen[key] = digest
+            S.in_own_newest = key
+    if not present:
+        return None, None
+    return present.get(S.get("in_own_newest")) or next(iter(present.values()))
+
+
+def own_input():
+    """The user's picture or clip as the network reads it (None until one is given)."""
+    from core.learn.classify import Preprocess, drawing_to_digit
+
+    pre = task.preprocess if S.in_model == "session" else Preprocess.from_dict(
+        bundle.features or {})  # fmt: skip
+    if not audio:
+        d1, d2 = st.columns(2)
+        with d1:
+            from streamlit_drawable_canvas import st_canvas
+
+            st.caption("Draw a digit, light on dark like the MNIST digits.")
+            drawn = st_canvas(stroke_width=22, stroke_color="#ffffff", background_color="#000000",
+                              height=224, width=224, drawing_mode="freedraw",
+                              return_image_data=True, key="in_canvas")  # fmt: skip
+        up = d2.file_uploader("…or upload a picture (PNG or JPEG)", type=["png", "jpg", "jpeg"],
+                              key="in_picture")  # fmt: skip
+        gray = drawing_to_digit(drawn.image_data)
+        if up is not None:
+            from core.data.images import load_picture
+
+            gray = load_picture(up.getvalue(), name=up.name, max_side=512).gray
+        return None if gray is None else I.own_picture(gray, pre)
+    from core.audio.clips import UPLOAD_TYPES
+
+    a1, a2 = st.columns(2)
+    rec = a1.audio_input("Record a clip", key="in_record")
+    up = a2.file_uploader("…or upload one", type=UPLOAD_TYPES, key="in_clip")
+    source, digest = newest({"rec": rec, "up": up})
+    if source is None:
+        return None
+    kept = S.get("in_own")
+    if kept is None or kept[0] != (S.in_model, digest):
+        kept = S.in_own = ((S.in_model, digest),
+                           I.own_clip(source.getvalue(), pre, name=getattr(source, "name", "recording")))  # fmt: skip
+    return kept[1]
+
+
+if S.in_source == OWN:
+    with controls("Choose the model and the input"):
+        try:
+            own = own_input()
+        except UserInputError as err:
+            st.error(str(err), icon=":material/error:")
+            own = None
+    if own is None:
+        st.info(
+            ("Record or upload a clip" if audio else "Draw a digit or upload a picture")
+            + ": the rest of the page follows it through the network.",
+            icon=":material/info:",
+        )
         st.stop()
-    S.in_example = min(max(int(S.get("in_example", 0)), 0), len(chosen) - 1)
-    c3.number_input(f"Example (of {len(chosen)})", 0, len(chosen) - 1, key="in_example")
-i = int(chosen[S.in_example])
-x = ex.x[i : i + 1]
-truth, pred = int(ex.y[i]), int(ex.predicted[i])
+    for note in own.notes:
+        st.caption(note)
+    x, wave, truth = own.x, own.wave, None
+    pred = I.top_k(model, x, k=1)[0][0]
+else:
+    with controls("Choose the model and the input"):
+        c1, c2, c3 = st.columns([2, 2, 3])
+        cls = c1.selectbox("Class", ["any", *class_names], key="in_class")
+        c2.selectbox("Show", ["all", "misclassified", "least confident"], key="in_show")
+        chosen = ex.choose(cls=None if cls == "any" else class_names.index(cls), show=S.in_show)
+        if len(chosen) == 0:
+            st.info("No test example fits: every one of this class is classified correctly.")
+            st.stop()
+        S.in_example = min(max(int(S.get("in_example", 0)), 0), len(chosen) - 1)
+        c3.number_input(f"Example (of {len(chosen)})", 0, len(chosen) - 1, key="in_example")
+    i = int(chosen[S.in_example])
+    x = ex.x[i : i + 1]
+    truth, pred = int(ex.y[i]), int(ex.predicted[i])
+    wave = dataset(ds_name).x[int(ex.index[i])] if audio else None
 
 left, right = st.columns([2, 3])
 with left:
@@ -145,9 +231,12 @@ with left:
         key="in_input",
     )
 with right:
-    ok = "right" if truth == pred else "wrong"
-    st.markdown(f"True class **{class_names[truth]}**; the network says **{class_names[pred]}** "
-                f"({ok}).")  # fmt: skip
+    if truth is None:
+        st.markdown(f"The network says **{class_names[pred]}**.")
+    else:
+        ok = "right" if truth == pred else "wrong"
+        st.markdown(f"True class **{class_names[truth]}**; the network says "
+                    f"**{class_names[pred]}** ({ok}).")  # fmt: skip
     top = I.top_k(model, x, k=min(3, len(class_names)))
     st.table({"class": [class_names[c] for c, _ in top],
               "probability": [f"{p:.1%}" for _, p in top]})  # fmt: skip
@@ -265,7 +354,6 @@ def show_field(op, f_idx: int) -> None:
         f"**{rows.lo}–{rows.hi}** (**{f0:,.0f}–{f1:,.0f} Hz**) over frames **{cols.lo}–{cols.hi}**"
         f" (**{t0:,.0f}–{t1:,.0f} ms** of the clip){gaps}. Listen to exactly that box:"
     )
-    wave = dataset(ds_name).x[int(ex.index[i])]
     st.audio(wav_bytes(I.box_audio(wave, rows, cols, settings), settings.sample_rate),
              format="audio/wav")  # fmt: skip
 
@@ -368,7 +456,6 @@ if audio:
     from core.audio.features import FeatureSettings
     from core.audio.views import wav_bytes
 
-    wave = dataset(ds_name).x[int(ex.index[i])]
     settings = FeatureSettings(**(pre_settings or {}))
     evidence, rest, _ = I.evidence_audio(wave, cam, settings, keep=0.2)
     h1, h2, h3 = st.columns(3)

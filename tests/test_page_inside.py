@@ -161,3 +161,73 @@ def test_a_unit_s_receptive_field_is_lit_on_the_input():
     np.testing.assert_array_equal(~np.isnan(lit.astype(float)), expected)
     clickable = [t for t in field["data"] if t.get("type") == "scatter"]
     assert clickable and len(_array(clickable[0]["x"])) > 1  # every unit can be clicked
+
+
+def _wav(x, sr=16000) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(x, np.float32), sr, format="WAV")
+    return buf.getvalue()
+
+
+def test_your_own_clip_goes_through_the_network():
+    from core.data import shipped as data
+    from core.learn.classify import Preprocess
+
+    at = open_page("inside")
+    at.selectbox(key="in_model").set_value("shipped:instruments").run()
+    at.radio(key="in_source").set_value("your own").run()
+    assert not at.exception
+    assert any("Record or upload a clip" in i.value for i in at.info)  # waits for one
+    ds = data.load("instruments")
+    clip = np.r_[np.zeros(8000), ds.x[ds.splits["test"][0]], np.zeros(16000)]  # 2.5 s, padded
+    at.file_uploader(key="in_clip").set_value(("mine.wav", _wav(clip), "audio/wav")).run()
+    assert not at.exception and not at.error
+    bundle = I.load_shipped("instruments")
+    own = I.own_clip(_wav(clip), Preprocess.from_dict(bundle.features or {}))
+    best = bundle.class_names[I.top_k(bundle.model, own.x, k=1)[0][0]]
+    said = " ".join(m.value for m in at.markdown)
+    assert f"The network says **{best}**." in said
+    assert any("loudest" in c.value for c in at.caption)  # what was kept of the 2.5 s
+    assert len(at.get("audio")) == 4  # the unit's box, the clip, its evidence, the rest
+    # what the page draws as the input is the log-mel of that loudest window
+    shown = _array(_figs(at)[at.get("plotly_chart")[0].proto.id]["data"][0]["z"])
+    np.testing.assert_allclose(shown, own.x[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_your_own_picture_and_a_broken_upload():
+    import io
+
+    from PIL import Image
+
+    from core.data import shipped as data
+    from core.learn.classify import Preprocess
+
+    at = open_page("inside")
+    at.radio(key="in_source").set_value("your own").run()
+    bad = ("x.png", b"\x89PNG not really", "image/png")
+    at.file_uploader(key="in_picture").set_value(bad).run()
+    assert not at.exception and at.error  # a sentence, not a traceback
+    ds = data.load("digits")
+    digit = ds.x[ds.splits["test"][3]][0]
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(digit, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
+    at.file_uploader(key="in_picture").set_value(("d.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not at.error
+    bundle = I.load_shipped("digits")
+    own = I.own_picture(digit, Preprocess.from_dict(bundle.features or {}))
+    best = bundle.class_names[I.top_k(bundle.model, own.x, k=1)[0][0]]
+    assert f"The network says **{best}**." in " ".join(m.value for m in at.markdown)
+    assert "Where this unit looks" in [h.value for h in at.subheader]
+
+
+def test_a_silent_clip_is_refused_with_a_sentence():
+    at = open_page("inside")
+    at.selectbox(key="in_model").set_value("shipped:commands").run()
+    at.radio(key="in_source").set_value("your own").run()
+    at.file_uploader(key="in_clip").set_value(("s.wav", _wav(np.zeros(16000)), "audio/wav")).run()
+    assert not at.exception
+    assert any("no signal" in e.value for e in at.error)

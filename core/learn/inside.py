@@ -375,6 +375,49 @@ def crop_operation(op: UnitOp, filt: int, row: int, col: int, *, size: int = 5):
     return crop, (r0, c0)
 
 
+# ------------------------------------------------------------------- your own input ----
+
+OWN_CLIP_SECONDS = 60.0  # of an uploaded or recorded clip, decoded to find its loudest window
+
+
+@dataclass(frozen=True, eq=False)
+class OwnInput:
+    """A user's picture or clip, made into what the network reads.
+
+    x : (1, C, H, W) the input tensor; wave : (length,) float32 the window heard (audio, else
+    None); notes : sentences about what was done to it (resampled, cut, padded).
+    """
+
+    x: torch.Tensor
+    wave: np.ndarray | None
+    notes: tuple[str, ...]
+
+
+def own_picture(gray: np.ndarray, pre) -> OwnInput:
+    """A grey picture in [0, 1] (drawn or uploaded) at the model's size, as Ask your model
+    makes it (core.learn.classify.image_tensor)."""
+    from core.learn.classify import image_tensor
+
+    return OwnInput(image_tensor(gray, pre), None, ())
+
+
+def own_clip(data: bytes, pre, *, name: str = "clip") -> OwnInput:
+    """A recorded or uploaded clip: decoded (at most OWN_CLIP_SECONDS), refused when silent or
+    too short, its loudest window of the model's length kept, made into the model's log-mel."""
+    from core.audio.clips import load_clip, require_signal
+    from core.audio.trim import loudest_window
+    from core.learn.classify import audio_tensor
+
+    if pre.representation != "log-mel":
+        raise UserInputError("This view reads clips for log-mel models.")
+    clip = load_clip(data, name=name, target_sr=pre.sample_rate, max_seconds=OWN_CLIP_SECONDS)
+    require_signal(clip, purpose="show the network", frame=pre.frame)
+    kept = loudest_window(clip.samples, sr=pre.sample_rate, length=pre.length)
+    x = audio_tensor(kept.samples[None], pre)  # (1, 1, mels, frames)
+    notes = tuple(clip.notes) + ((f"The clip {kept.note}",) if kept.note else ())
+    return OwnInput(x, kept.samples, notes)
+
+
 # ------------------------------------------------------------ a unit's receptive field ----
 
 # layers that keep every position where it is (a unit's field passes through them unchanged)
