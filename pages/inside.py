@@ -433,9 +433,13 @@ chart(g1, fig.overlay_figure(x[0].numpy(), cam, audio=audio, presenter=presenter
                              title=f"Grad-CAM for “{target_name}” at {layer}"), key="in_cam")  # fmt: skip
 spatial = x.shape[2:]
 window = tuple(max(2, n // 7) for n in spatial)
-with g2, st.spinner("Sliding the patch over the input…"):
-    occ = I.occlusion(model, x, target, window=window, stride=tuple(max(1, w_ // 2)
-                                                                    for w_ in window))  # fmt: skip
+with g2:
+    bar = st.progress(0.0, text="Sliding the patch over the input…")
+    occ = I.occlusion(model, x, target, window=window,
+                      stride=tuple(max(1, w_ // 2) for w_ in window),
+                      progress=lambda f: bar.progress(f, text=f"Sliding the patch over the "
+                                                      f"input: {f:.0%}"))  # fmt: skip
+    bar.empty()
 chart(g2, fig.overlay_figure(x[0].numpy(), occ, audio=audio, presenter=presenter(),
                              title=f"Occlusion: the score drop for “{target_name}”"),
       key="in_occ")  # fmt: skip

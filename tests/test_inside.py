@@ -305,3 +305,14 @@ def test_a_log_mel_box_in_hz_and_ms_and_heard_alone():
     outside = np.r_[heard[: int(0.1 * sr)], heard[int(0.7 * sr) :]]
     inside = heard[int(0.3 * sr) : int(0.5 * sr)]
     assert np.abs(outside).max() < 0.05 * np.abs(inside).max()  # only the chosen frames
+
+
+def test_occlusion_reports_its_progress_and_gives_the_same_map(trained):
+    model, xs, _ = trained
+    x = xs[:1]
+    seen: list[float] = []
+    plain = I.occlusion(model, x, 0, window=4, stride=2)
+    with_bar = I.occlusion(model, x, 0, window=4, stride=2, per_eval=10, progress=seen.append)
+    np.testing.assert_allclose(with_bar, plain, rtol=1e-5, atol=1e-6)
+    # 7 x 7 positions of the patch, 10 per batch: the input itself, then 5 batches
+    assert len(seen) == 6 and seen == sorted(seen) and seen[-1] == 1.0

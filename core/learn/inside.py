@@ -14,6 +14,7 @@ change the Grad-CAM map (Adebayo et al., "Sanity checks for saliency maps", 2018
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,16 +110,34 @@ def grad_cam(model: nn.Sequential, x: torch.Tensor, target: int, layer: str) -> 
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int, *, window: int | tuple,
-              stride: int | tuple, per_eval: int = 64) -> np.ndarray:  # fmt: skip
+              stride: int | tuple, per_eval: int = 64, progress=None) -> np.ndarray:  # fmt: skip
     """How much the score of ``target`` drops when a ``window`` of the input is set to 0 (the
-    standardised inputs' average), at the input's spatial size; positive = evidence for."""
+    standardised inputs' average), at the input's spatial size; positive = evidence for.
+
+    ``progress``, when given, is called with the fraction done (0..1) after each batch of
+    ``per_eval`` occluded inputs the model scores.
+    """
     from captum.attr import Occlusion
 
     spatial = x.shape[2:]
     window = (window,) * len(spatial) if isinstance(window, int) else tuple(window)
     stride = (stride,) * len(spatial) if isinstance(stride, int) else tuple(stride)
     window = tuple(min(w, n) for w, n in zip(window, spatial, strict=True))
-    occ = Occlusion(model.eval())
+    model = model.eval()
+    forward = model
+    if progress is not None:
+        positions = math.prod((n - w) // s + 1 for n, w, s in zip(spatial, window, stride,
+                                                                   strict=True))  # fmt: skip
+        calls = 1 + math.ceil(positions / per_eval)  # Captum scores the input itself first
+        done = [0]
+
+        def forward(inputs):
+            out = model(inputs)
+            done[0] += 1
+            progress(min(done[0] / calls, 1.0))
+            return out
+
+    occ = Occlusion(forward)
     with torch.no_grad():
         attr = occ.attribute(x, target=int(target), sliding_window_shapes=(x.shape[1], *window),
                              strides=(x.shape[1], *stride), baselines=0.0,
