@@ -34,6 +34,16 @@ def test_a_click_on_a_feature_map_cell_lights_its_receptive_field(served_app, pa
     chart.wait_for()
     page.wait_for_timeout(800)
     target = (0, 0) if before.group(1, 2) != ("0", "0") else (1, 1)
+    _click_unit(page, chart, target)
+    expect(main).to_contain_text(f"Unit (row {target[0]}, column {target[1]}) of filter")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    after = SENTENCE.search(main.inner_text())
+    assert (int(after.group(1)), int(after.group(2))) == target
+    page.get_by_role("heading", name="Where this unit looks").scroll_into_view_if_needed()
+    screenshot(page, "inside-1-receptive-field")
+
+
+def _click_unit(page, chart, target) -> None:
     pos = chart.evaluate(
         """(gd, rc) => {
           const t = gd._fullData.find(t => t.name === 'units');
@@ -48,9 +58,41 @@ def test_a_click_on_a_feature_map_cell_lights_its_receptive_field(served_app, pa
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_timeout(800)
     wait_for_app(page)
-    expect(main).to_contain_text(f"Unit (row {target[0]}, column {target[1]}) of filter")
+
+
+@pytest.mark.slow
+def test_a_mistake_from_the_confusion_matrix_opens_inside_and_a_unit_is_clicked(served_app,
+                                                                                page):  # fmt: skip
+    page.goto(f"{served_app}/train")
+    wait_for_app(page)
+    main = page.locator('[data-testid="stMain"]')
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(main).to_contain_text("Finished 1 epoch", timeout=180_000)
+    page.wait_for_timeout(1500)
+    wait_for_app(page)
+    page.get_by_role("link", name="See the mistakes on the Evaluate page").click()
+    wait_for_app(page)
+    expect(main).to_contain_text("Confusion matrix (test set)")
+    # the page starts on the most frequent mistake; its first example goes inside
+    expect(main).to_contain_text("(mistakes)")
+    page.get_by_role("button", name="Open in Inside the network").click()
+    page.wait_for_url("**/inside**", timeout=30_000)
+    wait_for_app(page)
+    expect(main).to_contain_text("(wrong)", timeout=30_000)
+    assert "in_model=session" in page.url  # the model just trained, not a shipped one
     assert page.locator('[data-testid="stException"]').count() == 0
-    after = SENTENCE.search(main.inner_text())
-    assert (int(after.group(1)), int(after.group(2))) == target
+    screenshot(page, "inside-2-from-evaluate")
+
     page.get_by_role("heading", name="Where this unit looks").scroll_into_view_if_needed()
-    screenshot(page, "inside-1-receptive-field")
+    chart = page.locator(".js-plotly-plot").filter(has_text="its receptive field on the input")
+    chart.wait_for()
+    page.wait_for_timeout(800)
+    _click_unit(page, chart, (2, 3))
+    expect(main).to_contain_text("Unit (row 2, column 3) of filter")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "inside-3-from-evaluate-unit")

@@ -38,6 +38,8 @@ def input_figure(x: np.ndarray, *, title: str = "", audio: bool = False,
     _layout(fig, 300, presenter, title)
     if audio:
         fig.update_yaxes(autorange=True)  # mel band 0 at the bottom
+    else:
+        fig.update_yaxes(scaleanchor="x")  # square pixels
     return fig
 
 
