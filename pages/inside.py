@@ -66,6 +66,21 @@ models = {f"shipped:{k}": f"{TITLES.get(k, k)}: {v['model']} (shipped, test {v['
 run = session_choice()
 if run is not None:
     models["session"] = f"{run.info.model_name} trained in this session on {run.info.dataset_name}"
+
+
+def loaded_choice():
+    """The model loaded on the Ask your model page, if this page can look inside it."""
+    loaded = S.get("cl_loaded")
+    if not loaded or loaded.get("head") != "softmax" or len(loaded.get("input_shape", ())) != 3:
+        return None
+    if loaded["pre"].representation not in ("image", "log-mel"):
+        return None
+    return loaded
+
+
+loaded = loaded_choice()
+if loaded is not None:
+    models["loaded"] = f"{loaded['title']}, from Ask your model (your own input only)"
 if not models:
     st.info("No trained model yet: train one on the Train page.", icon=":material/info:")
     st.stop()
@@ -100,6 +115,11 @@ try:
                                             task.preprocess.pad)  # fmt: skip
             S.in_examples_key = key
         ex = S.in_examples
+    elif S.in_model == "loaded":  # no test set comes with it: the user's own input only
+        model, class_names = loaded["model"], list(loaded["class_names"])
+        pre_settings = loaded["pre"].settings
+        ds_name, ex = None, None
+        S.in_source = "your own"
     else:
         ds_name = S.in_model.split(":", 1)[1]
         bundle = shipped(ds_name)
@@ -110,9 +130,10 @@ except UserInputError as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
 model = model.cpu().eval()
-audio = ds_name != "digits"
+audio = (loaded["pre"].representation == "log-mel") if S.in_model == "loaded" else (
+    ds_name != "digits")  # fmt: skip
 
-if wanted is not None and S.get("in_index_applied") != (S.in_model, wanted):
+if wanted is not None and ex is not None and S.get("in_index_applied") != (S.in_model, wanted):
     S.in_index_applied = (S.in_model, wanted)
     try:
         at = np.flatnonzero(ex.index == int(str(wanted)[:12]))
@@ -126,6 +147,7 @@ if wanted is not None and S.get("in_index_applied") != (S.in_model, wanted):
 OWN = "your own"
 with controls("Choose the model and the input"):
     st.radio("Input", ["a test example", OWN], key="in_source", horizontal=True,
+             disabled=ex is None,
              format_func=lambda v: v if v != OWN else
              ("your own (record or upload a clip)" if audio else "your own (draw or upload)"))  # fmt: skip
 
@@ -154,8 +176,12 @@ def own_input():
     """The user's picture or clip as the network reads it (None until one is given)."""
     from core.learn.classify import Preprocess, drawing_to_digit
 
-    pre = task.preprocess if S.in_model == "session" else Preprocess.from_dict(
-        bundle.features or {})  # fmt: skip
+    if S.in_model == "loaded":
+        pre = loaded["pre"]
+    elif S.in_model == "session":
+        pre = task.preprocess
+    else:
+        pre = Preprocess.from_dict(bundle.features or {})
     if not audio:
         d1, d2 = st.columns(2)
         with d1:
@@ -470,8 +496,10 @@ if audio:
     h3.caption("everything else")
     h3.audio(wav_bytes(rest, settings.sample_rate), format="audio/wav")
 
-if st.button("Run the sanity checks", key="in_sanity",
-             help="On 24 test examples: is the evidence real?"):  # fmt: skip
+if ex is None:
+    st.caption("The sanity checks run on a test set; a loaded model brings none.")
+elif st.button("Run the sanity checks", key="in_sanity",
+               help="On 24 test examples: is the evidence real?"):  # fmt: skip
     with st.spinner("Checking…"):
         pick = np.flatnonzero(ex.predicted == ex.y)[:24]
         xs, ts = ex.x[pick], ex.y[pick]

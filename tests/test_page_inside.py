@@ -231,3 +231,41 @@ def test_a_silent_clip_is_refused_with_a_sentence():
     at.file_uploader(key="in_clip").set_value(("s.wav", _wav(np.zeros(16000)), "audio/wav")).run()
     assert not at.exception
     assert any("no signal" in e.value for e in at.error)
+
+
+def test_a_model_loaded_on_ask_your_model_is_looked_inside_with_your_own_input():
+    import io
+
+    from PIL import Image
+    from streamlit.testing.v1 import AppTest
+
+    from core.data import shipped as data
+    from core.learn.checkpoints import load_bundle, save_bundle
+    from core.learn.classify import Preprocess
+    from tests.apptest import PAGES
+
+    shipped = I.load_shipped("digits")
+    raw = save_bundle(shipped.model, spec=shipped.spec, input_shape=shipped.input_shape,
+                      class_names=shipped.class_names, head=shipped.head,
+                      features=shipped.features)  # fmt: skip
+    b = load_bundle(raw, name="mine.zip")
+    at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
+    at.session_state["cl_loaded"] = {
+        "model": b.model, "pre": Preprocess.from_dict(b.features or {}),
+        "class_names": b.class_names, "head": b.head, "spec": b.spec,
+        "input_shape": b.input_shape, "task": b.task, "title": "mine.zip (loaded)",
+    }  # fmt: skip
+    at.run()
+    at.selectbox(key="in_model").set_value("loaded").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="in_source").value == "your own" and at.radio(key="in_source").disabled
+    ds = data.load("digits")
+    digit = ds.x[ds.splits["test"][5]][0]
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(digit, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
+    at.file_uploader(key="in_picture").set_value(("d.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not at.error
+    own = I.own_picture(digit, Preprocess.from_dict(b.features or {}))
+    best = b.class_names[I.top_k(b.model, own.x, k=1)[0][0]]
+    assert f"The network says **{best}**." in " ".join(m.value for m in at.markdown)
+    assert any("a loaded model brings none" in c.value for c in at.caption)
