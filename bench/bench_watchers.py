@@ -10,6 +10,7 @@ cores) six watchers on 2 cores finished no run in 25 minutes.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import threading
@@ -35,6 +36,32 @@ def _health_latencies(url: str, stop: threading.Event, out: list[float]) -> None
         stop.wait(1.0)
 
 
+def _server_pid(url: str) -> int | None:
+    """The process serving ``url`` (a `streamlit run` on that port), found in /proc."""
+    port = url.rsplit(":", 1)[-1].strip("/")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and port.encode() in args:
+            return int(entry.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 without /proc)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def watch_runs(url: str, browser, n: int, *, timeout_s: float = 600) -> dict:
     """Start the default digits run in ``n`` browser sessions; wait for all; return figures."""
     from tests.conftest import wait_for_app
@@ -51,6 +78,8 @@ def watch_runs(url: str, browser, n: int, *, timeout_s: float = 600) -> dict:
     latencies: list[float] = []
     stop = threading.Event()
     prober = threading.Thread(target=_health_latencies, args=(url, stop, latencies), daemon=True)
+    server = _server_pid(url)
+    cpu0 = _cpu_seconds(server)
     t0 = time.perf_counter()
     for page in pages:
         page.get_by_role("button", name="Train", exact=True).click()
@@ -68,6 +97,8 @@ def watch_runs(url: str, browser, n: int, *, timeout_s: float = 600) -> dict:
                     done_at[i] = time.perf_counter() - t0
             time.sleep(1.0)
     finally:
+        watched = time.perf_counter() - t0
+        server_cpu = _cpu_seconds(server) - cpu0
         stop.set()
         prober.join(timeout=35)
         for ctx in contexts:
@@ -81,6 +112,8 @@ def watch_runs(url: str, browser, n: int, *, timeout_s: float = 600) -> dict:
         "health_median_ms": 1000 * statistics.median(finite) if finite else float("inf"),
         "health_max_ms": 1000 * max(latencies) if latencies else float("inf"),
         "health_failures": len(latencies) - len(finite),
+        # the web server's own CPU (training runs in worker processes): per watching page
+        "server_cpu_per_session": server_cpu / max(watched, 1e-9) / n if server else float("nan"),
     }
 
 
@@ -101,6 +134,7 @@ def main() -> None:
     print(f"per-session time to done (s): {', '.join(f'{x:.1f}' for x in r['per_session_s'])}")
     print(f"health check while training: median {r['health_median_ms']:.0f} ms, "
           f"max {r['health_max_ms']:.0f} ms, {r['health_failures']} failed")  # fmt: skip
+    print(f"server CPU per watching session: {r['server_cpu_per_session']:.1%} of one core")
     print(f"watchers: {r['finished']}/{n} sessions finished, all done {r['all_done_s']:.1f} s")
 
 
