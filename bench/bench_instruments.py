@@ -1,5 +1,5 @@
-"""Thirty General MIDI instruments from scratch: the app's default audio CNN against a 5-block
-pyramid CNN, test accuracy and training seconds.
+"""Thirty General MIDI instruments: the app's default audio CNN and a 5-block pyramid CNN from
+scratch against a pretrained audio CNN with a new head, test accuracy and training seconds.
 
 The data are the shipped notes of ``assets/gm_instruments`` (``core.data.shipped.
 load_gm_instruments``: 720 one-second notes, 480 train / 120 validation / 120 test, the test
@@ -16,8 +16,11 @@ them on the test split:
    channels doubling 32-64-128-256-512, then global average pooling, a 256-unit hidden
    layer, dropout and 30 outputs; the same recipe (``--pyramid-epochs`` to change its
    length).
-3. **pretrained**: :func:`pretrained_backbone_row`, a pretrained backbone with a new head;
-   not measured here yet.
+3. **frozen** and 4. **fine-tuned**: :func:`pretrained_rows`, the aiSFX log-mel CNN
+   (pretrained on sound-effects libraries; it reads its own log-mel from the waveforms) with
+   a new 30-way head: frozen (its features computed once, the head alone learns) or
+   fine-tuned (every layer, the backbone at a tenth of the rate), ``--pretrained-seeds``
+   times (default 1).
 
 Training seconds exclude preparing the log-mels (printed apart). On a shared machine the
 load average is printed beside each row.
@@ -29,7 +32,7 @@ model's accuracy moves by 10 points or more from seed to seed: it runs ``--seeds
 torch's default (two threads on two loaded cores wait on each other).
 
 Run: python bench/bench_instruments.py [--seeds 3] [--pyramid-seeds 1] [--epochs N]
-[--pyramid-epochs N] [--rows default,pyramid] [--threads N]
+[--pyramid-epochs N] [--rows default,pyramid,frozen,fine-tuned] [--threads N]
 """
 
 from __future__ import annotations
@@ -121,19 +124,41 @@ def pyramid_row(ds, inputs, *, seeds: int, epochs: int | None) -> Row:
     return train_plan(plan, seeds, f"pyramid {PYRAMID}")
 
 
-def pretrained_backbone_row(ds, inputs, *, seeds: int, epochs: int | None) -> Row | None:
-    """A pretrained backbone with a new head on the same split: not measured yet.
+def pretrained_rows(ds, inputs, *, seeds: int, epochs: int | None,
+                    modes=("frozen", "fine-tuned")) -> list[Row]:  # fmt: skip
+    """The aiSFX log-mel CNN (core.learn.backbones, pretrained on sound-effects libraries) with
+    a new 30-way head, frozen and fine-tuned (core.learn.transfer.train_pretrained), on the
+    same split: trained on "train", selected on "val", scored on "test" like the other rows.
+    It reads its own log-mel from the waveforms, not ``inputs``."""
+    from core.learn.transfer import train_pretrained
 
-    The place for the third row: a backbone from core.learn.backbones (for audio, the aiSFX
-    log-mel CNN, which reads its own log-mel from the waveforms in ``ds.x``) with a new
-    30-way head, frozen or fine-tuned, trained on ``ds.splits["train"]``, selected on
-    ``"val"`` and scored on ``"test"`` like the other rows, and returned as a :class:`Row`.
-    Returns None until then, and the summary says so.
-    """
-    return None
+    rows = []
+    for mode in modes:
+        n = epochs or PRETRAINED_EPOCHS[mode]
+        print(f"\n== pretrained aiSFX ({mode}), {n} epochs; {load()}")
+        accs, secs, bests, params = [], [], [], 0
+        for seed in range(seeds):
+            side = train_pretrained(ds, mode=mode, epochs=n, device=DEVICE, seed=seed)
+            best = max(side.history, key=lambda e: e.val_acc or 0.0).epoch if side.history else 0
+            accs.append(side.test_accuracy)
+            secs.append(side.seconds)
+            bests.append(best)
+            params = side.trained_parameters
+            print(f"   pretrained {mode} seed {seed}: test {side.test_accuracy:.4f}, "
+                  f"{side.seconds:.1f} s, trained {side.trained_parameters:,} of "
+                  f"{side.total_parameters:,} parameters")  # fmt: skip
+            sys.stdout.flush()
+        rows.append(Row(f"pretrained aiSFX {mode}", params, accs, secs, bests))
+    return rows
 
 
-ROWS = {"default": default_row, "pyramid": pyramid_row, "pretrained": pretrained_backbone_row}
+PRETRAINED_EPOCHS = {"frozen": 30, "fine-tuned": 8}  # fine-tuning 5 M weights is slow on a CPU
+ROWS = {
+    "default": default_row,
+    "pyramid": pyramid_row,
+    "frozen": lambda *a, **k: pretrained_rows(*a, modes=("frozen",), **k)[0],
+    "fine-tuned": lambda *a, **k: pretrained_rows(*a, modes=("fine-tuned",), **k)[0],
+}
 
 
 def main() -> None:
@@ -146,7 +171,9 @@ def main() -> None:
                         help="epochs of every row (default: the dataset's tuned recipe)")  # fmt: skip
     parser.add_argument("--pyramid-epochs", type=int, default=None,
                         help="epochs of the pyramid row (default: as --epochs)")  # fmt: skip
-    parser.add_argument("--rows", default="default,pyramid,pretrained")
+    parser.add_argument("--rows", default="default,pyramid,frozen,fine-tuned")
+    parser.add_argument("--pretrained-seeds", type=int, default=1,
+                        help="runs of each pretrained row")  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     args = parser.parse_args()
     if args.threads:
@@ -162,17 +189,18 @@ def main() -> None:
           f"{len(ds.splits['val'])} val / {len(ds.splits['test'])} test, input "
           f"{tuple(inputs.x.shape[1:])}, decoded and log-mels ready in {prep:.1f} s")  # fmt: skip
 
-    results: dict[str, Row | None] = {}
+    results: dict[str, Row] = {}
     for name in [r for r in args.rows.split(",") if r]:
-        pyramid = name == "pyramid"
+        pyramid, pretrained = name == "pyramid", name in ("frozen", "fine-tuned")
         epochs = (args.pyramid_epochs or args.epochs) if pyramid else args.epochs
-        seeds = args.pyramid_seeds if pyramid else args.seeds
+        seeds = (args.pyramid_seeds if pyramid else args.pretrained_seeds if pretrained
+                 else args.seeds)  # fmt: skip
         results[name] = ROWS[name](ds, inputs, seeds=seeds, epochs=epochs)
 
     print("\n== summary")
-    for name, row in results.items():
-        print(row.line() if row else f"{name}: not measured yet (pretrained_backbone_row)")
-    measured = [r for r in results.values() if r]
+    for row in results.values():
+        print(row.line())
+    measured = list(results.values())
     print("gm_instruments, 30 classes, test notes at held-out pitches, CPU: "
           + "; ".join(f"{r.name} {statistics.median(r.accuracies):.1%} in "
                       f"{statistics.median(r.seconds):.0f} s" for r in measured)

@@ -183,7 +183,7 @@ def compare(ds, *, mode: str = "frozen", epochs: int = 10, per_class: int | None
     """
     from core.learn import task as tasks
     from core.learn.build import build_model
-    from core.learn.train import Recipe, evaluate, train
+    from core.learn.train import evaluate, train
 
     if mode not in MODES:
         raise UserInputError(f"Unknown mode {mode!r}: choose {' or '.join(MODES)}.")
@@ -211,6 +211,27 @@ def compare(ds, *, mode: str = "frozen", epochs: int = 10, per_class: int | None
                    seconds)  # fmt: skip
 
     # pretrained: the same split and epochs
+    pretrained = train_pretrained(small, mode=mode, epochs=epochs, device=device, seed=seed,
+                                  stop=stop, say=say)  # fmt: skip
+    say(1.0, "Done")
+    return Comparison(scratch, pretrained, tuple(ds.class_names), len(train_idx), len(test_idx))
+
+
+def train_pretrained(ds, *, mode: str = "frozen", epochs: int = 10, device="cpu", seed: int = 0,
+                     stop=None, say=None) -> Side:  # fmt: skip
+    """Train ``ds``'s pretrained backbone with a new head on ``ds.splits`` (train, selected on
+    val, scored on test): frozen (features once, the head alone) or fine-tuned (every layer,
+    the backbone at BACKBONE_LR_FACTOR of the rate)."""
+    from core.learn.train import Recipe, evaluate, train
+
+    if mode not in MODES:
+        raise UserInputError(f"Unknown mode {mode!r}: choose {' or '.join(MODES)}.")
+    say = say or (lambda _f, _s: None)
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    train_idx = np.asarray(ds.splits["train"])
+    val_idx, test_idx = np.asarray(ds.splits["val"]), np.asarray(ds.splits["test"])
+    small = ds
     say(0.5, f"Preparing the pretrained backbone ({mode})")
     start = time.perf_counter()
     net = pretrained_model(small, mode=mode)
@@ -241,10 +262,8 @@ def compare(ds, *, mode: str = "frozen", epochs: int = 10, per_class: int | None
         ev = evaluate(net, x["test"], y["test"], device)
     seconds = time.perf_counter() - start
     name = f"pretrained {backbone_for(ds.kind)} ({mode})"
-    pretrained = Side(name, result.history, ev.accuracy, ev.confusion,
-                      B.n_parameters(net, trainable_only=True), B.n_parameters(net), seconds)  # fmt: skip
-    say(1.0, "Done")
-    return Comparison(scratch, pretrained, tuple(ds.class_names), len(train_idx), len(test_idx))
+    return Side(name, result.history, ev.accuracy, ev.confusion,
+                B.n_parameters(net, trainable_only=True), B.n_parameters(net), seconds)  # fmt: skip
 
 
 def _main(argv=None) -> int:
