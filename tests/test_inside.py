@@ -316,3 +316,18 @@ def test_occlusion_reports_its_progress_and_gives_the_same_map(trained):
     np.testing.assert_allclose(with_bar, plain, rtol=1e-5, atol=1e-6)
     # 7 x 7 positions of the patch, 10 per batch: the input itself, then 5 batches
     assert len(seen) == 6 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(I.shipped_models()))
+def test_each_shipped_model_scores_what_its_index_says(name):
+    """assets/models/index.json states each model's test accuracy: the model, loaded as the
+    pages load it, reaches exactly that on its dataset's test split."""
+    from core.data import shipped as data
+    from core.learn.classify import Preprocess
+
+    facts = I.shipped_models()[name]
+    bundle = I.load_shipped(name)
+    pre = Preprocess.from_dict(bundle.features or {})
+    ex = I.test_examples(bundle.model, data.load(name), pre.representation, pre.pad)
+    assert len(ex.y) == facts["test_examples"]
+    assert float((ex.predicted == ex.y).mean()) == pytest.approx(facts["test_accuracy"], abs=1e-3)
