@@ -186,6 +186,14 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
     else:
         runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
         S.train_run = run = _found
+        # the settings on screen become the run's own (they are locked while it trains)
+        if _found.task is not None:
+            S.update(recipe_state(_found.task.recipe))
+        if _found.info is not None and _found.info.dataset_name in DATASETS:
+            S.tr_dataset = _found.info.dataset_name
+            by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
+            if _found.info.model_name in by_title:
+                S.tr_source, S.tr_preset = "preset", by_title[_found.info.model_name]
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 busy = run is not None and run.active

@@ -129,6 +129,7 @@ def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser)
     expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=30_000)
     assert f"run={run_id}" in page.url
     assert page.get_by_role("button", name="Stop").is_enabled()
+    assert page.get_by_label("Epochs", exact=True).input_value() == "40"  # the run's settings
     screenshot(page, "train-2-after-reload")
 
     other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
