@@ -218,7 +218,9 @@ def share_link(label: str = "Copy link") -> None:
     with st.popover(label, icon=":material/link:"):
         st.caption("This link opens the page as it is now, in any browser:")
         base = str(st.context.url or "").split("?")[0]
-        query = "&".join(f"{k}={_quote(v)}" for k, v in st.session_state.get(LAST, {}).items())
+        private = set(st.session_state.get(PAGE_EXTRA) or {})  # a run's id stays in this tab
+        query = "&".join(f"{k}={_quote(v)}" for k, v in st.session_state.get(LAST, {}).items()
+                         if k not in private)  # fmt: skip
         st.code(base + ("?" + query if query else ""), language=None, wrap_lines=True)
 
 

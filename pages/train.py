@@ -174,7 +174,7 @@ if pool.backend_setting() == "process":
 
 run = S.get("train_run")
 # The run's id travels in the link: a reload, or the same student in another tab, finds it.
-_asked = st.query_params.get("run")
+_asked = st.query_params.get("run") if S.get(_url.EXTERNAL, True) else None  # a link, not ours
 if _asked and (run is None or (run.id != _asked and not run.active)):
     _found = runs.find(_asked)
     if _found is None:

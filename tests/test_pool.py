@@ -128,6 +128,22 @@ def test_stop_reaches_the_worker_before_its_next_batches(pool):
     assert model is not None and test is not None  # the best weights so far, evaluated
 
 
+def test_a_stop_pressed_before_the_worker_began_is_not_lost(pool):
+    stop = threading.Event()
+    stop.set()  # Stop pressed while the run waited
+    model, _, reason, message = pool.run_job(_job(), on_event=lambda e: None, stop=stop)
+    assert (model, reason) == (None, "stopped") and "no training was done" in message
+    # Stop pressed while the worker takes the job (the page still says "Starting")
+    stop = threading.Event()
+    threading.Timer(0.01, stop.set).start()
+    started = time.monotonic()
+    _, _, reason, _ = pool.run_job(_job(n=2000, epochs=200, batch_size=4),
+                                   on_event=lambda e: None, stop=stop)  # fmt: skip
+    assert reason == "stopped" and time.monotonic() - started < 20
+    _, _, reason, _ = pool.run_job(_job(), on_event=lambda e: None, stop=threading.Event())
+    assert reason == "finished"  # the next run on that worker is not stopped by it
+
+
 def test_a_killed_worker_fails_its_run_with_a_sentence_and_is_replaced(pool):
     events: list = []
     before = pool.replaced
@@ -185,12 +201,27 @@ def test_ended_runs_are_forgotten_once_their_session_has_gone(monkeypatch):
     runs.register(run)
     assert run.wait(TIMEOUT) and run.status == "done"
     assert runs.find(run.id) is run  # a reload finds it while its page is open
-    queue.adopt(run, owner="second", alive=lambda: connected["second"])  # the reload's session
-    connected["first"] = False
-    assert runs.find(run.id) is run  # the old tab closing does not free it: the new one holds it
+    queue.adopt(run, owner="second", alive=lambda: connected["second"])  # another tab
+    connected["second"] = False
+    assert runs.find(run.id) is run  # that tab closing does not free it: the first holds it
+    connected["second"], connected["first"] = True, False
+    assert runs.find(run.id) is run  # nor the first closing while the second is open
     connected["second"] = False
     assert runs.find(run.id) is None  # both gone: the server lets go of the run and its model
     assert queue.n_owners == 0
+
+
+def test_only_a_session_s_latest_run_stays_findable():
+    queue = runs.RunQueue(max_running=1)
+    first, second = (runs.Run.for_job(_job(epochs=1), backend="thread") for _ in range(2))
+    queue.submit(first, owner="student")
+    runs.register(first)
+    assert first.wait(TIMEOUT)
+    queue.submit(second, owner="student")
+    runs.register(second)
+    assert second.wait(TIMEOUT)
+    assert runs.find(first.id) is None and runs.find(second.id) is second
+    assert first._job is None and second._job is None  # a finished run keeps no training data
 
 
 @pytest.mark.parametrize("asked", [None, "", "x", "../../etc/passwd", "a" * 100, 12345678,

@@ -78,7 +78,7 @@ def test_a_killed_ray_worker_fails_its_run_with_a_sentence(ray_pool):
     t, box = _start(ray_pool, _job(n=2000, epochs=200, batch_size=4, seed=3), events,
                     threading.Event())  # fmt: skip
     assert _until(lambda: any(isinstance(e, BatchEvent) for e in events), TIMEOUT)
-    (pid,) = ray_pool.pids()
+    (pid,) = ray_pool.pids
     os.kill(pid, signal.SIGKILL)
     t.join(TIMEOUT)
     assert isinstance(box.get("error"), UserInputError), box

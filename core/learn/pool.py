@@ -158,12 +158,15 @@ def _worker_entry(fd: int, threads: int) -> None:
                 msg = _recv(conn)
             except (EOFError, OSError):
                 os._exit(0)  # the server has gone: nobody is left to train for
+            except BaseException:  # noqa: BLE001 - a reader that cannot read ends the worker
+                os._exit(1)  # (the server sees it die and fails the run with a sentence)
             if msg is None:
                 jobs.put(None)
                 return
             if msg[0] == "stop":
                 stop.set()
-            else:
+            else:  # messages arrive in order: a stop sent after this job is for this job
+                stop.clear()
                 jobs.put(msg[1])
 
     threading.Thread(target=read, name="training-worker-reader", daemon=True).start()
@@ -175,13 +178,13 @@ def _worker_entry(fd: int, threads: int) -> None:
             torch.zeros(1, device="cuda")
     _send(conn, ("ready", os.getpid()))
     while (job := jobs.get()) is not None:
-        stop.clear()  # a stop that came after the last run ended is not for this one
         relay = _Relay(conn)
         try:
             model, test, reason, message = run_job_here(job, on_event=relay, stop=stop)
             relay.flush()
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             _send(conn, ("done", state, test, reason, message))
+            del model, test, state  # an idle worker holds no run's weights
         except UserInputError as err:
             relay.flush()
             _send(conn, ("input_error", str(err)))
@@ -190,6 +193,8 @@ def _worker_entry(fd: int, threads: int) -> None:
             _send(conn, ("error", f"Training failed: {type(err).__name__}: {err}",
                          traceback.format_exc()))  # fmt: skip
         del job, relay
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 class _Worker:
@@ -207,11 +212,16 @@ class _Worker:
         code = "import sys; from core.learn.pool import _worker_entry; " + (
             "_worker_entry(int(sys.argv[1]), int(sys.argv[2]))"
         )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), str(threads)],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd=APP_ROOT,
-        )  # fmt: skip
-        theirs.close()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, str(theirs.fileno()), str(threads)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd=APP_ROOT,
+            )  # fmt: skip
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
         self.ready = False
@@ -341,11 +351,14 @@ class ProcessPool:
         RuntimeError
             An unexpected error in the worker, with its message (its traceback in ``.worker_traceback``).
         """
+        if stop.is_set():  # stopped while it waited for a worker
+            return None, None, "stopped", "Stopped before it started: no training was done."
+        payload = pickle.dumps(("job", job), protocol=pickle.HIGHEST_PROTOCOL)  # before a worker
         w = self._take()
         healthy = False
         try:
             w.wait_ready()
-            w.send(("job", job))
+            w.conn.send_bytes(payload)
             sent_stop = False
             while True:
                 if stop.is_set() and not sent_stop:

@@ -158,6 +158,7 @@ class RayPool:
         self._lock = threading.Lock()
         self._channels: dict[int, object] = {}  # id(job) -> channel, while a run trains
 
+    @property
     def pids(self) -> list[int]:
         """Process ids of the Ray workers training runs now (once they have started)."""
         with self._lock:
@@ -180,6 +181,8 @@ class RayPool:
                 if stop.is_set() and not sent_stop:
                     channel.stop.remote()
                     sent_stop = True
+                    if ray.get(channel.pid.remote()) is None:  # still waiting for a worker
+                        ray.cancel(ref)
                 ready, _ = ray.wait([ref], timeout=POLL_SECONDS)
                 for event in ray.get(channel.take.remote()):
                     on_event(event)
@@ -187,8 +190,13 @@ class RayPool:
                     break
             msg = ray.get(ref)
         except (ray.exceptions.RayError, OSError) as err:
+            if isinstance(err, ray.exceptions.TaskCancelledError):
+                raise UserInputError("Stopped before it started: no training was done.") from err
             if isinstance(err, ray.exceptions.RayTaskError):  # our code failed outside train()
-                raise RuntimeError(f"Training failed: {err}") from err
+                cause = getattr(err, "cause", None) or err
+                failed = RuntimeError(f"Training failed: {type(cause).__name__}: {cause}")
+                failed.worker_traceback = str(err)
+                raise failed from err
             raise UserInputError(WORKER_DIED) from err
         finally:
             with self._lock:

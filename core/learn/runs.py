@@ -148,6 +148,7 @@ class Run:
         self.info = info
         self.id = secrets.token_urlsafe(9)  # 12 URL-safe characters; a page's link names it
         self._owner: str | None = None
+        self._watchers: set[str] = set()  # other sessions that re-attached to it
         self.backend = "thread"  # where the job trains: "thread" or "process" (core.learn.pool)
         self.orphaned = False  # stopped because its browser session closed
         self.traceback: str | None = None  # of an unexpected error, for the server's log
@@ -294,7 +295,7 @@ class Run:
             self.stop_event.set()
 
     def _execute(self) -> None:
-        if self._queue is not None:
+        if self._queue is not None and self.backend == "thread":  # workers set their own
             cap_torch_threads(self._queue.max_running)
         with self._lock:
             if self._status != QUEUED:  # stopped while it waited
@@ -322,6 +323,7 @@ class Run:
                 self.model, self.test = outcome.model, outcome.test
             self._status, self._message = status, message
             self._ended = time.perf_counter()
+            self._job = None  # its tensors (a copy of the split) are no longer needed
         self._done.set()
         if self._queue is not None:
             self._queue._finished(self)
@@ -478,10 +480,11 @@ class RunQueue:
         return started
 
     def _forget(self, run: Run) -> None:
-        """An ended run no longer holds its owner's place (lock held by the caller): the queue
-        keeps no finished run, so a morning of runs does not pile up in the server."""
-        if run._owner is not None and self._owners.get(run._owner) is run:
-            del self._owners[run._owner]
+        """An ended run no longer holds its owners' places (lock held by the caller): the
+        queue keeps no finished run, so a morning of runs does not pile up in the server."""
+        for owner in {run._owner, *run._watchers} - {None}:
+            if self._owners.get(owner) is run:
+                del self._owners[owner]
 
     def _finished(self, run: Run) -> None:
         with self._lock:
@@ -507,14 +510,20 @@ class RunQueue:
         return None
 
     def adopt(self, run: Run, *, owner: str | None, alive: Callable[[], bool] | None) -> None:
-        """Hand ``run`` to a new browser session (a reload, or the same student in another
-        tab): its owner check follows the new session from now on."""
+        """Let another browser session watch ``run`` too (a reload, or the same student in
+        another tab): the run lives while any of its sessions is open, and each of them holds
+        the one-run place it takes."""
         with self._lock:
-            if run._owner is not None and self._owners.get(run._owner) is run:
-                del self._owners[run._owner]
-            run._owner, run._alive, run._gone_since = owner, alive, None
+            checks = [c for c in (run._alive, alive) if c is not None]
+            if run._alive is None or alive is None:
+                run._alive = None  # an owner without a check is always there
+            elif len(checks) == 2:
+                first, second = checks
+                run._alive = lambda: first() or second()
+            run._gone_since = None
             if owner is not None and run.active:
                 self._owners[owner] = run
+                run._watchers.add(owner)
 
     @property
     def n_owners(self) -> int:
@@ -621,9 +630,16 @@ def _sweep() -> None:
 
 
 def register(run: Run) -> None:
-    """Let :func:`find` find ``run`` by its id until it has ended and its session has gone."""
+    """Let :func:`find` find ``run`` by its id until it has ended and its session has gone.
+
+    A session's earlier ended runs are forgotten: only its latest can be re-attached to.
+    """
     with _RUNS_LOCK:
         _sweep()
+        if run._owner is not None:
+            for run_id, other in list(_RUNS.items()):
+                if other._owner == run._owner and not other.active:
+                    del _RUNS[run_id]
         _RUNS[run.id] = run
 
 
