@@ -237,3 +237,22 @@ def test_the_backend_setting(monkeypatch):
     assert pools.backend_setting() == "thread"
     with pytest.raises(UserInputError, match="Unknown place"):
         runs.Run.for_job(_job(), backend="gpu-farm")
+
+
+def test_idle_workers_beyond_the_warm_one_are_ended_after_a_peak():
+    p = pools.ProcessPool(size=3, threads=1, warm=1, idle_seconds=0.5)
+    try:
+        threads = [threading.Thread(target=p.run_job, args=(_job(n=1200, epochs=6, seed=i),),
+                                    kwargs={"on_event": lambda e: None,
+                                            "stop": threading.Event()})
+                   for i in range(3)]  # fmt: skip
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT)
+        assert len(p.pids) == 3  # the peak: three workers
+        assert _until(lambda: len(p.pids) == 1, 30)  # then the reaper ends all but one
+        _, _, reason, _ = p.run_job(_job(), on_event=lambda e: None, stop=threading.Event())
+        assert reason == "finished"  # the warm one serves the next run
+    finally:
+        p.close()

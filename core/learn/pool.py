@@ -44,7 +44,8 @@ from core.errors import UserInputError
 
 BUNDLE_SECONDS = 0.2  # per-batch events are sent in bundles at most this often
 APP_ROOT = str(Path(__file__).resolve().parents[2])
-POLL_SECONDS = 0.1  # how often the relaying thread looks at the stop flag and the worker
+POLL_SECONDS = 0.1
+IDLE_SECONDS = 600.0  # a worker idle this long is ended (beyond the one kept warm)  # how often the relaying thread looks at the stop flag and the worker
 WORKER_DIED = (
     "The process training this run ended unexpectedly (it was killed, or the machine ran "
     "out of memory), so the run failed and nothing was kept. Try again, perhaps with a "
@@ -224,6 +225,7 @@ class _Worker:
             theirs.close()
         self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
+        self.idle_since = time.monotonic()
         self.ready = False
         self._ready_lock = threading.Lock()
 
@@ -272,10 +274,13 @@ class ProcessPool:
         torch to be imported
     """
 
-    def __init__(self, size: int, *, threads: int | None = None, warm: int = 0) -> None:
+    def __init__(self, size: int, *, threads: int | None = None, warm: int = 0,
+                 idle_seconds: float = IDLE_SECONDS) -> None:  # fmt: skip
         if size < 1:
             raise UserInputError("A training pool needs at least one worker.")
         self.size = int(size)
+        self.keep = max(1, int(warm))  # workers kept however long they idle
+        self.idle_seconds = float(idle_seconds)
         cores = os.cpu_count() or 1
         self.threads = int(threads) if threads else max(1, cores // self.size)
         self._lock = threading.Lock()
@@ -286,6 +291,28 @@ class ProcessPool:
         if warm:
             threading.Thread(target=self._warm, args=(min(warm, self.size),), daemon=True,
                              name="training-pool-warm").start()  # fmt: skip
+        threading.Thread(target=self._reap, daemon=True, name="training-pool-reaper").start()
+
+    def _reap(self) -> None:
+        """After a hall's peak, end the workers idle for ``idle_seconds`` beyond the ``keep``
+        warm ones: each holds torch (hundreds of MB, and a CUDA context on a GPU)."""
+        while not self._closed:
+            time.sleep(min(self.idle_seconds / 4, 30.0))
+            self.trim()
+
+    def trim(self) -> int:
+        """End the workers idle for longer than ``idle_seconds`` beyond the ``keep`` most
+        recently used; return how many were ended."""
+        now = time.monotonic()
+        with self._lock:
+            self._idle.sort(key=lambda w: w.idle_since)  # oldest first
+            surplus = max(0, len(self._idle) - self.keep)
+            old = [w for w in self._idle[:surplus] if now - w.idle_since >= self.idle_seconds]
+            for w in old:
+                self._idle.remove(w)
+        for w in old:
+            w.close()
+        return len(old)
 
     def _warm(self, n: int) -> None:
         for _ in range(n):
@@ -321,6 +348,7 @@ class ProcessPool:
         with self._lock:
             self._busy.discard(w)
             if healthy and w.alive and not self._closed:
+                w.idle_since = time.monotonic()
                 self._idle.append(w)
                 return
         w.close()
