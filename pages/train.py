@@ -555,17 +555,22 @@ if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=bu
     per = S.tr_cmp_per_class
     with st.status("Comparing…", expanded=True) as status:
         bar = st.progress(0.0)
+        asked = {"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
+                 "per_class": None if per == "all" else int(per), "device": device_now()}  # fmt: skip
+        progress = lambda f, said: bar.progress(min(max(f, 0.0), 1.0), text=said)  # noqa: E731
         try:
-            result = transfer.compare(
-                ds, mode=S.tr_cmp_mode, epochs=int(S.tr_cmp_epochs),
-                per_class=None if per == "all" else int(per), device=device_now(),
-                on_progress=lambda f, s: bar.progress(min(max(f, 0.0), 1.0), text=s),
-            )  # fmt: skip
+            if pool.backend_setting() == "process":  # in a worker, not the server's interpreter
+                result = pool.get_pool().call("transfer.compare", asked, on_progress=progress)
+            else:
+                result = transfer.compare(**asked, on_progress=progress)
             S.tr_cmp_result = (S.tr_dataset, result)
             status.update(label="Compared", state="complete", expanded=False)
         except UserInputError as err:
             status.update(label="Could not compare", state="error")
             st.error(str(err), icon=":material/error:")
+        except Exception as err:  # noqa: BLE001 - a sentence on the page, not a traceback
+            status.update(label="Could not compare", state="error")
+            st.error(f"The comparison failed: {err}", icon=":material/error:")
 shown = S.get("tr_cmp_result")
 if shown is not None and shown[0] == S.tr_dataset:
     cmp_result = shown[1]

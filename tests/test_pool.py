@@ -256,3 +256,21 @@ def test_idle_workers_beyond_the_warm_one_are_ended_after_a_peak():
         assert reason == "finished"  # the warm one serves the next run
     finally:
         p.close()
+
+
+def test_a_worker_runs_the_pretrained_comparison_and_reports_its_progress(pool):
+    from core.data import shipped as data
+    from core.learn.transfer import Comparison
+
+    ds = data.synth_instruments(n_per_class=6)
+    said: list = []
+    result = pool.call("transfer.compare", {"ds": ds, "mode": "frozen", "epochs": 2},
+                       on_progress=lambda f, s: said.append((f, s)))  # fmt: skip
+    assert isinstance(result, Comparison)
+    assert result.class_names == tuple(ds.class_names)
+    assert len(result.scratch.history) == len(result.pretrained.history) == 2
+    assert said[0][0] == 0.0 and said[-1] == (1.0, "Done")  # relayed as the worker went
+    with pytest.raises(UserInputError, match="Unknown mode"):
+        pool.call("transfer.compare", {"ds": ds, "mode": "bogus", "epochs": 2})
+    with pytest.raises(UserInputError, match="Unknown computation"):
+        pool.call("os.system", {"command": "true"})

@@ -76,6 +76,29 @@ class TrainJob:
     y_test: object = None
 
 
+# Functions a worker may be asked to call (CallJob): long computations of the pages that are
+# not a training run, e.g. the Train page's comparison with a pretrained network.
+CALLS = {"transfer.compare": ("core.learn.transfer", "compare")}
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """A call of one of :data:`CALLS` with keyword arguments (all picklable); the function
+    takes ``on_progress(fraction, sentence)`` and ``stop`` besides."""
+
+    name: str
+    kwargs: dict
+
+    def run(self, *, on_progress: Callable, stop):
+        import importlib
+
+        if self.name not in CALLS:
+            raise UserInputError(f"Unknown computation {self.name!r}.")
+        module, function = CALLS[self.name]
+        fn = getattr(importlib.import_module(module), function)
+        return fn(**self.kwargs, on_progress=on_progress, stop=stop)
+
+
 def build_seeded(spec, input_shape, seed: int):
     """The model a run starts from: seeded with the recipe's seed, so the same seed, the same
     starting weights (in the server's process and in a worker alike)."""
@@ -181,6 +204,12 @@ def _worker_entry(fd: int, threads: int) -> None:
     while (job := jobs.get()) is not None:
         relay = _Relay(conn)
         try:
+            if isinstance(job, CallJob):
+                result = job.run(on_progress=lambda f, said: _send(conn, ("progress", f, said)),
+                                 stop=stop)  # fmt: skip
+                _send(conn, ("result", result))
+                del job, relay, result
+                continue
             model, test, reason, message = run_job_here(job, on_event=relay, stop=stop)
             relay.flush()
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -381,7 +410,43 @@ class ProcessPool:
         """
         if stop.is_set():  # stopped while it waited for a worker
             return None, None, "stopped", "Stopped before it started: no training was done."
-        payload = pickle.dumps(("job", job), protocol=pickle.HIGHEST_PROTOCOL)  # before a worker
+
+        def on_message(msg):
+            if msg[0] == "events":
+                for event in msg[1]:
+                    on_event(event)
+                return False, None
+            if msg[0] == "done":
+                _, state, test, reason, message = msg
+                model = build_seeded(job.spec, job.input_shape, job.recipe.seed)
+                model.load_state_dict(state)
+                return True, (model.to(job.device), test, reason, message)
+            return False, None
+
+        return self._exchange(("job", job), on_message=on_message, stop=stop)
+
+    def call(self, name: str, kwargs: dict, *, on_progress: Callable | None = None, stop=None):
+        """Run one of :data:`CALLS` in a worker and return its result; ``on_progress`` is
+        called here with (fraction, sentence) as the worker reports them. Raises as
+        :meth:`run_job` does."""
+        stop = stop or threading.Event()
+        say = on_progress or (lambda _f, _s: None)
+
+        def on_message(msg):
+            if msg[0] == "progress":
+                say(msg[1], msg[2])
+                return False, None
+            if msg[0] == "result":
+                return True, msg[1]
+            return False, None
+
+        return self._exchange(("job", CallJob(name, dict(kwargs))), on_message=on_message,
+                              stop=stop)  # fmt: skip
+
+    def _exchange(self, message, *, on_message: Callable, stop):
+        """Send ``message`` to a worker and hand what comes back to ``on_message`` (which
+        returns (done, value)) until it is done; the worker's errors raise here."""
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # before a worker
         w = self._take()
         healthy = False
         try:
@@ -397,25 +462,19 @@ class ProcessPool:
                         raise EOFError
                     continue
                 msg = _recv(w.conn)
-                kind = msg[0]
-                if kind == "events":
-                    for event in msg[1]:
-                        on_event(event)
-                elif kind == "done":
-                    healthy = True
-                    _, state, test, reason, message = msg
-                    model = build_seeded(job.spec, job.input_shape, job.recipe.seed)
-                    model.load_state_dict(state)
-                    return model.to(job.device), test, reason, message
-                elif kind == "input_error":
+                if msg[0] == "input_error":
                     healthy = True
                     raise UserInputError(msg[1])
-                elif kind == "error":
+                if msg[0] == "error":
                     healthy = True
                     err = RuntimeError(msg[1])
                     err.worker_traceback = msg[2]
                     raise err
-        except (EOFError, OSError, BrokenPipeError) as err:
+                done, value = on_message(msg)
+                if done:
+                    healthy = True
+                    return value
+        except (EOFError, OSError) as err:
             raise UserInputError(WORKER_DIED) from err
         finally:
             self._give_back(w, healthy=healthy)
