@@ -192,3 +192,32 @@ def follow_page() -> None:
     asked = st.session_state.pop(GOTO_PAGE, None)
     if asked is not None:
         st.switch_page(asked[0], query_params=asked[1])
+
+
+def newest_input(inputs: dict, prefix: str):
+    """Of several inputs (a recording, an upload), the one that changed last, and a hash of
+    its bytes ((None, None) when there is none).
+
+    Each input is remembered (under ``<prefix>_input_digests`` in session state) by a hash of
+    its bytes; when one appears or changes it becomes the newest, so a new recording wins
+    over an upload still sitting in its box.
+    """
+    import hashlib
+
+    S = st.session_state
+    seen = S.setdefault(f"{prefix}_input_digests", {})
+    present = {}
+    for key, item in inputs.items():
+        if item is None:
+            seen.pop(key, None)
+            continue
+        digest = hashlib.blake2b(item.getvalue(), digest_size=16).hexdigest()
+        present[key] = item
+        if seen.get(key) != digest:
+            seen[key] = digest
+            S[f"{prefix}_newest_input"] = key
+    if not present:
+        return None, None
+    newest = S.get(f"{prefix}_newest_input")
+    key = newest if newest in present else next(iter(present))
+    return present[key], seen[key]

@@ -10,7 +10,7 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import chart, clip_notes, presenter
+from pages._shared import chart, clip_notes, newest_input, presenter
 
 ensure_router()
 
@@ -123,33 +123,6 @@ st.caption(
 )  # fmt: skip
 
 
-def newest_input(inputs: dict):
-    """Of several inputs (a recording, an upload), the one that changed last, and its hash
-    (None, None when there is none).
-
-    Each input is remembered by a hash of its bytes; when one appears or changes it becomes
-    the newest, so a new recording wins over an upload still sitting in its box.
-    """
-    import hashlib
-
-    seen = S.setdefault("cl_input_digests", {})
-    present = {}
-    for key, item in inputs.items():
-        if item is None:
-            seen.pop(key, None)
-            continue
-        digest = hashlib.blake2b(item.getvalue(), digest_size=16).hexdigest()
-        present[key] = item
-        if seen.get(key) != digest:
-            seen[key] = digest
-            S.cl_newest_input = key
-    if not present:
-        return None, None
-    newest = S.get("cl_newest_input")
-    key = newest if newest in present else next(iter(present))
-    return present[key], seen[key]
-
-
 def ask_about_clip(source, digest: str) -> dict:
     """Decode a clip and score it window by window, with a progress bar.
 
@@ -228,7 +201,7 @@ else:
     c1, c2 = st.columns(2)
     rec = c1.audio_input("Record a clip", key="cl_record")
     up = c2.file_uploader("…or upload one", type=UPLOAD_TYPES, key="cl_clip")
-    source, digest = newest_input({"rec": rec, "up": up})
+    source, digest = newest_input({"rec": rec, "up": up}, "cl")
     if source is not None:
         asked = S.get("cl_asked")
         if asked is None or asked["digest"] != digest:  # (another model's answer is gone)

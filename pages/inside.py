@@ -8,7 +8,7 @@ from core.figures import inside as fig
 from core.learn import inside as I
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, controls, presenter
+from pages._shared import chart, controls, newest_input, presenter
 
 ensure_router()
 S = st.session_state
@@ -152,26 +152,6 @@ with controls("Choose the model and the input"):
              ("your own (record or upload a clip)" if audio else "your own (draw or upload)"))  # fmt: skip
 
 
-def newest(inputs: dict):
-    """Of a recording and an upload, the one that changed last, and a hash of its bytes."""
-    import hashlib
-
-    seen = S.setdefault("in_own_digests", {})
-    present = {}
-    for key, item in inputs.items():
-        if item is None:
-            seen.pop(key, None)
-            continue
-        digest = hashlib.blake2b(item.getvalue(), digest_size=16).hexdigest()
-        present[key] = (item, digest)
-        if seen.get(key) != digest:
-            seen[key] = digest
-            S.in_own_newest = key
-    if not present:
-        return None, None
-    return present.get(S.get("in_own_newest")) or next(iter(present.values()))
-
-
 def own_input():
     """The user's picture or clip as the network reads it (None until one is given)."""
     from core.learn.classify import Preprocess, drawing_to_digit
@@ -204,7 +184,7 @@ def own_input():
     a1, a2 = st.columns(2)
     rec = a1.audio_input("Record a clip", key="in_record")
     up = a2.file_uploader("…or upload one", type=UPLOAD_TYPES, key="in_clip")
-    source, digest = newest({"rec": rec, "up": up})
+    source, digest = newest_input({"rec": rec, "up": up}, "in")
     if source is None:
         return None
     kept = S.get("in_own")

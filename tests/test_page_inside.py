@@ -163,6 +163,16 @@ def test_a_unit_s_receptive_field_is_lit_on_the_input():
     assert clickable and len(_array(clickable[0]["x"])) > 1  # every unit can be clicked
 
 
+def _png(gray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def _wav(x, sr=16000) -> bytes:
     import io
 
@@ -199,10 +209,6 @@ def test_your_own_clip_goes_through_the_network():
 
 
 def test_your_own_picture_and_a_broken_upload():
-    import io
-
-    from PIL import Image
-
     from core.data import shipped as data
     from core.learn.classify import Preprocess
 
@@ -213,9 +219,7 @@ def test_your_own_picture_and_a_broken_upload():
     assert not at.exception and at.error  # a sentence, not a traceback
     ds = data.load("digits")
     digit = ds.x[ds.splits["test"][3]][0]
-    buf = io.BytesIO()
-    Image.fromarray((np.clip(digit, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
-    at.file_uploader(key="in_picture").set_value(("d.png", buf.getvalue(), "image/png")).run()
+    at.file_uploader(key="in_picture").set_value(("d.png", _png(digit), "image/png")).run()
     assert not at.exception and not at.error
     bundle = I.load_shipped("digits")
     own = I.own_picture(digit, Preprocess.from_dict(bundle.features or {}))
@@ -234,9 +238,6 @@ def test_a_silent_clip_is_refused_with_a_sentence():
 
 
 def test_a_model_loaded_on_ask_your_model_is_looked_inside_with_your_own_input():
-    import io
-
-    from PIL import Image
     from streamlit.testing.v1 import AppTest
 
     from core.data import shipped as data
@@ -261,9 +262,7 @@ def test_a_model_loaded_on_ask_your_model_is_looked_inside_with_your_own_input()
     assert at.radio(key="in_source").value == "your own" and at.radio(key="in_source").disabled
     ds = data.load("digits")
     digit = ds.x[ds.splits["test"][5]][0]
-    buf = io.BytesIO()
-    Image.fromarray((np.clip(digit, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
-    at.file_uploader(key="in_picture").set_value(("d.png", buf.getvalue(), "image/png")).run()
+    at.file_uploader(key="in_picture").set_value(("d.png", _png(digit), "image/png")).run()
     assert not at.exception and not at.error
     own = I.own_picture(digit, Preprocess.from_dict(b.features or {}))
     best = b.class_names[I.top_k(b.model, own.x, k=1)[0][0]]

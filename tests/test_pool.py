@@ -15,6 +15,7 @@ from core.errors import UserInputError
 from core.learn import pool as pools
 from core.learn import runs
 from core.learn.train import BatchEvent, EndEvent, EpochEvent, Recipe, TrainData
+from tests.test_runs import _until
 
 TIMEOUT = 120
 SPEC = [{"type": "flatten"}, {"type": "dense", "units": 8}, {"type": "relu"},
@@ -52,15 +53,6 @@ def _in_thread(pool, job, events, stop):
     t = threading.Thread(target=go, daemon=True)
     t.start()
     return t, box
-
-
-def _until(cond, timeout=TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_a_worker_trains_exactly_what_this_process_trains(pool):

@@ -15,7 +15,7 @@ from core.errors import UserInputError
 from core.learn import pool as pools
 from core.learn import raypool, runs
 from core.learn.train import BatchEvent, EndEvent, EpochEvent
-from tests.test_pool import _job, _until
+from tests.test_pool import _in_thread, _job, _until
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
@@ -27,20 +27,6 @@ def ray_pool():
     pool = raypool.RayPool(init={"num_cpus": 2, "object_store_memory": 200 * 1024**2})
     yield pool
     pool.close()
-
-
-def _start(pool, job, events, stop):
-    box: dict = {}
-
-    def go():
-        try:
-            box["result"] = pool.run_job(job, on_event=events.append, stop=stop)
-        except Exception as err:  # noqa: BLE001 - the test reads it
-            box["error"] = err
-
-    t = threading.Thread(target=go, daemon=True)
-    t.start()
-    return t, box
 
 
 def test_a_ray_task_trains_exactly_what_this_process_trains(ray_pool):
@@ -63,7 +49,7 @@ def test_a_ray_task_trains_exactly_what_this_process_trains(ray_pool):
 def test_stop_reaches_the_ray_task(ray_pool):
     events: list = []
     stop = threading.Event()
-    t, box = _start(ray_pool, _job(n=2000, epochs=200, batch_size=4), events, stop)
+    t, box = _in_thread(ray_pool, _job(n=2000, epochs=200, batch_size=4), events, stop)
     assert _until(lambda: any(isinstance(e, BatchEvent) for e in events), TIMEOUT)
     asked = time.monotonic()
     stop.set()
@@ -75,7 +61,7 @@ def test_stop_reaches_the_ray_task(ray_pool):
 
 def test_a_killed_ray_worker_fails_its_run_with_a_sentence(ray_pool):
     events: list = []
-    t, box = _start(ray_pool, _job(n=2000, epochs=200, batch_size=4, seed=3), events,
+    t, box = _in_thread(ray_pool, _job(n=2000, epochs=200, batch_size=4, seed=3), events,
                     threading.Event())  # fmt: skip
     assert _until(lambda: any(isinstance(e, BatchEvent) for e in events), TIMEOUT)
     (pid,) = ray_pool.pids

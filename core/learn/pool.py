@@ -141,12 +141,13 @@ def _recv(conn):
 
 
 class _Relay:
-    """The worker's side of the events: per-batch events bundled, the others sent at once."""
+    """The trainer's events on their way out: per-batch events bundled (at most every
+    BUNDLE_SECONDS), the others sent at once; ``send`` takes a list of events."""
 
-    def __init__(self, conn) -> None:
+    def __init__(self, send: Callable[[list], None]) -> None:
         from core.learn.train import BatchEvent
 
-        self._conn, self._batch_type = conn, BatchEvent
+        self._send, self._batch_type = send, BatchEvent
         self._bundle: list = []
         self._last = time.monotonic()
 
@@ -159,7 +160,7 @@ class _Relay:
 
     def flush(self) -> None:
         if self._bundle:
-            _send(self._conn, ("events", list(self._bundle)))
+            self._send(list(self._bundle))
             self._bundle.clear()
         self._last = time.monotonic()
 
@@ -202,7 +203,7 @@ def _worker_entry(fd: int, threads: int) -> None:
             torch.zeros(1, device="cuda")
     _send(conn, ("ready", os.getpid()))
     while (job := jobs.get()) is not None:
-        relay = _Relay(conn)
+        relay = _Relay(lambda events: _send(conn, ("events", events)))
         try:
             if isinstance(job, CallJob):
                 result = job.run(on_progress=lambda f, said: _send(conn, ("progress", f, said)),

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import UserInputError
-from core.learn.pool import BUNDLE_SECONDS, POLL_SECONDS, WORKER_DIED, build_seeded, run_job_here
+from core.learn.pool import POLL_SECONDS, WORKER_DIED, _Relay, build_seeded, run_job_here
 
 GPU_FRACTION = 0.25  # of one GPU per CUDA run: four small runs share a card
 STOP_CHECK_SECONDS = 0.3  # how often a training task asks whether it should stop
@@ -89,30 +89,18 @@ class _RemoteStop:
         return self._set
 
 
-class _RemoteRelay:
-    """Per-batch events in bundles, the others at once; :meth:`flush` waits until delivered."""
+def _remote_relay(channel) -> _Relay:
+    """The trainer's events into the run's channel (actor calls keep their order)."""
+    return _Relay(lambda events: channel.put.remote(events))
 
-    def __init__(self, channel) -> None:
-        from core.learn.train import BatchEvent
 
-        self._channel, self._batch_type = channel, BatchEvent
-        self._bundle: list = []
-        self._last = time.monotonic()
+def _delivered(relay: _Relay, channel) -> None:
+    """Send what is left and wait until the channel holds it (the server reads the channel
+    once the task has returned)."""
+    import ray
 
-    def __call__(self, event) -> None:
-        self._bundle.append(event)
-        if not isinstance(event, self._batch_type) or (
-            time.monotonic() - self._last >= BUNDLE_SECONDS
-        ):
-            self._channel.put.remote(list(self._bundle))  # actor calls keep their order
-            self._bundle.clear()
-            self._last = time.monotonic()
-
-    def flush(self) -> None:
-        import ray
-
-        ray.get(self._channel.put.remote(list(self._bundle)))
-        self._bundle.clear()
+    relay.flush()
+    ray.get(channel.put.remote([]))  # after every earlier put: actor calls keep their order
 
 
 def _train_task(job, channel) -> tuple:
@@ -120,18 +108,18 @@ def _train_task(job, channel) -> tuple:
     import ray
 
     ray.get(channel.started.remote(os.getpid()))
-    relay = _RemoteRelay(channel)
+    relay = _remote_relay(channel)
     try:
         model, test, reason, message = run_job_here(job, on_event=relay,
                                                     stop=_RemoteStop(channel))  # fmt: skip
-        relay.flush()
+        _delivered(relay, channel)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         return ("done", state, test, reason, message)
     except UserInputError as err:
-        relay.flush()
+        _delivered(relay, channel)
         return ("input_error", str(err))
     except Exception as err:  # noqa: BLE001 - reported to the run as a sentence
-        relay.flush()
+        _delivered(relay, channel)
         return ("error", f"Training failed: {type(err).__name__}: {err}", traceback.format_exc())
 
 
