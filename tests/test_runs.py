@@ -108,6 +108,21 @@ def test_one_active_run_per_owner_and_stopping_a_waiting_run():
     assert again.wait(TIMEOUT) and again.status == "done"
 
 
+def test_a_gpu_caps_the_runs_by_its_memory(monkeypatch):
+    monkeypatch.delenv("CNN_MAX_RUNS", raising=False)
+    monkeypatch.setattr(runs.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(runs, "gpu_memory_gib", lambda: 8.0)  # a small card
+    assert runs.max_runs_setting() == 4  # 8 GiB at 2 GiB a run, fewer than the 16 cores
+    monkeypatch.setattr(runs, "gpu_memory_gib", lambda: 80.0)  # an H100
+    assert runs.max_runs_setting() == 16  # the cores are the limit
+    monkeypatch.setattr(runs, "gpu_memory_gib", lambda: 1.0)
+    assert runs.max_runs_setting() == 1
+    monkeypatch.setattr(runs, "gpu_memory_gib", lambda: None)  # no GPU
+    assert runs.max_runs_setting() == 16
+    monkeypatch.setenv("CNN_MAX_RUNS", "64")
+    assert runs.max_runs_setting() == 64  # the setting wins
+
+
 def test_max_runs_setting(monkeypatch):
     monkeypatch.setenv("CNN_MAX_RUNS", "3")
     assert runs.max_runs_setting() == 3

@@ -680,8 +680,28 @@ def cap_torch_threads(max_running: int) -> int:
     return n
 
 
+GPU_GIB_PER_RUN = 2.0  # a worker's CUDA context (~0.5 GiB) and a small run's data and model
+
+
+def gpu_memory_gib() -> float | None:
+    """Memory of the first CUDA GPU in GiB, or None without one (or before the server has
+    imported torch: the explainer pages never do, and only training needs the answer)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        if not torch.cuda.is_available():
+            return None
+        return torch.cuda.get_device_properties(0).total_memory / 2**30
+    except Exception:  # noqa: BLE001 - a broken driver: size by the cores
+        return None
+
+
 def max_runs_setting() -> int:
-    """The cap on concurrent runs: env var ``CNN_MAX_RUNS``, else the number of CPU cores."""
+    """The cap on concurrent runs: env var ``CNN_MAX_RUNS``, else the number of CPU cores and,
+    with a GPU, no more than its memory holds at GPU_GIB_PER_RUN each."""
     raw = os.environ.get("CNN_MAX_RUNS", "").strip()
     if raw:
         try:
@@ -690,7 +710,9 @@ def max_runs_setting() -> int:
             value = 0
         if value >= 1:
             return value
-    return max(os.cpu_count() or 1, 1)
+    cores = max(os.cpu_count() or 1, 1)
+    gib = gpu_memory_gib()
+    return cores if gib is None else max(1, min(cores, int(gib // GPU_GIB_PER_RUN)))
 
 
 _QUEUE: RunQueue | None = None
