@@ -119,3 +119,39 @@ def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path)
     page.get_by_text("Opened project.zip: 14 example(s) of 3 class(es).").wait_for()
     assert page.get_by_text("background: 6 example(s)").count() == 1
     screenshot(page, "your-data-5-project-opened")
+
+
+@pytest.mark.slow
+def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, page, tmp_path):
+    """Your own classes with a background class, then the Train page's comparison of the
+    default network from scratch with the pretrained audio network (frozen), in a worker."""
+    page.goto(f"{served_app}/your_data")
+    wait_for_app(page)
+    add_class(page, "low")
+    add_class(page, "high")
+    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(8)])
+    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(8)])
+    upload(page, 3, [tone(tmp_path / "room.wav", 50, seconds=8.2, seed=9)])
+    page.get_by_text("background: 8 example(s)").wait_for()
+    page.get_by_role("button", name="Use these classes for training").click()
+    wait_for_app(page)
+
+    go(page, "Train")
+    choose(page, "Dataset", "Your data")
+    main = page.locator('[data-testid="stMain"]')
+    page.get_by_role(
+        "heading", name="5. Compare with a pretrained network"
+    ).scroll_into_view_if_needed()
+    both = page.get_by_label("Epochs for both", exact=True)
+    both.fill("3")
+    both.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    main.get_by_text("test accuracy", exact=False).first.wait_for(timeout=240_000)
+    wait_for_app(page)
+    text = main.inner_text()
+    assert "from scratch" in text and "pretrained aisfx (frozen)" in text
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.mouse.move(0, 0)  # no tooltip over the result
+    main.get_by_text("test accuracy", exact=False).first.scroll_into_view_if_needed()
+    screenshot(page, "your-data-6-compare-pretrained")
