@@ -63,7 +63,7 @@ def test_train_to_the_end_then_evaluate(served_app, page):
 
     page.get_by_role("button", name="Train", exact=True).click()
     # the fragment redraws once a second: the progress text appears, then the end
-    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=60_000)
+    expect(main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=60_000)
     expect(main).to_contain_text("Finished 2 epochs", timeout=TRAIN_TIMEOUT)
     page.evaluate("window.__settledSince = null")
     page.wait_for_timeout(1500)  # the rerun that unlocks the settings
@@ -114,22 +114,22 @@ def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser)
     epochs = page.get_by_label("Epochs", exact=True)
 
     def set_epochs():
-        epochs.fill("40")  # long enough to still be training after a reload
+        epochs.fill("150")  # long enough to still be training after a reload and a new tab
         epochs.press("Enter")
 
     _settle_after(page, set_epochs)
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=60_000)
+    expect(main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=60_000)
     page.wait_for_function("location.search.includes('run=')", timeout=30_000)
     link = page.url
     run_id = re.search(r"run=([A-Za-z0-9_-]+)", link).group(1)
 
     page.reload()  # a new browser session of the same tab
     wait_for_app(page)
-    expect(main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=30_000)
+    expect(main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=30_000)
     assert f"run={run_id}" in page.url
     assert page.get_by_role("button", name="Stop").is_enabled()
-    assert page.get_by_label("Epochs", exact=True).input_value() == "40"  # the run's settings
+    assert page.get_by_label("Epochs", exact=True).input_value() == "150"  # the run's own
     screenshot(page, "train-2-after-reload")
 
     other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
@@ -137,7 +137,7 @@ def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser)
         other.goto(link)  # the same student in another tab (or browser)
         wait_for_app(other)
         other_main = other.locator('[data-testid="stMain"]')
-        expect(other_main).to_contain_text(re.compile(r"Step \d+ of \d+"), timeout=30_000)
+        expect(other_main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=30_000)
         other.get_by_role("button", name="Stop").click()
         expect(other_main).to_contain_text("Stopped", timeout=30_000)
         assert other.locator('[data-testid="stException"]').count() == 0
