@@ -43,6 +43,19 @@ def choose(page, label, option):
     wait_for_app(page)
 
 
+def low_high_and_room(served_app, page, tmp_path, *, n: int, room_seconds: float) -> None:
+    """On a fresh Your own classes page: classes low and high with ``n`` tones each, and
+    ``room_seconds`` of room noise (uploaders: the zip (0), one per class (1, 2), the room
+    noise (3), the project (4))."""
+    page.goto(f"{served_app}/your_data")
+    wait_for_app(page)
+    add_class(page, "low")
+    add_class(page, "high")
+    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(n)])
+    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(n)])
+    upload(page, 3, [tone(tmp_path / "room.wav", 50, seconds=room_seconds, seed=9)])
+
+
 def test_own_classes_train_and_classify(served_app, page, tmp_path):
     page.goto(f"{served_app}/your_data")
     wait_for_app(page)
@@ -89,14 +102,7 @@ def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path)
     import json
     import zipfile
 
-    page.goto(f"{served_app}/your_data")
-    wait_for_app(page)
-    add_class(page, "low")
-    add_class(page, "high")
-    # uploaders: the zip (0), one per class (1, 2), the room noise (3), the project (4)
-    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(4)])
-    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(4)])
-    upload(page, 3, [tone(tmp_path / "room.wav", 50, seconds=6.2, seed=9)])
+    low_high_and_room(served_app, page, tmp_path, n=4, room_seconds=6.2)
     page.get_by_text("6.2 s of room noise cut into 6 examples of 1 s").wait_for()
     assert page.get_by_text("background: 6 example(s)").count() == 1
     note = page.get_by_text("Your clips live in this browser tab until you download the project")
@@ -125,13 +131,7 @@ def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path)
 def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, page, tmp_path):
     """Your own classes with a background class, then the Train page's comparison of the
     default network from scratch with the pretrained audio network (frozen), in a worker."""
-    page.goto(f"{served_app}/your_data")
-    wait_for_app(page)
-    add_class(page, "low")
-    add_class(page, "high")
-    upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(8)])
-    upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(8)])
-    upload(page, 3, [tone(tmp_path / "room.wav", 50, seconds=8.2, seed=9)])
+    low_high_and_room(served_app, page, tmp_path, n=8, room_seconds=8.2)
     page.get_by_text("background: 8 example(s)").wait_for()
     page.get_by_role("button", name="Use these classes for training").click()
     wait_for_app(page)
