@@ -50,6 +50,19 @@ DESCRIPTIONS = {
 PRESETS = [p for p in ("digits_cnn", "speech_cnn", "timbre_cnn", "lenet5", "spectrogram_cnn",
                        "tiny_resnet", "m5", "pyramid_cnn") if p in zoo.PRESETS]  # fmt: skip
 DEFAULT_PRESET = dict(trainer.DEFAULT_MODELS)
+PRE_MODES = {"frozen": "Frozen: only the new head learns",
+             "fine-tuned": "Fine-tuned: every layer learns"}  # fmt: skip
+PRE_ABOUT = {
+    "aisfx": "aiSFX: an 8-layer CNN trained on sound-effects libraries (Ma and Lerch, 2022), "
+    "4.7 M weights that arrive with the app. It makes its own log-mel from each waveform. "
+    "Frozen, it is a fixed feature extractor and only the last layer learns: quick, and good "
+    "from a few examples. Fine-tuned, every layer moves, the pretrained ones at a tenth of the "
+    "rate: slower, better with more data.",
+    "efficientnet_lite0": "EfficientNet-Lite0: a mobile CNN trained on ImageNet's 1.3 million "
+    "photos (3.4 M weights that arrive with the app); each picture is resized to 96×96 RGB. "
+    "Frozen, only the last layer learns; fine-tuned, every layer moves, the pretrained ones at "
+    "a tenth of the rate.",
+}
 USER = "user"  # the dataset made on the "Your own classes" page (this session only)
 OPTIMIZERS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SHORT = {"digits": "handwritten digits", "commands": "spoken commands",
@@ -127,11 +140,33 @@ def device_now():
         return trainer.choose_device("cpu")
 
 
+def tuned_recipe() -> trainer.Recipe:
+    """The recipe this page starts from for the chosen data and model source."""
+    ds_now = load_dataset(S.tr_dataset)
+    if S.tr_source == "pretrained":
+        return tasks.pretrained_recipe(ds_now, S.tr_pre_mode, device_now())
+    return trainer.default_recipe(tasks.like(ds_now), device_now())
+
+
+def recipe_for_source() -> str:
+    return f"pretrained {S.tr_pre_mode}" if S.tr_source == "pretrained" else "scratch"
+
+
 def dataset_changed() -> None:
     name = tasks.like(load_dataset(S.tr_dataset))
-    S.update(recipe_state(trainer.default_recipe(name, device_now())))
     S.tr_preset = DEFAULT_PRESET[name]
+    S.update(recipe_state(tuned_recipe()))
+    S.tr_recipe_for = recipe_for_source()
     S.tr_class_a, S.tr_class_b = 0, 1
+
+
+def source_changed() -> None:
+    """A pretrained network (frozen or fine-tuned) and a network from scratch learn with
+    different recipes: switching between them brings the recipe that suits; switching between
+    a preset and the Model builder's model keeps the one on screen."""
+    if S.get("tr_recipe_for", "scratch") != recipe_for_source():
+        S.update(recipe_state(tuned_recipe()))
+        S.tr_recipe_for = recipe_for_source()
 
 
 init_state(
@@ -142,6 +177,8 @@ init_state(
         "tr_class_b": 1,
         "tr_source": "preset",
         "tr_preset": DEFAULT_PRESET["digits"],
+        "tr_pre_mode": "frozen",
+        "tr_recipe_for": "scratch",
         **recipe_state(trainer.default_recipe("digits", device_now())),
     }
 )
@@ -194,6 +231,10 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
             if _found.info.model_name in by_title:
                 S.tr_source, S.tr_preset = "preset", by_title[_found.info.model_name]
+            _ds_found = _found.info.dataset
+            for _mode in PRE_MODES if _ds_found is not None else ():
+                if _found.info.model_name == tasks.pretrained_title(_ds_found, _mode):
+                    S.tr_source, S.tr_pre_mode = "pretrained", _mode
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 busy = run is not None and run.active
@@ -283,10 +324,11 @@ st.header("2. Model")
 builder = S.get("builder_spec")
 builder_ok = isinstance(builder, dict) and builder.get("dataset") == S.tr_dataset
 sources = {"preset": "A preset, adapted to this data",
+           "pretrained": "A pretrained network with a new head",
            "builder": "My model from the Model builder"}  # fmt: skip
 src_col, preset_col = st.columns(2)
 src_col.radio("Model", list(sources), format_func=sources.get, persist_state="session", key="tr_source",
-              disabled=busy)  # fmt: skip
+              on_change=source_changed, disabled=busy)  # fmt: skip
 
 problems: list[str] = []
 plan = code = None
@@ -297,6 +339,13 @@ try:
                      persist_state="session", key="tr_preset", disabled=busy)  # fmt: skip
         inputs = load_inputs(S.tr_dataset, tasks.reads_for_preset(ds, S.tr_preset))
         plan = tasks.plan_preset(ds, inputs, S.tr_preset, classes=classes_pair)
+    elif S.tr_source == "pretrained":
+        preset_col.radio("The pretrained layers", list(PRE_MODES), format_func=PRE_MODES.get,
+                         persist_state="session", key="tr_pre_mode", on_change=source_changed,
+                         disabled=busy)  # fmt: skip
+        preset_col.caption(PRE_ABOUT[tasks.pretrained_backbone(ds)])
+        inputs = load_inputs(S.tr_dataset, tasks.reads_for_pretrained(ds))
+        plan = tasks.plan_pretrained(ds, inputs, S.tr_pre_mode, classes=classes_pair)
     else:
         if not builder_ok:
             made_for = builder.get("dataset") if isinstance(builder, dict) else None
@@ -320,10 +369,15 @@ except UserInputError as err:
 if plan is not None:
     summary = plan.summary
     shape_txt = "×".join(str(v) for v in plan.task.input_shape)
+    trains = (
+        f"**{summary.torch_params:,}** parameters"
+        if summary.trainable == summary.torch_params
+        else f"**{summary.trainable:,}** parameters train, {summary.torch_params - summary.trainable:,} "
+        "stay frozen"
+    )
     st.markdown(
-        f"**{plan.model_name}** on inputs of shape {shape_txt} (channels first): "
-        f"**{summary.torch_params:,}** parameters, {summary.mult_adds:,} multiply-adds per "
-        "example."
+        f"**{plan.model_name}** on inputs of shape {shape_txt} (channels first): {trains}, "
+        f"{summary.mult_adds:,} multiply-adds per example."
     )
     layers_tab, code_tab = st.tabs(["Layers and shapes", "PyTorch code"])
     with layers_tab:

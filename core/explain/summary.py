@@ -23,6 +23,11 @@ Layer types (aliases in brackets) and their keys (every layer may also have a ``
 * ``residual``: ResNet basic block, ``out_channels``, ``stride=1``
 * ``separable``: MobileNet depthwise-separable block, ``out_channels``, ``kernel_size=3``,
   ``stride=1``
+* ``pretrained``: a pretrained network that ships with the app (core.learn.backbones), first
+  layer only: ``backbone`` (``'aisfx'`` reads a waveform ``(1, T)`` at ``sample_rate=16000``;
+  ``'efficientnet_lite0'`` reads a picture ``(1 or 3, H, W)`` in [0, 1]), ``mode``
+  (``'frozen'``: its weights stay as they came; ``'fine-tuned'``: they learn, at a tenth of
+  the rate). It gives one standardised feature vector per example: (512,) or (1280,).
 
 ``activation`` on a conv or dense layer (``'relu'``, ``'softmax'``, ...) folds the
 activation into the same row, as Keras does; the built module appends it as its own module.
@@ -88,6 +93,7 @@ _ALIASES = {
     "dense": "linear",
     "residual": "residual",
     "separable": "separable",
+    "pretrained": "pretrained",
 }
 
 ACTIVATIONS = ("relu", "leakyrelu", "gelu", "tanh", "sigmoid", "softmax")
@@ -106,6 +112,7 @@ _KEYS = {
     "linear": {"out_features", "units", "bias", "activation", "negative_slope"},
     "residual": {"out_channels", "filters", "stride", "s"},
     "separable": {"out_channels", "filters", "kernel_size", "k", "stride", "s"},
+    "pretrained": {"backbone", "mode", "sample_rate"},
 }  # fmt: skip
 
 # Keras class name and default layer name per (type, dims)
@@ -125,6 +132,7 @@ _KERAS = {
     ("linear", 0): ("Dense", "dense"),
     ("residual", 0): ("BasicBlock", "residual_block"),
     ("separable", 0): ("SeparableBlock", "separable_block"),
+    ("pretrained", 0): ("Pretrained", "pretrained"),
     ("relu", 0): ("ReLU", "re_lu"),
     ("leakyrelu", 0): ("LeakyReLU", "leaky_re_lu"),
     ("gelu", 0): ("Activation", "activation"),
@@ -589,6 +597,86 @@ def _separable(c: _Ctx):
     return (c_out, *out_sp), fields, params, non_trainable, buffers, macs
 
 
+# ---------------------------------------------------------------- pretrained backbones
+# The counts of core.learn.backbones' networks (tests compare them with the built modules):
+# parameters, batch-norm statistics (Keras' non-trainable), buffers, feature size.
+PRETRAINED_MODES = ("frozen", "fine-tuned")
+BACKBONE_COUNTS = {
+    "aisfx": (4_686_144, 3_840, 3_848 + 2_048 + 96 * 1_025, 512),  # + window, filterbank
+    "efficientnet_lite0": (3_371_008, 42_016, 42_065, 1_280),
+}
+AISFX_RATE, AISFX_HOP, AISFX_MELS = 44_100, 1_024, 96
+EFFICIENTNET_SIZE = 96  # pictures are resized to this (224 as trained; 96 runs on a CPU)
+LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))  # fmt: skip
+
+
+def aisfx_frames(n_samples: int, sample_rate: int) -> int:
+    """Frames of aiSFX's log-mel for a clip of ``n_samples`` at ``sample_rate``."""
+    resampled = -(-n_samples * AISFX_RATE // sample_rate)  # torchaudio's resampled length
+    return 1 + resampled // AISFX_HOP
+
+
+def _aisfx_cost(frames: int) -> tuple[int, int]:
+    """(mult-adds, bytes of the conv outputs) of aiSFX's four blocks on ``frames`` x 96."""
+    macs = values = 0
+    t, f, c_in = frames, AISFX_MELS, 1
+    for block, c_out in enumerate((64, 128, 256, 512)):
+        macs += t * f * 9 * (c_in * c_out + c_out * c_out)
+        values += 2 * t * f * c_out
+        if block < 3:
+            t, f = t // 2, f // 2
+        c_in = c_out
+    return macs, values * BYTES_PER_VALUE
+
+
+def _lite0_cost(size: int) -> tuple[int, int]:
+    """(mult-adds, bytes of the conv outputs) of EfficientNet-Lite0 on size x size."""
+    n = -(-size // 2)
+    macs, values = n * n * 32 * 3 * 9, n * n * 32
+    c_in = 32
+    for repeats, k, stride, expand, c_out in LITE0_STAGES:
+        for r in range(repeats):
+            mid = c_in * expand
+            if expand != 1:
+                macs, values = macs + n * n * c_in * mid, values + n * n * mid
+            n = -(-n // (stride if r == 0 else 1))
+            macs += n * n * mid * (k * k + c_out)
+            values += n * n * (mid + c_out)
+            c_in = c_out
+    return macs + n * n * 320 * 1280, (values + n * n * 1280) * BYTES_PER_VALUE
+
+
+def _pretrained(c: _Ctx):
+    name = _one_of(_get(c.layer, "backbone"), tuple(BACKBONE_COUNTS), f"{c.label}: backbone")
+    mode = _one_of(_get(c.layer, "mode", default="frozen"), PRETRAINED_MODES, f"{c.label}: mode")
+    params, stats, buffers, size = BACKBONE_COUNTS[name]
+    fields = {"backbone": name, "mode": mode}
+    if name == "aisfx":
+        if "sample_rate" not in c.layer:
+            raise UserInputError(f"{c.label}: give the sample_rate of the waveforms it reads.")
+        rate = whole(c.layer["sample_rate"], f"{c.label}: sample_rate", minimum=4_000,
+                     maximum=192_000)  # fmt: skip
+        if len(c.shape) != 2 or c.shape[0] != 1:
+            raise ShapeError(f"{c.label} reads a mono waveform (1, samples); it gets {c.shape}.")
+        frames = aisfx_frames(c.shape[1], rate)
+        if frames < 8:
+            raise ShapeError(f"{c.label} needs clips of at least 0.2 s; these are shorter.")
+        macs, memory = _aisfx_cost(frames)
+        fields["sample_rate"] = rate
+    else:
+        if "sample_rate" in c.layer:
+            raise UserInputError(f"{c.label}: a picture backbone takes no sample_rate.")
+        if len(c.shape) != 3 or c.shape[0] not in (1, 3):
+            raise ShapeError(
+                f"{c.label} reads pictures (1 or 3, height, width); it gets {c.shape}."
+            )
+        macs, memory = _lite0_cost(EFFICIENTNET_SIZE)
+    fields["memory"] = memory
+    # its standardisation of the features: a mean and a spread per feature (buffers)
+    return (size,), fields, params, stats, buffers + 2 * size, macs
+
+
 _ROWS = {
     "conv": _conv,
     "batchnorm": _batchnorm,
@@ -602,6 +690,7 @@ _ROWS = {
     "linear": _linear,
     "residual": _residual,
     "separable": _separable,
+    "pretrained": _pretrained,
 }
 
 _NEEDS_SPATIAL = ("conv", "maxpool", "avgpool", "adaptive_avgpool", "gap", "residual", "separable")
@@ -676,22 +765,29 @@ def _layer_row(layer, shape: tuple, index: int, counters: dict) -> SummaryRow:
         )
     if raw.endswith(("1d", "2d")) and kind != "batchnorm" and int(raw[-2]) != c.nd:
         raise ShapeError(f"{c.label} expects a {raw[-2]}-D input, but it receives {shape}.")
+    if kind == "pretrained" and index != 1:
+        raise ShapeError(f"{c.label}: a pretrained network reads the input, so it comes first.")
     keras_type, name = _name(layer, kind, c.nd, c.label, counters)
     out, fields, params, non_trainable, buffers, macs = _ROWS[kind](c)
     _folded_activation(c, kind, out, fields)
+    trainable, memory = params, math.prod(out) * BYTES_PER_VALUE
+    if kind == "pretrained":
+        memory += fields.pop("memory")  # its inner layers' outputs
+        if fields["mode"] == "frozen":  # Keras counts frozen weights as non-trainable
+            trainable, non_trainable = 0, non_trainable + params
     # `params` holds what PyTorch calls parameters (all trainable); Keras adds BatchNorm's
     # moving statistics (`non_trainable`) to its total.
     return SummaryRow(
         name=name,
         type=keras_type,
         output_shape=tuple(int(v) for v in out),
-        params=int(params + non_trainable),
-        trainable=int(params),
+        params=int(trainable + non_trainable),
+        trainable=int(trainable),
         non_trainable=int(non_trainable),
         torch_params=int(params),
         torch_buffers=int(buffers),
         mult_adds=int(macs),
-        activation_bytes=int(math.prod(out) * BYTES_PER_VALUE),
+        activation_bytes=int(memory),
         kind=kind,
         fields=fields,
     )

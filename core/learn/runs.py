@@ -595,7 +595,7 @@ def start_training(
     info = RunInfo(
         dataset_name=task.dataset,
         model_name=plan.model_name,
-        params=int(plan.summary.torch_params),
+        params=int(plan.summary.trainable),  # a frozen pretrained network trains its head only
         device=str(device),
         spec=list(plan.spec),
         test_index=np.asarray(split.test_index),

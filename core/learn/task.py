@@ -484,3 +484,58 @@ def plan_builder(ds, inputs, builder: dict, *, classes: tuple[int, int] | None =
         )
     name = builder.get("name") or "Model builder's model"
     return _plan(ds, inputs, list(builder["spec"]), name, classes=classes, adapt_head=True)
+
+
+# ------------------------------------------------------- a pretrained network, new head ----
+
+#: The recipe of each mode, over the dataset's tuned one: a frozen backbone leaves only the
+#: head to learn (a logistic regression on its features, quick at a high rate); fine-tuning
+#: moves every weight, the backbone at a tenth of the rate (see core.learn.backbones).
+PRETRAINED_RECIPES = {
+    "frozen": dict(optimizer="adam", lr=1e-2, weight_decay=1e-3, scheduler="none",
+                   augment="none", epochs=20),
+    "fine-tuned": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, scheduler="none",
+                       augment="none", epochs=10),
+}  # fmt: skip
+BACKBONE_TITLES = {"aisfx": "aiSFX sound CNN", "efficientnet_lite0": "EfficientNet-Lite0"}
+
+
+def pretrained_backbone(ds) -> str:
+    """The pretrained network that reads this dataset's kind of data."""
+    return "efficientnet_lite0" if ds.kind == "image" else "aisfx"
+
+
+def reads_for_pretrained(ds) -> Reads:
+    """What the pretrained network reads: the pictures, or the waveforms (it makes its own
+    log-mel from them, with the settings it was trained with)."""
+    return Reads("image") if ds.kind == "image" else Reads("waveform")
+
+
+def pretrained_title(ds, mode: str) -> str:
+    return f"Pretrained {BACKBONE_TITLES[pretrained_backbone(ds)]} ({mode}) with a new head"
+
+
+def pretrained_recipe(ds, mode: str, device=None) -> Recipe:
+    """The tuned recipe for ``ds`` changed as :data:`PRETRAINED_RECIPES` says for ``mode``."""
+    if mode not in PRETRAINED_RECIPES:
+        raise UserInputError(f"Unknown mode {mode!r}: frozen or fine-tuned.")
+    return replace(default_recipe(like(ds), device), **PRETRAINED_RECIPES[mode])
+
+
+def plan_pretrained(ds, inputs, mode: str, *, classes: tuple[int, int] | None = None) -> Plan:
+    """The dataset's pretrained network (``mode``: frozen or fine-tuned) with a new head:
+    dropout and one Linear layer, with :func:`pretrained_recipe`."""
+    if mode not in PRETRAINED_RECIPES:
+        raise UserInputError(f"Unknown mode {mode!r}: frozen or fine-tuned.")
+    if inputs.representation != reads_for_pretrained(ds).representation:
+        raise UserInputError("The pretrained network reads pictures or waveforms as they are.")
+    classes = check_classes(ds, classes)
+    layer = {"type": "pretrained", "backbone": pretrained_backbone(ds), "mode": mode}
+    if ds.kind != "image":
+        layer["sample_rate"] = int(ds.sample_rate or 16_000)
+    n = 2 if classes is not None else ds.n_classes
+    head = [{"type": "dense", "units": 1, "activation": "sigmoid"}] if classes is not None else [
+        {"type": "dense", "units": n, "activation": "softmax"}]  # fmt: skip
+    spec = [layer, {"type": "dropout", "p": 0.2}, *head]
+    plan = _plan(ds, inputs, spec, pretrained_title(ds, mode), classes=classes, adapt_head=False)
+    return plan.with_recipe(pretrained_recipe(ds, mode))

@@ -455,13 +455,29 @@ def augment_batch(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torc
 # ---------------------------------------------------------------------------- optimiser ----
 
 
+def _param_groups(model: nn.Module, lr: float) -> list[dict]:
+    """The trainable parameters, grouped by rate: a layer with an ``lr_factor`` (a fine-tuned
+    pretrained network: 0.1) learns at that fraction of ``lr``, the rest at ``lr``."""
+    factor = {}
+    for module in model.modules():
+        f = getattr(module, "lr_factor", None)
+        if isinstance(f, float) and f != 1.0:
+            factor.update({id(p): f for p in module.parameters()})
+    groups: dict[float, list] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault(factor.get(id(p), 1.0), []).append(p)
+    # the full rate first: events report param_groups[0]'s rate
+    return [{"params": ps, "lr": lr * f} for f, ps in sorted(groups.items(), reverse=True)]
+
+
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The recipe's optimiser over the trainable parameters. A model with ``param_groups(lr)``
     (core.learn.transfer's pretrained classifier) gives its own groups and rates."""
     if hasattr(model, "param_groups"):
         params = model.param_groups(recipe.lr)
     else:
-        params = [p for p in model.parameters() if p.requires_grad]
+        params = _param_groups(model, recipe.lr)
     if not params:
         raise UserInputError("The model has no trainable parameters: add a Conv or Linear layer.")
     if recipe.optimizer == "sgd":
@@ -479,7 +495,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
     if recipe.scheduler == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=recipe.lr,
+            max_lr=[g["lr"] for g in optimizer.param_groups],  # each group's own rate
             total_steps=recipe.epochs * steps_per_epoch,
             pct_start=recipe.warmup,
         )
@@ -531,6 +547,15 @@ class _Run:
         self.reason, self.message = reason, message
 
 
+@torch.no_grad()
+def _features_once(layer: nn.Module, x: torch.Tensor | None, batch: int = 64):
+    """``layer``'s outputs for ``x`` in eval mode, in batches (None stays None)."""
+    if x is None:
+        return None
+    layer.eval()
+    return torch.cat([layer(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
 def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run:
     """Check the data, move model and data to ``device`` once, plan the batches."""
     start = time.perf_counter()
@@ -542,18 +567,31 @@ def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     model.to(device)
+    x_dev = x.to(device)
+    x_val = data.x_val.to(device) if has_val else None
+    first = next(iter(model.children()), None) if isinstance(model, nn.Sequential) else None
+    outputs = {}
+    for module in model.modules():  # a pretrained layer fits its feature standardisation
+        if callable(getattr(module, "prepare", None)):
+            outputs[id(module)] = module.prepare(x_dev)  # its outputs for x_dev
+    trained = model
+    if getattr(first, "mode", None) == "frozen" and recipe.augment == "none":
+        # a frozen first layer gives the same features every epoch: compute them once and
+        # train the layers after it on them (the modules are shared, so ``model`` learns)
+        x_dev, x_val = outputs[id(first)], _features_once(first, x_val)
+        trained = model[1:]
     n = len(x)
     batch_size = min(recipe.batch_size, n)
     n_batches = math.ceil(n / batch_size)
     if n % batch_size == 1 and n_batches > 1:
         n_batches -= 1  # a last batch of one example would break BatchNorm: skip it
-    optimizer = make_optimizer(model, recipe)
+    optimizer = make_optimizer(trained, recipe)
     return _Run(
-        model=model,
+        model=trained,
         recipe=recipe,
-        x=x.to(device),
+        x=x_dev,
         y=y.to(device).long(),
-        x_val=data.x_val.to(device) if has_val else None,
+        x_val=x_val,
         y_val=data.y_val.to(device).long() if has_val else None,
         device=device,
         emit=emit,

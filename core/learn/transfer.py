@@ -58,23 +58,6 @@ class _ImageFront(nn.Module):
         return B.image_features(x, size=self.size)  # (N, 3, size, size)
 
 
-class Standardize(nn.Module):
-    """Fixed per-feature standardisation: (x - mean) / std, from the training features."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(size))
-        self.register_buffer("std", torch.ones(size))
-
-    def fit(self, features: torch.Tensor) -> Standardize:  # (N, F)
-        self.mean.copy_(features.mean(0))
-        self.std.copy_(features.std(0).clamp_min(1e-6) if len(features) > 1 else self.std)
-        return self
-
-    def forward(self, x):  # (N, F)
-        return (x - self.mean) / self.std
-
-
 class PretrainedClassifier(nn.Module):
     """backbone.features -> dropout -> Linear head; reads what ``front_end`` makes.
 
@@ -89,7 +72,7 @@ class PretrainedClassifier(nn.Module):
         self.backbone, self.mode = backbone, mode
         size = backbone.feature_size
         self.head = nn.Sequential(
-            Standardize(size), nn.Dropout(dropout), nn.Linear(size, n_classes)
+            B.Standardize(size), nn.Dropout(dropout), nn.Linear(size, n_classes)
         )
         for p in self.backbone.parameters():
             p.requires_grad_(mode == "fine-tuned")
@@ -113,8 +96,8 @@ class PretrainedClassifier(nn.Module):
         """The optimiser's groups: the backbone at a tenth of the rate when fine-tuned."""
         if self.mode == "frozen":
             return [{"params": list(self.head.parameters()), "lr": lr}]
-        return [{"params": list(self.backbone.parameters()), "lr": lr * BACKBONE_LR_FACTOR},
-                {"params": list(self.head.parameters()), "lr": lr}]  # fmt: skip
+        return [{"params": list(self.head.parameters()), "lr": lr},
+                {"params": list(self.backbone.parameters()), "lr": lr * BACKBONE_LR_FACTOR}]  # fmt: skip
 
 
 def pretrained_model(ds, *, mode: str) -> PretrainedClassifier:

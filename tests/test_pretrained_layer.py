@@ -1,0 +1,289 @@
+"""A pretrained network as the first layer of a spec: the summary's counts are the built
+module's, a frozen one stays as it came while its head learns (on features computed once), a
+fine-tuned one learns at a tenth of the rate, and the model goes through the Train page, the
+worker, a saved bundle and back, and ONNX."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from torch import nn
+
+from core.errors import UserInputError
+from core.explain.summary import summarize
+from core.learn import task as tasks
+from core.learn.build import build_model, to_pytorch_code
+from core.learn.train import Recipe, TrainData, make_optimizer, train
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+SR = 16_000
+
+
+def aisfx_layer(mode="frozen", rate=SR):
+    return {"type": "pretrained", "backbone": "aisfx", "mode": mode, "sample_rate": rate}
+
+
+def lite0_layer(mode="frozen"):
+    return {"type": "pretrained", "backbone": "efficientnet_lite0", "mode": mode}
+
+
+def tones(n_per_class=6, seconds=0.5, seed=0):
+    """Two classes of clips: a low hum (200-300 Hz) and a high whistle (2-3 kHz), in noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(SR * seconds)) / SR
+    x, y = [], []
+    for label, (lo, hi) in enumerate(((200, 300), (2_000, 3_000))):
+        for _ in range(n_per_class):
+            f = rng.uniform(lo, hi)
+            x.append(0.5 * np.sin(2 * np.pi * f * t) + 0.05 * rng.standard_normal(len(t)))
+            y.append(label)
+    return torch.tensor(np.array(x), dtype=torch.float32)[:, None], torch.tensor(y)
+
+
+def _mult_adds(model: nn.Module, x: torch.Tensor) -> int:
+    """Conv and Linear multiply-accumulates of one forward pass, counted by hooks."""
+    total = [0]
+
+    def hook(mod, _inp, out):
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1]
+            total[0] += out[0].numel() * (mod.in_channels // mod.groups) * k
+        elif isinstance(mod, nn.Linear):
+            total[0] += mod.in_features * mod.out_features
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+# ------------------------------------------------------------------ the summary's counts ----
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (aisfx_layer("frozen"), (1, SR)),
+        (aisfx_layer("fine-tuned", 22_050), (1, 30_001)),
+        (lite0_layer("frozen"), (1, 28, 28)),
+        (lite0_layer("fine-tuned"), (3, 40, 50)),
+    ],
+)
+def test_the_summary_counts_what_the_built_model_holds(layer, shape):
+    spec = [layer, {"type": "dropout", "p": 0.2}, {"type": "dense", "units": 3}]
+    s = summarize(spec, shape)
+    model = build_model(spec, shape).eval()
+    assert s.torch_params == sum(p.numel() for p in model.parameters())
+    assert s.torch_buffers == sum(b.numel() for b in model.buffers())
+    assert s.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert s.mult_adds == _mult_adds(model, torch.rand(1, *shape))
+    assert model(torch.rand(2, *shape)).shape == (2, 3)
+    width = 512 if layer["backbone"] == "aisfx" else 1280
+    assert s.rows[0].output_shape == (width,)
+    if layer["mode"] == "frozen":
+        assert s.trainable == width * 3 + 3  # the new head alone
+
+
+def test_the_code_shown_builds_the_same_model():
+    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    code = to_pytorch_code(spec, (1, SR))
+    assert "from core.learn.backbones import Pretrained" in code
+    namespace: dict = {}
+    exec(compile(code, "<shown code>", "exec"), namespace)  # noqa: S102 - our own output
+    built = build_model(spec, (1, SR))
+    assert [type(m) for m in namespace["model"]] == [type(m) for m in built]
+    assert (
+        sum(p.numel() for p in namespace["model"].parameters())
+        == summarize(spec, (1, SR)).torch_params
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "message"),
+    [
+        ([{"type": "dropout"}, aisfx_layer()], (1, SR), "comes first"),
+        ([{"type": "pretrained", "backbone": "../../etc/passwd"}], (1, SR), "backbone must be"),
+        ([{"type": "pretrained", "backbone": "aisfx"}], (1, SR), "sample_rate"),
+        ([aisfx_layer(rate=10**9)], (1, SR), "sample_rate"),
+        ([{**aisfx_layer(), "mode": "melted"}], (1, SR), "mode must be"),
+        ([aisfx_layer()], (1, 1_000), "at least 0.2 s"),
+        ([aisfx_layer()], (2, SR), "mono waveform"),
+        ([lite0_layer()], (1, SR), "pictures"),
+        ([{**lite0_layer(), "sample_rate": SR}], (3, 32, 32), "no sample_rate"),
+        ([{**aisfx_layer(), "weights": "x.pth"}], (1, SR), "unknown setting"),
+    ],
+)
+def test_a_bad_pretrained_layer_is_a_sentence(spec, shape, message):
+    with pytest.raises(UserInputError, match=message):
+        summarize(spec, shape)
+
+
+def test_a_minute_of_waveform_is_refused_before_anything_is_built():
+    from core.explain.summary import check_caps
+
+    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    check_caps(summarize(spec, (1, 10 * SR)))  # ten seconds are fine
+    with pytest.raises(UserInputError, match="activations would take 2[0-9][0-9] MB"):
+        check_caps(summarize(spec, (1, 60 * SR)))
+
+
+# ------------------------------------------------------------------------ training it ----
+
+
+def test_a_frozen_pretrained_layer_stays_as_it_came_and_its_head_learns():
+    x, y = tones()
+    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    model = build_model(spec, (1, SR // 2))
+    before = {k: v.clone() for k, v in model[0].net.state_dict().items()}
+    head = model[1].weight.clone()
+    result = train(model, TrainData(x, y, x, y), Recipe(epochs=5, batch_size=4, lr=1e-2,
+                                                       scheduler="none"), "cpu")  # fmt: skip
+    after = model[0].net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # batch-norm statistics too
+    assert not torch.equal(head, model[1].weight)
+    # the standardisation was fitted to the training features
+    with torch.no_grad():
+        feats = model[0].eval().features(x)
+    np.testing.assert_allclose(model[0].standardize.mean, feats.mean(0), rtol=1e-4, atol=1e-5)
+    assert result.history[-1].val_acc == 1.0  # a hum and a whistle, told apart
+    # the head trained on features computed once equals the full model's forward pass
+    model.eval()
+    with torch.no_grad():
+        full = model(x)
+        parts = model[1](model[0].standardize(feats))
+    torch.testing.assert_close(full, parts)
+
+
+def test_a_fine_tuned_pretrained_layer_learns_at_a_tenth_of_the_rate():
+    spec = [lite0_layer("fine-tuned"), {"type": "dense", "units": 2}]
+    model = build_model(spec, (1, 28, 28))
+    opt = make_optimizer(model, Recipe(lr=1e-3))
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3, 1e-4])
+    assert sum(p.numel() for p in opt.param_groups[1]["params"]) == sum(
+        p.numel() for p in model[0].parameters()
+    )
+    stem = model[0].net._conv_stem.weight.clone()
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28, generator=gen), torch.arange(8) % 2
+    train(model, TrainData(x, y, x, y), Recipe(epochs=1, batch_size=4, lr=1e-3), "cpu")
+    assert not torch.equal(stem, model[0].net._conv_stem.weight)
+
+
+# ------------------------------------------------ a plan, a run, a saved model, ONNX ----
+
+
+def _own_tones():
+    from core.data import users as userdata
+
+    x, y = tones(n_per_class=8, seconds=1.0)
+    g = userdata.Gathered("audio")
+    for label, name in enumerate(("low", "high")):
+        clips = [x[i, 0].numpy() for i in range(len(y)) if int(y[i]) == label]
+        g.examples[name] = clips
+        g.names[name] = [f"{name}{i}.wav" for i in range(len(clips))]
+    return g
+
+
+def test_the_pretrained_plan_runs_in_a_worker_and_its_saved_model_answers_the_same():
+    from core.data import users as userdata
+    from core.learn import runs
+    from core.learn.checkpoints import load_bundle
+    from core.learn.classify import Preprocess, classify_clip
+
+    ds = userdata.to_dataset(_own_tones())
+    inputs = tasks.inputs_for(ds, tasks.reads_for_pretrained(ds))
+    plan = tasks.plan_pretrained(ds, inputs, "frozen")
+    assert plan.task.representation == "waveform" and plan.spec[0]["sample_rate"] == SR
+    assert plan.task.recipe.lr == 1e-2 and plan.task.recipe.augment == "none"
+    plan = plan.with_recipe(epochs=3, batch_size=4)
+    run = runs.start_training(plan, "cpu", dataset=ds, backend="process")
+    assert run.wait(300), run.snapshot()
+    assert run.snapshot().status == "done", run.snapshot().message
+    assert run.info.params == 512 * 2 + 2  # what trains: the head
+    data = run.task.save(run.model, spec=run.info.spec)
+    bundle = load_bundle(data)
+    assert bundle.spec[0]["type"] == "pretrained"
+    pre = Preprocess.from_dict(bundle.features)
+    t = np.arange(SR) / SR
+    whistle = (0.4 * np.sin(2 * np.pi * 2_500 * t)).astype(np.float32)
+    asked = classify_clip(bundle.model, whistle, pre=pre, class_names=bundle.class_names)
+    direct = classify_clip(run.model.eval(), whistle, pre=pre, class_names=list(ds.class_names))
+    np.testing.assert_allclose(asked.probs, direct.probs, atol=1e-6)
+    assert asked.top(1)[0][0] == "high"
+
+
+def test_a_saved_pretrained_model_with_other_weights_is_refused():
+    from core.learn.checkpoints import load_bundle, save_bundle
+
+    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    model = build_model(spec, (1, SR))
+    data = save_bundle(model, spec=spec, input_shape=(1, SR), class_names=["a", "b"])
+    buf = BytesIO()
+    with zipfile.ZipFile(BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
+        dst.writestr("model.safetensors", src.read("model.safetensors"))
+        meta = json.loads(src.read("model.json"))
+        meta["spec"][0] = lite0_layer()  # the spec now names the other network
+        meta["input_shape"] = [3, 32, 32]
+        dst.writestr("model.json", json.dumps(meta))
+    with pytest.raises(UserInputError, match="do not fit the layer spec"):
+        load_bundle(buf.getvalue())
+
+
+@pytest.mark.slow
+def test_a_pretrained_audio_model_exports_to_onnx_for_any_batch():
+    from core.learn.export import to_onnx
+
+    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    model = build_model(spec, (1, SR // 2))
+    x, y = tones()
+    train(model, TrainData(x, y, x, y), Recipe(epochs=1, batch_size=4, scheduler="none"), "cpu")
+    out = to_onnx(model, (1, SR // 2), class_names=["low", "high"])
+    assert out.max_abs_diff < 1e-3  # onnxruntime against PyTorch, batches of 1 and 3
+
+
+# --------------------------------------------------------------------- the Train page ----
+
+
+def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
+    from core.data import users as userdata
+
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state["user_dataset"] = userdata.to_dataset(_own_tones())
+    at.run()
+    at.selectbox(key="tr_dataset").set_value("user").run()
+    scratch_lr = at.number_input(key="tr_lr").value
+    at.radio(key="tr_source").set_value("pretrained").run()
+    assert not at.exception and not at.error
+    assert at.number_input(key="tr_lr").value == 1e-2
+    assert at.number_input(key="tr_epochs").value == 20
+    assert any("aiSFX" in c.value for c in at.caption)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Pretrained aiSFX sound CNN (frozen) with a new head**" in text
+    assert "**1,026** parameters train, 4,686,144 stay frozen" in text
+    at.radio(key="tr_pre_mode").set_value("fine-tuned").run()
+    assert at.number_input(key="tr_lr").value == 1e-3
+    assert "**4,687,170** parameters" in " ".join(m.value for m in at.markdown)
+    at.radio(key="tr_source").set_value("preset").run()
+    assert at.number_input(key="tr_lr").value == scratch_lr  # the tuned recipe is back
+    # train the frozen one on the page, and it can be asked
+    at.radio(key="tr_source").set_value("pretrained").run()
+    at.radio(key="tr_pre_mode").set_value("frozen").run()
+    at.number_input(key="tr_epochs").set_value(3).run()
+    at.button(key="tr_train").click().run()
+    assert not at.exception and not at.error
+    run = at.session_state["train_run"]
+    assert run.wait(300), run.snapshot()
+    at.run()
+    assert not at.exception
+    assert run.snapshot().status == "done", run.snapshot().message
+    assert run.info.model_name == "Pretrained aiSFX sound CNN (frozen) with a new head"
+    assert any(s.value.startswith("Finished 3 epochs.") for s in at.success)
