@@ -373,6 +373,8 @@ st.markdown(
     "input: click a cell of the feature map there to choose another unit."
 )
 convs_here = I.conv_layer_names(model)
+if not convs_here and I.inside_pretrained(model):
+    st.info(I.inside_pretrained(model), icon=":material/info:")
 if convs_here:
     u1, u2 = st.columns(2)
     unit_layer = u1.selectbox("Convolution", convs_here, key="in_unit_layer")
@@ -427,7 +429,11 @@ if convs_here:
 st.header("The evidence")
 convs = I.conv_layer_names(model)
 if not convs:
-    st.info("This model has no convolution, so there is no Grad-CAM to show.")
+    st.info(
+        I.inside_pretrained(model)
+        or "This model has no convolution, so there is no Grad-CAM to show.",
+        icon=":material/info:",
+    )
     st.stop()
 e1, e2 = st.columns(2)
 target_name = e1.selectbox("For the class", class_names, index=pred, key="in_target")

@@ -287,3 +287,46 @@ def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
     assert run.snapshot().status == "done", run.snapshot().message
     assert run.info.model_name == "Pretrained aiSFX sound CNN (frozen) with a new head"
     assert any(s.value.startswith("Finished 3 epochs.") for s in at.success)
+
+
+def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
+    from PIL import Image
+
+    from core.learn.checkpoints import load_bundle, save_bundle
+    from core.learn.classify import Preprocess
+
+    spec = [lite0_layer(), {"type": "dense", "units": 3}]
+    model = build_model(spec, (1, 28, 28))
+    pre = Preprocess("image", image_shape=(1, 28, 28))
+    b = load_bundle(save_bundle(model, spec=spec, input_shape=(1, 28, 28),
+                                class_names=["a", "b", "c"], features=pre.to_dict()))  # fmt: skip
+    at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=120)
+    at.session_state["cl_loaded"] = {
+        "model": b.model, "pre": pre, "class_names": b.class_names, "head": b.head,
+        "spec": b.spec, "input_shape": b.input_shape, "task": b.task, "title": "pre.zip",
+    }  # fmt: skip
+    at.run()
+    at.selectbox(key="in_model").set_value("loaded").run()
+    buf = BytesIO()
+    Image.fromarray(np.tile(np.arange(28, dtype=np.uint8) * 9, (28, 1))).save(buf, "PNG")
+    at.file_uploader(key="in_picture").set_value(("g.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "**pretrained** (Pretrained) → 1280" in text
+    infos = [i.value for i in at.info]
+    assert any("inside its first layer, the pretrained network efficientnet_lite0 (3,371,008 "
+               "weights, frozen)" in i for i in infos)  # fmt: skip
+    assert not any("has no convolution" in i for i in infos)
+    # Ask your model: a whistle it never heard
+    import soundfile as sf
+
+    t = np.arange(SR) / SR
+    buf = BytesIO()
+    sf.write(buf, 0.4 * np.sin(2 * np.pi * 2_600 * t), SR, format="WAV")
+    ask = AppTest.from_file(str(Path(PAGE).with_name("classify.py")), default_timeout=120)
+    ask.session_state["train_run"] = run
+    ask.run()
+    assert ask.radio(key="cl_source").value == "session"
+    ask.file_uploader(key="cl_clip").set_value(("whistle.wav", buf.getvalue(), "audio/wav")).run()
+    assert not ask.exception and not ask.error
+    assert any(m.value.startswith("**It says: high**") for m in ask.markdown)

@@ -63,6 +63,21 @@ def conv_layer_names(model: nn.Sequential) -> list[str]:
     return [n for n, m in model.named_children() if isinstance(m, CONV_TYPES)]
 
 
+def inside_pretrained(model: nn.Module) -> str | None:
+    """A sentence for a model whose convolutions are inside a pretrained first layer (its
+    unit arithmetic and Grad-CAM are not drawn here), or None."""
+    first = next(iter(model.children()), None) if isinstance(model, nn.Sequential) else None
+    if first is None or not hasattr(first, "backbone") or not hasattr(first, "standardize"):
+        return None
+    n = sum(p.numel() for p in first.parameters())
+    return (
+        f"This model's convolutions are inside its first layer, the pretrained network "
+        f"{first.backbone} ({n:,} weights, {first.mode}), which this page shows as one layer: "
+        "its feature vector. Stepping a unit and Grad-CAM need a convolution of the model's "
+        "own; train a preset or your Model builder model to see them."
+    )
+
+
 def first_filters(model: nn.Sequential) -> np.ndarray | None:
     """The first conv layer's kernels: (F, C, kH, kW) or (F, C, k), or None without one."""
     for m in model.children():
