@@ -155,3 +155,31 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
     page.mouse.move(0, 0)  # no tooltip over the result
     main.get_by_text("test accuracy", exact=False).first.scroll_into_view_if_needed()
     screenshot(page, "your-data-6-compare-pretrained")
+
+    # then the pretrained network itself as the model: trained, and asked on Ask your model
+    page.get_by_role("heading", name="2. Model").scroll_into_view_if_needed()
+    main.get_by_text("A pretrained network with a new head", exact=True).click()
+    wait_for_app(page)
+    assert page.get_by_label("Learning rate", exact=True).input_value() == "0.01"
+    main.get_by_text("parameters train, 4,686,144 stay frozen", exact=False).wait_for()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("5")
+    epochs.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Finished", exact=False).first.wait_for(timeout=240_000)
+    wait_for_app(page)
+    page.mouse.move(0, 0)
+    screenshot(page, "your-data-7-pretrained-trained")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    go(page, "Ask your model")
+    main.get_by_text("Pretrained aiSFX sound CNN (frozen)", exact=False).first.wait_for()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(
+        tone(tmp_path / "new.wav", 2_700, seconds=1.5, seed=99)
+    )
+    page.get_by_text("It says:").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    said = page.get_by_text("It says:").first.inner_text()
+    assert "high" in said, said
+    screenshot(page, "your-data-8-pretrained-asked")
