@@ -1,5 +1,6 @@
 """Train a CNN live: pick data, a model and a recipe; watch the curves while it learns."""
 
+import itertools
 import uuid
 
 import streamlit as st
@@ -58,6 +59,12 @@ PRE_ABOUT = {
     "Frozen, it is a fixed feature extractor and only the last layer learns: quick, and good "
     "from a few examples. Fine-tuned, every layer moves, the pretrained ones at a tenth of the "
     "rate: slower, better with more data.",
+    "speech_embedding": "Google's speech embedding: 20 small convolutions trained on a large "
+    "collection of speech to tell spoken keywords apart (0.33 M weights that arrive with the "
+    "app). It makes its own 32-band log-mel, reads 0.78 s at a time every 80 ms and gives the "
+    "average and the peak of what it heard: a few clips of each word are enough. Frozen, only "
+    "the last layer learns; fine-tuned, every layer moves, the pretrained ones at a tenth of "
+    "the rate.",
     "efficientnet_lite0": "EfficientNet-Lite0: a mobile CNN trained on ImageNet's 1.3 million "
     "photos (3.4 M weights that arrive with the app); each picture is resized to 96×96 RGB. "
     "Frozen, only the last layer learns; fine-tuned, every layer moves, the pretrained ones at "
@@ -155,6 +162,7 @@ def recipe_for_source() -> str:
 def dataset_changed() -> None:
     name = tasks.like(load_dataset(S.tr_dataset))
     S.tr_preset = DEFAULT_PRESET[name]
+    S.tr_pre_net = S.tr_cmp_net = tasks.default_backbone(load_dataset(S.tr_dataset))
     S.update(recipe_state(tuned_recipe()))
     S.tr_recipe_for = recipe_for_source()
     S.tr_class_a, S.tr_class_b = 0, 1
@@ -231,10 +239,9 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
             if _found.info.model_name in by_title:
                 S.tr_source, S.tr_preset = "preset", by_title[_found.info.model_name]
-            _ds_found = _found.info.dataset
-            for _mode in PRE_MODES if _ds_found is not None else ():
-                if _found.info.model_name == tasks.pretrained_title(_ds_found, _mode):
-                    S.tr_source, S.tr_pre_mode = "pretrained", _mode
+            for _net, _mode in itertools.product(tasks.BACKBONE_TITLES, PRE_MODES):
+                if _found.info.model_name == tasks.pretrained_title(_net, _mode):
+                    S.tr_source, S.tr_pre_net, S.tr_pre_mode = "pretrained", _net, _mode
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 busy = run is not None and run.active
@@ -340,12 +347,19 @@ try:
         inputs = load_inputs(S.tr_dataset, tasks.reads_for_preset(ds, S.tr_preset))
         plan = tasks.plan_preset(ds, inputs, S.tr_preset, classes=classes_pair)
     elif S.tr_source == "pretrained":
+        nets = tasks.backbones_for(ds)
+        if S.get("tr_pre_net") not in nets:
+            S.tr_pre_net = tasks.default_backbone(ds)
+        preset_col.selectbox("Pretrained network", nets, format_func=tasks.BACKBONE_TITLES.get,
+                             persist_state="session", key="tr_pre_net",
+                             disabled=busy or len(nets) < 2)  # fmt: skip
         preset_col.radio("The pretrained layers", list(PRE_MODES), format_func=PRE_MODES.get,
                          persist_state="session", key="tr_pre_mode", on_change=source_changed,
                          disabled=busy)  # fmt: skip
-        preset_col.caption(PRE_ABOUT[tasks.pretrained_backbone(ds)])
+        preset_col.caption(PRE_ABOUT[S.tr_pre_net])
         inputs = load_inputs(S.tr_dataset, tasks.reads_for_pretrained(ds))
-        plan = tasks.plan_pretrained(ds, inputs, S.tr_pre_mode, classes=classes_pair)
+        plan = tasks.plan_pretrained(ds, inputs, S.tr_pre_mode, classes=classes_pair,
+                                     backbone=S.tr_pre_net)  # fmt: skip
     else:
         if not builder_ok:
             made_for = builder.get("dataset") if isinstance(builder, dict) else None
@@ -591,13 +605,18 @@ st.markdown(
     "A network trained from scratch starts from random weights and must learn everything from "
     "your examples. A **pretrained** network has already learned useful features on a large "
     "collection (ImageNet pictures for EfficientNet-Lite0, sound-effects libraries for the "
-    "aiSFX audio CNN). **Frozen**, its layers stay as they are and only a new last layer "
+    "aiSFX audio CNN, speech for Google's speech embedding). **Frozen**, its layers stay as they are and only a new last layer "
     "learns; **fine-tuned**, every layer learns, the old ones at a tenth of the rate. With "
     "few examples per class the pretrained network usually wins by far: try 8 per class."
 )
-cm1, cm2, cm3, _ = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
+cm0, cm1, cm2, cm3 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+cmp_nets = tasks.backbones_for(ds)
+if S.get("tr_cmp_net") not in cmp_nets:
+    S.tr_cmp_net = tasks.default_backbone(ds)
+cm0.selectbox("Pretrained network", cmp_nets, format_func=tasks.BACKBONE_TITLES.get,
+              key="tr_cmp_net", disabled=len(cmp_nets) < 2)  # fmt: skip
 cm1.radio("Pretrained backbone", ["frozen", "fine-tuned"], key="tr_cmp_mode", horizontal=True,
-          help="Fine-tuning trains 4.7 million weights: slow without a GPU.")  # fmt: skip
+          help="Fine-tuning trains every weight of the pretrained network: slow without a GPU.")  # fmt: skip
 cm2.number_input("Epochs for both", 1, 100, 10, key="tr_cmp_epochs")
 cm3.selectbox("Training examples", ["all", 8, 16, 32], key="tr_cmp_per_class",
               format_func=lambda v: "all" if v == "all" else f"{v} per class")  # fmt: skip
@@ -610,7 +629,8 @@ if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=bu
     with st.status("Comparing…", expanded=True) as status:
         bar = st.progress(0.0)
         asked = {"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
-                 "per_class": None if per == "all" else int(per), "device": device_now()}  # fmt: skip
+                 "per_class": None if per == "all" else int(per), "device": device_now(),
+                 "backbone": S.tr_cmp_net}  # fmt: skip
         progress = lambda f, said: bar.progress(min(max(f, 0.0), 1.0), text=said)  # noqa: E731
         try:
             if pool.backend_setting() == "process":  # in a worker, not the server's interpreter

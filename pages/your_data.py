@@ -337,7 +337,10 @@ else:
         st.success(
             f"Ready: {len(ds.y)} examples of {ds.n_classes} classes "
             f"({len(ds.splits['train'])} for training, {len(ds.splits['val'])} for validation, "
-            f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'."
+            f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'; "
+            "with a handful of examples per class, choose “A pretrained network with a new head” "
+            "as the model there: it starts from features learned on a large collection"
+            + (" of speech (or of sound effects)." if ds.kind == "audio" else " of photos.")
         )
 made_from = S.get("user_dataset_from")
 if made_from is not None and made_from != userdata.fingerprint(g):

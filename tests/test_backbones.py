@@ -61,6 +61,33 @@ def test_aisfx_has_its_parameters_and_gives_512_features(aisfx):
     np.testing.assert_allclose([float(f.mean()), float(f[0, :5].sum())], STABLE_AISFX, rtol=1e-4)
 
 
+def test_the_speech_network_equals_onnxruntime_on_its_own_file():
+    """The module written here against the ONNX graph it is read from, run by onnxruntime:
+    random noise, a tone and a chirp, at two lengths and batch sizes."""
+    import onnxruntime as ort
+
+    net = B.speech_embedding()
+    assert B.n_parameters(net) == 328_152
+    session = ort.InferenceSession(str(B.speech_embedding_file()),
+                                   providers=["CPUExecutionProvider"])  # fmt: skip
+    name = session.get_inputs()[0].name
+    rng = np.random.default_rng(0)
+    for n, length in ((1, 16_000), (3, 24_000)):
+        t = np.arange(length) / 16_000
+        clips = [rng.uniform(-0.5, 0.5, length), 0.3 * np.sin(2 * np.pi * 440 * t),
+                 0.3 * np.sin(2 * np.pi * (200 + 1500 * t) * t)][:n]  # fmt: skip
+        x = np.stack(clips).astype(np.float32)
+        ref = session.run(None, {name: x})[0]  # (N, W, 1, 96)
+        with torch.no_grad():
+            out = net(torch.from_numpy(x)).numpy()  # (N, W, 96)
+        assert out.shape == (n, (1 + (length - 400) // 160 - 76) // 8 + 1, 96)
+        scale = float(np.abs(ref).max())
+        assert float(np.abs(ref.reshape(out.shape) - out).max()) < 1e-3 * scale
+    with torch.no_grad():
+        f = net.features(torch.from_numpy(x))
+    assert f.shape == (n, 192)  # mean and max over the windows of the padded clips
+
+
 def test_aisfx_logmel_equals_librosa():
     import librosa
 

@@ -30,6 +30,10 @@ def aisfx_layer(mode="frozen", rate=SR):
     return {"type": "pretrained", "backbone": "aisfx", "mode": mode, "sample_rate": rate}
 
 
+def speech_layer(mode="frozen", rate=SR):
+    return {"type": "pretrained", "backbone": "speech_embedding", "mode": mode, "sample_rate": rate}
+
+
 def lite0_layer(mode="frozen"):
     return {"type": "pretrained", "backbone": "efficientnet_lite0", "mode": mode}
 
@@ -74,6 +78,8 @@ def _mult_adds(model: nn.Module, x: torch.Tensor) -> int:
     [
         (aisfx_layer("frozen"), (1, SR)),
         (aisfx_layer("fine-tuned", 22_050), (1, 30_001)),
+        (speech_layer("frozen"), (1, SR)),
+        (speech_layer("fine-tuned", 22_050), (1, 25_000)),
         (lite0_layer("frozen"), (1, 28, 28)),
         (lite0_layer("fine-tuned"), (3, 40, 50)),
     ],
@@ -87,7 +93,7 @@ def test_the_summary_counts_what_the_built_model_holds(layer, shape):
     assert s.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert s.mult_adds == _mult_adds(model, torch.rand(1, *shape))
     assert model(torch.rand(2, *shape)).shape == (2, 3)
-    width = 512 if layer["backbone"] == "aisfx" else 1280
+    width = {"aisfx": 512, "speech_embedding": 192, "efficientnet_lite0": 1280}[layer["backbone"]]
     assert s.rows[0].output_shape == (width,)
     if layer["mode"] == "frozen":
         assert s.trainable == width * 3 + 3  # the new head alone
@@ -115,7 +121,9 @@ def test_the_code_shown_builds_the_same_model():
         ([{"type": "pretrained", "backbone": "aisfx"}], (1, SR), "sample_rate"),
         ([aisfx_layer(rate=10**9)], (1, SR), "sample_rate"),
         ([{**aisfx_layer(), "mode": "melted"}], (1, SR), "mode must be"),
-        ([aisfx_layer()], (1, 1_000), "at least 0.2 s"),
+        ([aisfx_layer()], (1, 1_000), "at least 0.3 s"),
+        ([speech_layer()], (1, 4_000), "at least 0.3 s"),
+        ([speech_layer()], (3, 32, 32), "mono waveform"),
         ([aisfx_layer()], (2, SR), "mono waveform"),
         ([lite0_layer()], (1, SR), "pictures"),
         ([{**lite0_layer(), "sample_rate": SR}], (3, 32, 32), "no sample_rate"),
@@ -201,7 +209,7 @@ def test_the_pretrained_plan_runs_in_a_worker_and_its_saved_model_answers_the_sa
 
     ds = userdata.to_dataset(_own_tones())
     inputs = tasks.inputs_for(ds, tasks.reads_for_pretrained(ds))
-    plan = tasks.plan_pretrained(ds, inputs, "frozen")
+    plan = tasks.plan_pretrained(ds, inputs, "frozen", backbone="aisfx")
     assert plan.task.representation == "waveform" and plan.spec[0]["sample_rate"] == SR
     assert plan.task.recipe.lr == 1e-2 and plan.task.recipe.augment == "none"
     plan = plan.with_recipe(epochs=3, batch_size=4)
@@ -265,7 +273,13 @@ def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
     assert not at.exception and not at.error
     assert at.number_input(key="tr_lr").value == 1e-2
     assert at.number_input(key="tr_epochs").value == 20
-    assert any("aiSFX" in c.value for c in at.caption)
+    # your own clips start from the speech network; aiSFX is the other choice
+    assert at.selectbox(key="tr_pre_net").value == "speech_embedding"
+    assert any("speech embedding" in c.value for c in at.caption)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Pretrained Google speech embedding (frozen) with a new head**" in text
+    assert "**386** parameters train, 328,152 stay frozen" in text
+    at.selectbox(key="tr_pre_net").set_value("aisfx").run()
     text = " ".join(m.value for m in at.markdown)
     assert "**Pretrained aiSFX sound CNN (frozen) with a new head**" in text
     assert "**1,026** parameters train, 4,686,144 stay frozen" in text
@@ -276,6 +290,7 @@ def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
     assert at.number_input(key="tr_lr").value == scratch_lr  # the tuned recipe is back
     # train the frozen one on the page, and it can be asked
     at.radio(key="tr_source").set_value("pretrained").run()
+    at.selectbox(key="tr_pre_net").set_value("speech_embedding").run()
     at.radio(key="tr_pre_mode").set_value("frozen").run()
     at.number_input(key="tr_epochs").set_value(3).run()
     at.button(key="tr_train").click().run()
@@ -285,8 +300,21 @@ def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
     at.run()
     assert not at.exception
     assert run.snapshot().status == "done", run.snapshot().message
-    assert run.info.model_name == "Pretrained aiSFX sound CNN (frozen) with a new head"
+    assert run.info.model_name == "Pretrained Google speech embedding (frozen) with a new head"
     assert any(s.value.startswith("Finished 3 epochs.") for s in at.success)
+    # Ask your model: a whistle it never heard
+    import soundfile as sf
+
+    t = np.arange(SR) / SR
+    buf = BytesIO()
+    sf.write(buf, 0.4 * np.sin(2 * np.pi * 2_600 * t), SR, format="WAV")
+    ask = AppTest.from_file(str(Path(PAGE).with_name("classify.py")), default_timeout=120)
+    ask.session_state["train_run"] = run
+    ask.run()
+    assert ask.radio(key="cl_source").value == "session"
+    ask.file_uploader(key="cl_clip").set_value(("whistle.wav", buf.getvalue(), "audio/wav")).run()
+    assert not ask.exception and not ask.error
+    assert any(m.value.startswith("**It says: high**") for m in ask.markdown)
 
 
 def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
@@ -317,16 +345,3 @@ def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
     assert any("inside its first layer, the pretrained network efficientnet_lite0 (3,371,008 "
                "weights, frozen)" in i for i in infos)  # fmt: skip
     assert not any("has no convolution" in i for i in infos)
-    # Ask your model: a whistle it never heard
-    import soundfile as sf
-
-    t = np.arange(SR) / SR
-    buf = BytesIO()
-    sf.write(buf, 0.4 * np.sin(2 * np.pi * 2_600 * t), SR, format="WAV")
-    ask = AppTest.from_file(str(Path(PAGE).with_name("classify.py")), default_timeout=120)
-    ask.session_state["train_run"] = run
-    ask.run()
-    assert ask.radio(key="cl_source").value == "session"
-    ask.file_uploader(key="cl_clip").set_value(("whistle.wav", buf.getvalue(), "audio/wav")).run()
-    assert not ask.exception and not ask.error
-    assert any(m.value.startswith("**It says: high**") for m in ask.markdown)

@@ -24,10 +24,11 @@ Layer types (aliases in brackets) and their keys (every layer may also have a ``
 * ``separable``: MobileNet depthwise-separable block, ``out_channels``, ``kernel_size=3``,
   ``stride=1``
 * ``pretrained``: a pretrained network that ships with the app (core.learn.backbones), first
-  layer only: ``backbone`` (``'aisfx'`` reads a waveform ``(1, T)`` at ``sample_rate=16000``;
-  ``'efficientnet_lite0'`` reads a picture ``(1 or 3, H, W)`` in [0, 1]), ``mode``
+  layer only: ``backbone`` (``'aisfx'`` for sounds and ``'speech_embedding'`` for speech read
+  a waveform ``(1, T)`` at ``sample_rate``; ``'efficientnet_lite0'`` reads a picture
+  ``(1 or 3, H, W)`` in [0, 1]), ``mode``
   (``'frozen'``: its weights stay as they came; ``'fine-tuned'``: they learn, at a tenth of
-  the rate). It gives one standardised feature vector per example: (512,) or (1280,).
+  the rate). It gives one standardised feature vector per example: (512,), (192,) or (1280,).
 
 ``activation`` on a conv or dense layer (``'relu'``, ``'softmax'``, ...) folds the
 activation into the same row, as Keras does; the built module appends it as its own module.
@@ -604,11 +605,49 @@ PRETRAINED_MODES = ("frozen", "fine-tuned")
 BACKBONE_COUNTS = {
     "aisfx": (4_686_144, 3_840, 3_848 + 2_048 + 96 * 1_025, 512),  # + window, filterbank
     "efficientnet_lite0": (3_371_008, 42_016, 42_065, 1_280),
+    # + Hann window, DFT matrix and mel filterbank
+    "speech_embedding": (328_152, 48, 49 + 400 + 2 * 257 * 512 + 257 * 32, 192),
 }
+AUDIO_BACKBONES = ("aisfx", "speech_embedding")
 AISFX_RATE, AISFX_HOP, AISFX_MELS = 44_100, 1_024, 96
 EFFICIENTNET_SIZE = 96  # pictures are resized to this (224 as trained; 96 runs on a CPU)
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
                 (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))  # fmt: skip
+
+
+# Google's speech_embedding: 400-sample frames every 160 at 16 kHz, 32 mels, 0.25 s of
+# silence added each side; (name, channels in, out, kernel (time, frequency), pooling after)
+SPEECH_RATE, SPEECH_FRAME, SPEECH_HOP, SPEECH_MELS, SPEECH_PAD = 16_000, 400, 160, 32, 4_000
+SPEECH_CONVS = (
+    ("Conv", 24, 24, (1, 3), None), ("Conv_1", 24, 24, (3, 1), (2, 2)),
+    ("Conv_2", 24, 48, (1, 3), None), ("Conv_3", 48, 48, (3, 1), None),
+    ("Conv_4", 48, 48, (1, 3), None), ("Conv_5", 48, 48, (3, 1), (1, 2)),
+    ("Conv_6", 48, 72, (1, 3), None), ("Conv_7", 72, 72, (3, 1), None),
+    ("Conv_8", 72, 72, (1, 3), None), ("Conv_9", 72, 72, (3, 1), (2, 2)),
+    ("Conv_10", 72, 96, (1, 3), None), ("Conv_11", 96, 96, (3, 1), None),
+    ("Conv_12", 96, 96, (1, 3), None), ("Conv_13", 96, 96, (3, 1), (1, 2)),
+    ("Conv_14", 96, 96, (1, 3), None), ("Conv_15", 96, 96, (3, 1), None),
+    ("Conv_16", 96, 96, (1, 3), None), ("Conv_17", 96, 96, (3, 1), (2, 2)),
+)  # fmt: skip
+
+
+def speech_frames(n_samples: int, sample_rate: int) -> int:
+    """Log-mel frames the speech network makes of a clip (resampled to 16 kHz, padded)."""
+    resampled = -(-n_samples * SPEECH_RATE // sample_rate)
+    return 1 + (resampled + 2 * SPEECH_PAD - SPEECH_FRAME) // SPEECH_HOP
+
+
+def _speech_cost(frames: int) -> tuple[int, int]:
+    """(mult-adds, bytes of the conv outputs) of the speech network's 20 convs."""
+    t, f = frames - 2, SPEECH_MELS
+    macs, values = t * f * 24 * 9, t * f * 24
+    for _, c_in, c_out, (kt, kf), pool in SPEECH_CONVS:
+        t -= kt - 1
+        macs, values = macs + t * f * c_out * c_in * kt * kf, values + t * f * c_out
+        if pool is not None:
+            t, f = t // pool[0], f // pool[1]
+    t -= 2  # the last 3x1 conv
+    return macs + t * f * 96 * 96 * 3, (values + t * f * 96) * BYTES_PER_VALUE
 
 
 def aisfx_frames(n_samples: int, sample_rate: int) -> int:
@@ -652,17 +691,20 @@ def _pretrained(c: _Ctx):
     mode = _one_of(_get(c.layer, "mode", default="frozen"), PRETRAINED_MODES, f"{c.label}: mode")
     params, stats, buffers, size = BACKBONE_COUNTS[name]
     fields = {"backbone": name, "mode": mode}
-    if name == "aisfx":
+    if name in AUDIO_BACKBONES:
         if "sample_rate" not in c.layer:
             raise UserInputError(f"{c.label}: give the sample_rate of the waveforms it reads.")
         rate = whole(c.layer["sample_rate"], f"{c.label}: sample_rate", minimum=4_000,
                      maximum=192_000)  # fmt: skip
         if len(c.shape) != 2 or c.shape[0] != 1:
             raise ShapeError(f"{c.label} reads a mono waveform (1, samples); it gets {c.shape}.")
-        frames = aisfx_frames(c.shape[1], rate)
-        if frames < 8:
-            raise ShapeError(f"{c.label} needs clips of at least 0.2 s; these are shorter.")
-        macs, memory = _aisfx_cost(frames)
+        if name == "aisfx":
+            frames, least = aisfx_frames(c.shape[1], rate), 8
+        else:
+            frames, least = speech_frames(c.shape[1], rate), 76
+        if frames < least:
+            raise ShapeError(f"{c.label} needs clips of at least 0.3 s; these are shorter.")
+        macs, memory = _aisfx_cost(frames) if name == "aisfx" else _speech_cost(frames)
         fields["sample_rate"] = rate
     else:
         if "sample_rate" in c.layer:

