@@ -150,9 +150,10 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
     main.get_by_text("test accuracy", exact=False).first.wait_for(timeout=240_000)
     wait_for_app(page)
     text = main.inner_text()
-    assert "from scratch" in text and "pretrained speech_embedding (frozen)" in text
+    assert "from scratch" in text and "pretrained Google speech embedding (frozen)" in text
     assert page.locator('[data-testid="stException"]').count() == 0
-    page.mouse.move(0, 0)  # no tooltip over the result
+    page.mouse.move(700, 5)  # no tooltip over the result
+    page.wait_for_timeout(500)
     main.get_by_text("test accuracy", exact=False).first.scroll_into_view_if_needed()
     screenshot(page, "your-data-6-compare-pretrained")
 

@@ -267,7 +267,9 @@ def train_pretrained(ds, *, mode: str = "frozen", epochs: int = 10, device="cpu"
                        stop=stop)  # fmt: skip
         ev = evaluate(net, x["test"], y["test"], device)
     seconds = time.perf_counter() - start
-    name = f"pretrained {name} ({mode})"
+    from core.learn.task import BACKBONE_TITLES
+
+    name = f"pretrained {BACKBONE_TITLES[name]} ({mode})"
     return Side(name, result.history, ev.accuracy, ev.confusion,
                 B.n_parameters(net, trainable_only=True), B.n_parameters(net), seconds)  # fmt: skip
 
