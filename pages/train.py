@@ -142,7 +142,7 @@ def recipe_state(recipe: trainer.Recipe) -> dict:
 def device_now():
     """The training device the sidebar's choice gives (the CPU while that choice is unusable)."""
     try:
-        return trainer.choose_device(S.get("device_choice", "auto"))
+        return pool.run_device(S.get("device_choice", "auto"))
     except UserInputError:
         return trainer.choose_device("cpu")
 
@@ -464,7 +464,7 @@ except UserInputError as err:
     st.error(str(err), icon=":material/error:")
 
 try:
-    device = trainer.choose_device(S.get("device_choice", "auto"))
+    device = pool.run_device(S.get("device_choice", "auto"))
     st.caption(f"Training device: **{device.type.upper()}** (change it in the sidebar).")
 except UserInputError as err:
     device = None

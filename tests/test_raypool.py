@@ -90,3 +90,34 @@ def test_the_setting_sends_the_queue_s_runs_to_ray(ray_pool, monkeypatch):
     snap = run.snapshot()
     assert run.backend == "ray" and snap.status == "done", snap.message
     assert [e.epoch for e in snap.epochs] == [1, 2, 3] and run.test.accuracy > 0.7
+
+
+def test_the_cluster_chooses_the_device_when_runs_go_to_ray(ray_pool, monkeypatch):
+    """A replica without a GPU sends runs to GPU workers when the cluster has one; the model
+    that comes back lives on this machine's CPU."""
+    monkeypatch.setenv("CNN_RUNS", "ray")
+    monkeypatch.setattr(raypool, "get_ray_pool", lambda: ray_pool)
+    assert not ray_pool.has_gpu()  # the local cluster here: two CPUs
+    assert pools.run_device("auto").type == "cpu"
+    with pytest.raises(UserInputError, match="No node of the Ray cluster has a GPU"):
+        pools.run_device("cuda")
+    monkeypatch.setattr(ray_pool._ray, "cluster_resources", lambda: {"CPU": 2.0, "GPU": 1.0})
+    assert ray_pool.has_gpu()
+    assert pools.run_device("auto").type == "cuda"
+    assert pools.run_device("cpu").type == "cpu"  # asked for, taken
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert raypool.here_device("cuda") == expected
+    assert raypool.here_device("cpu") == "cpu"
+
+
+def test_an_unreachable_cluster_is_a_sentence(monkeypatch):
+    monkeypatch.setenv("CNN_RUNS", "ray")
+
+    def down():
+        raise ConnectionError("no cluster")
+
+    monkeypatch.setattr(raypool, "get_ray_pool", down)
+    with pytest.raises(UserInputError, match="cannot be reached \\(ConnectionError\\)"):
+        pools.run_device("auto")
+    monkeypatch.setenv("CNN_RUNS", "process")
+    assert pools.run_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

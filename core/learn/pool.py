@@ -501,6 +501,35 @@ def backend_setting() -> str:
     return "ray" if value == "ray" or ray_address() else "process"
 
 
+def run_device(preference: str = "auto"):
+    """The device a run trains on, chosen in one place for every backend.
+
+    In a worker process or thread it is this machine's (core.learn.train.choose_device). With
+    Ray it is the cluster's: "auto" gives CUDA when any node has a GPU, and "cuda" may be asked
+    for by a web server that has none (the run goes to a GPU worker; its model comes back to
+    the CPU here).
+    """
+    import torch
+
+    from core.learn.train import choose_device
+
+    if backend_setting() == "ray" and preference.lower().strip() in ("auto", "cuda"):
+        from core.learn.raypool import get_ray_pool, ray_address
+
+        try:
+            gpu = get_ray_pool().has_gpu()
+        except Exception as err:  # noqa: BLE001 - ray raises many kinds; the page says why
+            raise UserInputError(
+                f"The Ray cluster at {ray_address() or 'the address set'} cannot be reached "
+                f"({type(err).__name__}); runs cannot start until it can."
+            ) from None
+        if gpu:
+            return torch.device("cuda")
+        if preference.lower().strip() == "cuda":
+            raise UserInputError("No node of the Ray cluster has a GPU; choose 'cpu' or 'auto'.")
+    return choose_device(preference)
+
+
 _POOL: ProcessPool | None = None
 _POOL_LOCK = threading.Lock()
 

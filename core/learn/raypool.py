@@ -123,6 +123,16 @@ def _train_task(job, channel) -> tuple:
         return ("error", f"Training failed: {type(err).__name__}: {err}", traceback.format_exc())
 
 
+def here_device(device: str) -> str:
+    """Where the web server keeps a model trained on ``device`` by a worker: the same device
+    when this machine has it, else the CPU (a GPU worker's model on a replica without one)."""
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        return "cpu"
+    return str(device)
+
+
 class RayPool:
     """Trains runs as Ray tasks, with the interface of core.learn.pool.ProcessPool.
 
@@ -199,7 +209,12 @@ class RayPool:
         _, state, test, reason, message = msg
         model = build_seeded(job.spec, job.input_shape, job.recipe.seed)
         model.load_state_dict(state)
-        return model.to(job.device), test, reason, message
+        return model.to(here_device(job.device)), test, reason, message
+
+    def has_gpu(self) -> bool:
+        """Whether the cluster has a GPU to give (a replica without one can still send runs
+        to GPU workers)."""
+        return float(self._ray.cluster_resources().get("GPU", 0)) > 0
 
     def close(self) -> None:
         self._ray.shutdown()
