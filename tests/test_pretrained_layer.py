@@ -247,10 +247,11 @@ def test_a_saved_pretrained_model_with_other_weights_is_refused():
 
 
 @pytest.mark.slow
-def test_a_pretrained_audio_model_exports_to_onnx_for_any_batch():
+@pytest.mark.parametrize("layer", [aisfx_layer(), speech_layer()])
+def test_a_pretrained_audio_model_exports_to_onnx_for_any_batch(layer):
     from core.learn.export import to_onnx
 
-    spec = [aisfx_layer(), {"type": "dense", "units": 2}]
+    spec = [layer, {"type": "dense", "units": 2}]
     model = build_model(spec, (1, SR // 2))
     x, y = tones()
     train(model, TrainData(x, y, x, y), Recipe(epochs=1, batch_size=4, scheduler="none"), "cpu")
