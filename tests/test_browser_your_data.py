@@ -43,6 +43,14 @@ def choose(page, label, option):
     wait_for_app(page)
 
 
+def ask(page, clip) -> str:
+    """Upload ``clip`` on Ask your model; the sentence that gives the answer."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(clip)
+    page.get_by_text("It says:").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    return page.get_by_text("It says:").first.inner_text()
+
+
 def low_high_and_room(served_app, page, tmp_path, *, n: int, room_seconds: float) -> None:
     """On a fresh Your own classes page: classes low and high with ``n`` tones each, and
     ``room_seconds`` of room noise (uploaders: the zip (0), one per class (1, 2), the room
@@ -88,13 +96,7 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
     screenshot(page, "your-data-2-trained")
 
     go(page, "Ask your model")
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(
-        tone(tmp_path / "new.wav", 230, seconds=2.0, seed=99)
-    )
-    page.get_by_text("It says:").first.wait_for(timeout=60_000)
-    wait_for_app(page)
-    said = page.get_by_text("It says:").first.inner_text()
-    assert "low" in said, said
+    assert "low" in ask(page, tone(tmp_path / "new.wav", 230, seconds=2.0, seed=99))
     screenshot(page, "your-data-3-classified")
 
 
@@ -177,11 +179,5 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
 
     go(page, "Ask your model")
     main.get_by_text("Pretrained Google speech embedding (frozen)", exact=False).first.wait_for()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(
-        tone(tmp_path / "new.wav", 2_700, seconds=1.5, seed=99)
-    )
-    page.get_by_text("It says:").first.wait_for(timeout=60_000)
-    wait_for_app(page)
-    said = page.get_by_text("It says:").first.inner_text()
-    assert "high" in said, said
+    assert "high" in ask(page, tone(tmp_path / "new.wav", 2_700, seconds=1.5, seed=99))
     screenshot(page, "your-data-8-pretrained-asked")
