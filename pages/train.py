@@ -234,8 +234,14 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
         # the settings on screen become the run's own (they are locked while it trains)
         if _found.task is not None:
             S.update(recipe_state(_found.task.recipe))
-        if _found.info is not None and _found.info.dataset_name in DATASETS:
-            S.tr_dataset = _found.info.dataset_name
+        _own = S.get("user_dataset")
+        _key = (
+            USER
+            if _own is not None and _found.info is not None and _found.info.dataset is _own
+            else getattr(_found.info, "dataset_name", None)
+        )  # a run on your own classes (this session's): the "Your data" entry
+        if _found.info is not None and (_key in DATASETS or _key == USER):
+            S.tr_dataset = _key
             by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
             if _found.info.model_name in by_title:
                 S.tr_source, S.tr_preset = "preset", by_title[_found.info.model_name]

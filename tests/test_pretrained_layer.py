@@ -346,3 +346,28 @@ def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
     assert any("inside its first layer, the pretrained network efficientnet_lite0 (3,371,008 "
                "weights, frozen)" in i for i in infos)  # fmt: skip
     assert not any("has no convolution" in i for i in infos)
+
+
+def test_a_link_to_a_pretrained_run_brings_back_its_settings():
+    from core.data import users as userdata
+    from core.learn import runs
+
+    ds = userdata.to_dataset(_own_tones())
+    inputs = tasks.inputs_for(ds, tasks.reads_for_pretrained(ds))
+    plan = tasks.plan_pretrained(ds, inputs, "fine-tuned", backbone="aisfx").with_recipe(
+        epochs=1, batch_size=8
+    )
+    run = runs.start_training(plan, "cpu", dataset=ds, backend="thread", owner="another tab")
+    assert run.wait(300), run.snapshot()
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["user_dataset"] = ds
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["train_run"] is run
+    assert at.radio(key="tr_source").value == "pretrained"
+    assert at.selectbox(key="tr_pre_net").value == "aisfx"
+    assert at.radio(key="tr_pre_mode").value == "fine-tuned"
+    assert (
+        at.number_input(key="tr_lr").value == 1e-3 and at.number_input(key="tr_epochs").value == 1
+    )
