@@ -147,6 +147,15 @@ def device_now():
         return trainer.choose_device("cpu")
 
 
+def here_device():
+    """This machine's device for the sidebar's choice (the comparison trains here or in a
+    local worker, never on a cluster), the CPU while that choice is unusable here."""
+    try:
+        return trainer.choose_device(S.get("device_choice", "auto"))
+    except UserInputError:
+        return trainer.choose_device("cpu")
+
+
 def tuned_recipe() -> trainer.Recipe:
     """The recipe this page starts from for the chosen data and model source."""
     ds_now = load_dataset(S.tr_dataset)
@@ -248,6 +257,7 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             for _net, _mode in itertools.product(tasks.BACKBONE_TITLES, PRE_MODES):
                 if _found.info.model_name == tasks.pretrained_title(_net, _mode):
                     S.tr_source, S.tr_pre_net, S.tr_pre_mode = "pretrained", _net, _mode
+            S.tr_recipe_for = recipe_for_source()  # the recipe on screen is the run's kind
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 busy = run is not None and run.active
@@ -635,7 +645,7 @@ if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=bu
     with st.status("Comparing…", expanded=True) as status:
         bar = st.progress(0.0)
         asked = {"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
-                 "per_class": None if per == "all" else int(per), "device": device_now(),
+                 "per_class": None if per == "all" else int(per), "device": here_device(),
                  "backbone": S.tr_cmp_net}  # fmt: skip
         progress = lambda f, said: bar.progress(min(max(f, 0.0), 1.0), text=said)  # noqa: E731
         try:

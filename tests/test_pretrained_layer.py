@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -120,8 +121,10 @@ def test_the_code_shown_builds_the_same_model():
         ([{"type": "pretrained", "backbone": "../../etc/passwd"}], (1, SR), "backbone must be"),
         ([{"type": "pretrained", "backbone": "aisfx"}], (1, SR), "sample_rate"),
         ([aisfx_layer(rate=10**9)], (1, SR), "sample_rate"),
+        ([speech_layer(rate=191_999)], (1, 191_999), "sample_rate must be one of 8,000"),
+        ([aisfx_layer(rate=True)], (1, SR), "sample_rate must be one of"),
         ([{**aisfx_layer(), "mode": "melted"}], (1, SR), "mode must be"),
-        ([aisfx_layer()], (1, 1_000), "at least 0.3 s"),
+        ([aisfx_layer()], (1, 1_000), "at least 0.2 s"),
         ([speech_layer()], (1, 4_000), "at least 0.3 s"),
         ([speech_layer()], (3, 32, 32), "mono waveform"),
         ([aisfx_layer()], (2, SR), "mono waveform"),
@@ -169,6 +172,50 @@ def test_a_frozen_pretrained_layer_stays_as_it_came_and_its_head_learns():
         full = model(x)
         parts = model[1](model[0].standardize(feats))
     torch.testing.assert_close(full, parts)
+
+
+def test_features_computed_once_train_exactly_what_the_full_pass_trains(monkeypatch):
+    """A frozen first layer's outputs are computed once when nothing augments the inputs; the
+    run is the one the full forward pass every batch gives (forced here by an augmentation
+    that changes nothing), epoch by epoch, with dropout and the best weights put back."""
+    from core.learn import train as trainer
+
+    x, y = tones(n_per_class=6, seconds=1.0)
+    spec = [speech_layer(), {"type": "dropout", "p": 0.5}, {"type": "dense", "units": 2}]
+    recipe = Recipe(epochs=4, batch_size=4, lr=3e-3, scheduler="onecycle", select_by="val_loss")
+    results, states = [], []
+    for augment in ("none", "waveform"):
+        torch.manual_seed(0)
+        model = build_model(spec, (1, SR))
+        if augment != "none":  # the full pass, its inputs left as they are
+            monkeypatch.setattr(trainer, "augment_batch", lambda xb, *_: xb)
+        results.append(train(model, TrainData(x, y, x[::2], y[::2]),
+                             replace(recipe, augment=augment), "cpu"))  # fmt: skip
+        states.append(model.state_dict())
+    fast, full = results
+    assert [e.val_loss for e in fast.history] == pytest.approx(
+        [e.val_loss for e in full.history], rel=1e-5
+    )
+    assert [e.train_loss for e in fast.history] == pytest.approx(
+        [e.train_loss for e in full.history], rel=1e-5
+    )
+    assert fast.best_epoch == full.best_epoch
+    assert set(fast.best_state) == set(states[0])  # the whole model's weights
+    for k in states[0]:
+        torch.testing.assert_close(states[0][k], states[1][k])
+
+
+def test_stop_during_the_feature_pass_ends_the_run_before_it_trains():
+    import threading
+
+    x, y = tones()
+    model = build_model([aisfx_layer(), {"type": "dense", "units": 2}], (1, SR // 2))
+    head = model[1].weight.clone()
+    stop = threading.Event()
+    stop.set()
+    result = train(model, TrainData(x, y, x, y), Recipe(epochs=3, batch_size=4), "cpu", stop=stop)
+    assert result.reason == "stopped" and result.history == []
+    assert torch.equal(head, model[1].weight)
 
 
 def test_a_fine_tuned_pretrained_layer_learns_at_a_tenth_of_the_rate():
@@ -371,3 +418,6 @@ def test_a_link_to_a_pretrained_run_brings_back_its_settings():
     assert (
         at.number_input(key="tr_lr").value == 1e-3 and at.number_input(key="tr_epochs").value == 1
     )
+    # the recipe on screen is the pretrained run's: a preset brings the tuned one back
+    at.radio(key="tr_source").set_value("preset").run()
+    assert at.number_input(key="tr_lr").value == tasks.recipe_for(ds, "log-mel").lr

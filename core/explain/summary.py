@@ -609,6 +609,8 @@ BACKBONE_COUNTS = {
     "speech_embedding": (328_152, 48, 49 + 400 + 2 * 257 * 512 + 257 * 32, 192),
 }
 AUDIO_BACKBONES = ("aisfx", "speech_embedding")
+#: The sample rates a pretrained audio layer reads (resampled to its own with small tables).
+AUDIO_RATES = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)
 AISFX_RATE, AISFX_HOP, AISFX_MELS = 44_100, 1_024, 96
 EFFICIENTNET_SIZE = 96  # pictures are resized to this (224 as trained; 96 runs on a CPU)
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
@@ -694,16 +696,22 @@ def _pretrained(c: _Ctx):
     if name in AUDIO_BACKBONES:
         if "sample_rate" not in c.layer:
             raise UserInputError(f"{c.label}: give the sample_rate of the waveforms it reads.")
-        rate = whole(c.layer["sample_rate"], f"{c.label}: sample_rate", minimum=4_000,
-                     maximum=192_000)  # fmt: skip
+        rate = c.layer["sample_rate"]
+        if isinstance(rate, bool) or rate not in AUDIO_RATES:
+            # resampling from an odd rate (191,999 Hz) builds a table of billions of values
+            raise UserInputError(
+                f"{c.label}: sample_rate must be one of "
+                f"{', '.join(f'{r:,}' for r in AUDIO_RATES)} Hz, got {show(rate)}."
+            )
+        rate = int(rate)
         if len(c.shape) != 2 or c.shape[0] != 1:
             raise ShapeError(f"{c.label} reads a mono waveform (1, samples); it gets {c.shape}.")
         if name == "aisfx":
-            frames, least = aisfx_frames(c.shape[1], rate), 8
+            frames, least, seconds = aisfx_frames(c.shape[1], rate), 8, 0.2
         else:
-            frames, least = speech_frames(c.shape[1], rate), 76
+            frames, least, seconds = speech_frames(c.shape[1], rate), 76, 0.3
         if frames < least:
-            raise ShapeError(f"{c.label} needs clips of at least 0.3 s; these are shorter.")
+            raise ShapeError(f"{c.label} needs clips of at least {seconds} s; these are shorter.")
         macs, memory = _aisfx_cost(frames) if name == "aisfx" else _speech_cost(frames)
         fields["sample_rate"] = rate
     else:

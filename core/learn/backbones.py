@@ -318,6 +318,8 @@ class SpeechEmbedding(nn.Module):
     """Waveforms (N, T) in [-1, 1] at 16 kHz -> (N, W, 96): W = (F - 76) // 8 + 1 windows of
     F = 1 + (T - 400) // 160 log-mel frames (T >= 12,400 samples, 0.775 s). ``features`` pads
     each clip with 0.25 s of silence and gives the mean and the maximum over windows, (N, 192).
+    Its one batch norm always uses the statistics it was trained with, fine-tuned too (its
+    scale and shift learn); the other layers have theirs folded into the weights.
     """
 
     feature_size = 192
@@ -503,13 +505,19 @@ class Pretrained(nn.Module):
         return self.standardize(self.features(x))  # (N, F)
 
     @torch.no_grad()
-    def prepare(self, x_train: torch.Tensor, *, batch: int = 64) -> torch.Tensor:
+    def prepare(self, x_train: torch.Tensor, *, batch: int = 64, stop=None) -> torch.Tensor | None:
         """Fit the standardisation to the features of the training inputs (any device);
-        returns this layer's outputs for them, (N, F), computed in eval mode."""
+        returns this layer's outputs for them, (N, F), computed in eval mode, or None when
+        ``stop`` (a threading.Event) is set before the pass is over."""
         was = self.training
         self.eval()
-        feats = torch.cat([self.features(x_train[i : i + batch])
-                           for i in range(0, len(x_train), batch)])  # fmt: skip
+        feats = []
+        for i in range(0, len(x_train), batch):
+            if stop is not None and stop.is_set():
+                self.train(was)
+                return None
+            feats.append(self.features(x_train[i : i + batch]))
+        feats = torch.cat(feats)
         self.standardize.fit(feats)
         self.train(was)
         return self.standardize(feats)

@@ -505,29 +505,48 @@ def run_device(preference: str = "auto"):
     """The device a run trains on, chosen in one place for every backend.
 
     In a worker process or thread it is this machine's (core.learn.train.choose_device). With
-    Ray it is the cluster's: "auto" gives CUDA when any node has a GPU, and "cuda" may be asked
-    for by a web server that has none (the run goes to a GPU worker; its model comes back to
-    the CPU here).
+    Ray it is the cluster's: "auto" gives CUDA when any node has a GPU and the CPU otherwise
+    (whatever this machine has), and "cuda" may be asked for by a web server that has none
+    (the run goes to a GPU worker; its model comes back to the CPU here).
     """
     import torch
 
     from core.learn.train import choose_device
 
-    if backend_setting() == "ray" and preference.lower().strip() in ("auto", "cuda"):
-        from core.learn.raypool import get_ray_pool, ray_address
+    pref = preference.lower().strip()
+    if backend_setting() == "ray" and pref in ("auto", "cuda"):
+        if cluster_has_gpu():
+            return torch.device("cuda")
+        if pref == "cuda":
+            raise UserInputError("No node of the Ray cluster has a GPU; choose 'cpu' or 'auto'.")
+        return torch.device("cpu")
+    return choose_device(preference)
 
+
+GPU_ANSWER_SECONDS = 30.0  # how long the cluster's answer is kept (pages ask on every rerun)
+_GPU_ANSWER: list = []  # [(time, True/False or the sentence of a failure)]
+
+
+def cluster_has_gpu() -> bool:
+    """Whether the Ray cluster has a GPU, asked at most every GPU_ANSWER_SECONDS (a failure
+    too: a cluster that is down does not hold every rerun of a page in its time-outs)."""
+    from core.learn.raypool import get_ray_pool, ray_address
+
+    now = time.monotonic()
+    if _GPU_ANSWER and now - _GPU_ANSWER[0][0] < GPU_ANSWER_SECONDS:
+        answer = _GPU_ANSWER[0][1]
+    else:
         try:
-            gpu = get_ray_pool().has_gpu()
+            answer = bool(get_ray_pool().has_gpu())
         except Exception as err:  # noqa: BLE001 - ray raises many kinds; the page says why
-            raise UserInputError(
+            answer = (
                 f"The Ray cluster at {ray_address() or 'the address set'} cannot be reached "
                 f"({type(err).__name__}); runs cannot start until it can."
-            ) from None
-        if gpu:
-            return torch.device("cuda")
-        if preference.lower().strip() == "cuda":
-            raise UserInputError("No node of the Ray cluster has a GPU; choose 'cpu' or 'auto'.")
-    return choose_device(preference)
+            )
+        _GPU_ANSWER[:] = [(now, answer)]
+    if isinstance(answer, str):
+        raise UserInputError(answer)
+    return answer
 
 
 _POOL: ProcessPool | None = None

@@ -517,7 +517,9 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
 class _Run:
     """What one call of :func:`train` carries from batch to batch and epoch to epoch."""
 
-    model: nn.Module
+    model: nn.Module  # what the batches go through: the whole model, or the layers after a
+    # frozen first layer whose outputs were computed once (then ``x`` holds those outputs)
+    whole: nn.Module  # the model being trained, all of it
     recipe: Recipe
     x: torch.Tensor
     y: torch.Tensor
@@ -573,9 +575,10 @@ def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run
     outputs = {}
     for module in model.modules():  # a pretrained layer fits its feature standardisation
         if callable(getattr(module, "prepare", None)):
-            outputs[id(module)] = module.prepare(x_dev)  # its outputs for x_dev
+            outputs[id(module)] = module.prepare(x_dev, stop=stop)  # its outputs, or None
     trained = model
-    if getattr(first, "mode", None) == "frozen" and recipe.augment == "none":
+    cached = outputs.get(id(first)) is not None
+    if getattr(first, "mode", None) == "frozen" and recipe.augment == "none" and cached:
         # a frozen first layer gives the same features every epoch: compute them once and
         # train the layers after it on them (the modules are shared, so ``model`` learns)
         x_dev, x_val = outputs[id(first)], _features_once(first, x_val)
@@ -588,6 +591,7 @@ def _prepare(model, data: TrainData, recipe: Recipe, device, emit, stop) -> _Run
     optimizer = make_optimizer(trained, recipe)
     return _Run(
         model=trained,
+        whole=model,
         recipe=recipe,
         x=x_dev,
         y=y.to(device).long(),
@@ -691,7 +695,7 @@ def _close_epoch(run: _Run, epoch: int, train_loss: float, train_acc: float) -> 
         key = (epoch,)  # no validation: the latest epoch is the best we know
     is_best = run.best_key is None or key > run.best_key
     if is_best and math.isfinite(val_loss if val_loss is not None else 0.0):
-        run.best_key, run.best_epoch, run.best_state = key, epoch, _state_copy(run.model)
+        run.best_key, run.best_epoch, run.best_state = key, epoch, _state_copy(run.whole)
     if recipe.scheduler == "step":
         run.scheduler.step()
     elif recipe.scheduler == "plateau":
@@ -721,7 +725,7 @@ def _finish(run: _Run) -> TrainResult:
         if judged is not None:
             run.end(*judged)
     if run.best_state is not None:
-        run.model.load_state_dict(run.best_state)  # put the best weights back
+        run.whole.load_state_dict(run.best_state)  # put the best weights back
         run.message += f" Kept the weights of epoch {run.best_epoch}, the best on validation."
     elif run.reason != "finished":
         run.message += " No epoch had finished, so the model keeps its current weights."
