@@ -172,6 +172,10 @@ def dataset_changed() -> None:
     name = tasks.like(load_dataset(S.tr_dataset))
     S.tr_preset = DEFAULT_PRESET[name]
     S.tr_pre_net = S.tr_cmp_net = tasks.default_backbone(load_dataset(S.tr_dataset))
+    if S.tr_dataset == USER:  # a handful of your own examples: few-shot, from a pretrained net
+        S.tr_source, S.tr_pre_mode = "pretrained", "frozen"
+    elif S.tr_source == "pretrained":  # the shipped sets start from the fast presets
+        S.tr_source = "preset"
     S.update(recipe_state(tuned_recipe()))
     S.tr_recipe_for = recipe_for_source()
     S.tr_class_a, S.tr_class_b = 0, 1

@@ -337,9 +337,9 @@ else:
         st.success(
             f"Ready: {len(ds.y)} examples of {ds.n_classes} classes "
             f"({len(ds.splits['train'])} for training, {len(ds.splits['val'])} for validation, "
-            f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data'; "
-            "with a handful of examples per class, choose “A pretrained network with a new head” "
-            "as the model there: it starts from features learned on a large collection"
+            f"{len(ds.splits['test'])} for testing). Open the Train page and choose 'Your data': "
+            "it starts from a pretrained network with a new head, which learns from a handful "
+            "of examples per class because it brings features learned on a large collection"
             + (" of speech (or of sound effects)." if ds.kind == "audio" else " of photos.")
         )
 made_from = S.get("user_dataset_from")

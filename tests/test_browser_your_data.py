@@ -84,6 +84,11 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
     # move within the app (a new URL would start a new session, without the classes)
     go(page, "Train")
     choose(page, "Dataset", "Your data")
+    # your own classes start from the pretrained network; this walk trains the preset
+    page.locator('[data-testid="stMain"]').get_by_text(
+        "A preset, adapted to this data", exact=True
+    ).click()
+    wait_for_app(page)
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("6")
     epochs.press("Enter")

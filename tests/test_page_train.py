@@ -294,6 +294,10 @@ def test_training_on_your_own_data_and_the_model_can_be_asked():
     at.run()
     at.selectbox(key="tr_dataset").set_value("user").run()
     assert not at.exception and not at.error
+    # your own examples start from the pretrained network (few-shot); the presets are there
+    assert at.radio(key="tr_source").value == "pretrained"
+    assert at.selectbox(key="tr_pre_net").value == "efficientnet_lite0"
+    at.radio(key="tr_source").set_value("preset").run()
     assert at.selectbox(key="tr_preset").value == "digits_cnn"  # pictures start like the digits
     at.number_input(key="tr_epochs").set_value(2).run()
     at.number_input(key="tr_batch").set_value(4).run()
