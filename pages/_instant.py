@@ -49,7 +49,9 @@ CSS = """
 .stp .hint { font-size: calc(var(--font) * .75); color: #777; margin-top: .3rem; }
 """
 
-JS = r"""
+#: What both browser players (this one and pages/_scatter.py) start with: the memory of the
+#: step shown, and the helpers that build their tables and panels.
+DOM_JS = r"""
 const memory = new Map();  // per stepper: the step shown, kept while its data stay the same
 
 function el(tag, cls, text) {
@@ -59,12 +61,13 @@ function el(tag, cls, text) {
   return e;
 }
 
-function grid(values, pad, cls) {
+// a table of values; cellCls(r, c) gives a cell's class; returns [table, cells by row]
+function grid(values, cls, cellCls) {
   const t = el("table", cls), cells = [];
   values.forEach((row, r) => {
     const tr = el("tr"), line = [];
     row.forEach((v, c) => {
-      const td = el("td", pad && pad[r][c] ? "pad" : "", v);
+      const td = el("td", cellCls ? cellCls(r, c) : "", v);
       tr.appendChild(td); line.push(td);
     });
     t.appendChild(tr); cells.push(line);
@@ -78,7 +81,11 @@ function panel(title, table) {
   p.appendChild(table);
   return p;
 }
+"""
 
+JS = (
+    DOM_JS
+    + r"""
 export default function (component) {
   const { data, parentElement } = component;
   const root = parentElement.querySelector(".stp") || parentElement;
@@ -92,19 +99,19 @@ export default function (component) {
 
   const row = el("div", "row");
   const inputs = d.inputs.map((g, i) => {
-    const [t, cells] = grid(g.values, g.pad, "in");
+    const [t, cells] = grid(g.values, "in", (r, c) => (g.pad && g.pad[r][c] ? "pad" : ""));
     row.appendChild(panel(d.inputs.length > 1 ? `input, channel ${i + 1}` : "input (padded)", t));
     return cells;
   });
   if (d.kernels.length) {
     row.appendChild(el("div", "sign", "∗"));
     d.kernels.forEach((k, i) => {
-      const [t] = grid(k, null, "kernel");
+      const [t] = grid(k, "kernel");
       row.appendChild(panel(d.kernels.length > 1 ? `kernel, channel ${i + 1}` : "kernel", t));
     });
   }
   row.appendChild(el("div", "sign", "→"));
-  const [outTable, outCells] = grid(d.output, null, "out");
+  const [outTable, outCells] = grid(d.output, "out");
   row.appendChild(panel(d.kind === "conv" ? "output" : `${d.kind} pooled`, outTable));
   root.appendChild(row);
 
@@ -206,6 +213,7 @@ export default function (component) {
   return () => stop();
 }
 """
+)
 
 _component = st.components.v2.component(
     "cnn_instant_stepper", html='<div class="stp"></div>', css=CSS, js=JS

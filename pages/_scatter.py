@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._instant import CSS as STEPPER_CSS
-from pages._instant import player_data
+from pages._instant import DOM_JS, player_data
 
 CSS = (
     STEPPER_CSS
@@ -23,36 +23,9 @@ CSS = (
 """
 )
 
-JS = r"""
-const memory = new Map();
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function grid(values, cls, cellCls) {
-  const t = el("table", cls), cells = [];
-  values.forEach((row, r) => {
-    const tr = el("tr"), line = [];
-    row.forEach((v, c) => {
-      const td = el("td", cellCls ? cellCls(r, c) : "", v);
-      tr.appendChild(td); line.push(td);
-    });
-    t.appendChild(tr); cells.push(line);
-  });
-  return [t, cells];
-}
-
-function panel(title, table) {
-  const p = el("div", "panel");
-  p.appendChild(el("h4", "", title));
-  p.appendChild(table);
-  return p;
-}
-
+JS = (
+    DOM_JS
+    + r"""
 export default function (component) {
   const { data, parentElement } = component;
   const root = parentElement.querySelector(".stp") || parentElement;
@@ -164,6 +137,7 @@ export default function (component) {
   return () => stop();
 }
 """
+)
 
 _component = st.components.v2.component(
     "cnn_scatter_stepper", html='<div class="stp"></div>', css=CSS, js=JS
