@@ -43,6 +43,13 @@ def choose(page, label, option):
     wait_for_app(page)
 
 
+def type_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_for_app(page)
+
+
 def ask(page, clip) -> str:
     """Upload ``clip`` on Ask your model; the sentence that gives the answer."""
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(clip)
@@ -89,10 +96,7 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
         "A preset, adapted to this data", exact=True
     ).click()
     wait_for_app(page)
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("6")
-    epochs.press("Enter")
-    wait_for_app(page)
+    type_number(page, "Epochs", 6)
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_timeout(3000)
     screenshot(page, "your-data-2-training")
@@ -149,10 +153,7 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
     page.get_by_role(
         "heading", name="5. Compare with a pretrained network"
     ).scroll_into_view_if_needed()
-    both = page.get_by_label("Epochs for both", exact=True)
-    both.fill("3")
-    both.press("Enter")
-    wait_for_app(page)
+    type_number(page, "Epochs for both", 3)
     page.get_by_role("button", name="Compare", exact=True).click()
     main.get_by_text("test accuracy", exact=False).first.wait_for(timeout=240_000)
     wait_for_app(page)
@@ -171,10 +172,7 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
     assert page.get_by_label("Learning rate", exact=True).input_value() == "0.01"
     # your own clips start from the speech network (aiSFX is the other choice)
     main.get_by_text("parameters train, 328,152 stay frozen", exact=False).wait_for()
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("5")
-    epochs.press("Enter")
-    wait_for_app(page)
+    type_number(page, "Epochs", 5)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Finished", exact=False).first.wait_for(timeout=240_000)
     wait_for_app(page)

@@ -1,59 +1,55 @@
-"""Transfer learning: a frozen backbone never changes, a fine-tuned one learns at a tenth of the
-head's rate, and the comparison trains both models on the same split."""
+"""Transfer learning: the comparison's pretrained side is the Train page's pretrained model and
+recipe, and the comparison trains both models on the same split. (A frozen network never
+changes and a fine-tuned one learns at a tenth of the rate: tests/test_pretrained_layer.py.)"""
 
 import numpy as np
 import pytest
-import torch
 
 from core.data import shipped
-from core.learn import backbones as B
+from core.errors import UserInputError
 from core.learn import transfer as T
-from core.learn.train import Recipe, TrainData, make_optimizer, train
 
 
-@pytest.fixture(scope="module")
-def lite0():
-    return B.efficientnet_lite0()
+def _pictures(n_per_class=8, seed=0):
+    """A two-class picture set: noise, and noise with a bright square (train / val / test)."""
+    from core.data.shipped import Dataset
+
+    rng = np.random.default_rng(seed)
+    n = 2 * n_per_class
+    x = rng.uniform(0, 0.6, (n, 1, 28, 28)).astype(np.float32)
+    y = np.arange(n) % 2
+    x[y == 1, :, 8:20, 8:20] = 1.0
+    idx = np.arange(n)
+    splits = {"train": idx[: n // 2], "val": idx[n // 2 : 3 * n // 4], "test": idx[3 * n // 4 :]}
+    return Dataset("squares", "image", x, y.astype(np.int64), ("plain", "square"), splits,
+                   image_shape=(1, 28, 28))  # fmt: skip
 
 
-def _pictures(n=16, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=gen)
-    y = torch.arange(n) % 2
-    x[y == 1, :, 8:20, 8:20] = 1.0  # class 1 has a bright square
-    return B.image_features(x, size=32), y
+def test_the_pretrained_side_is_the_train_page_s_model_and_recipe():
+    """The comparison's pretrained network is the Train page's "pretrained network with a new
+    head": the same spec, recipe and weights as a run of that plan."""
+    from core.learn import task as tasks
+    from core.learn.pool import build_seeded
+    from core.learn.train import evaluate, train
 
-
-def test_a_frozen_backbone_is_unchanged_by_training(lite0):
-    net = T.PretrainedClassifier(lite0, 2, mode="frozen")
-    before = {k: v.clone() for k, v in net.backbone.state_dict().items()}
-    head_before = net.head[2].weight.clone()
-    x, y = _pictures()
-    train(net, TrainData(x, y, x, y), Recipe(epochs=2, batch_size=8, lr=1e-2), "cpu")
-    after = net.backbone.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)  # batch-norm statistics too
-    assert not torch.equal(head_before, net.head[2].weight)
-    assert B.n_parameters(net, trainable_only=True) == 1280 * 2 + 2
-
-
-def test_fine_tuning_trains_the_backbone_at_a_tenth_of_the_rate(lite0):
-    import copy
-
-    net = T.PretrainedClassifier(copy.deepcopy(lite0), 2, mode="fine-tuned")
-    opt = make_optimizer(net, Recipe(lr=1e-3))
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3, 1e-4])  # the head first
-    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == B.n_parameters(net)
-    stem = net.backbone._conv_stem.weight.clone()
-    x, y = _pictures(8)
-    train(net, TrainData(x, y, x, y), Recipe(epochs=1, batch_size=8, lr=1e-3), "cpu")
-    assert not torch.equal(stem, net.backbone._conv_stem.weight)
-
-
-def test_an_unknown_mode_is_a_sentence(lite0):
-    from core.errors import UserInputError
-
+    ds = _pictures()
+    side = T.train_pretrained(ds, mode="frozen", epochs=3, seed=1)
+    plan = tasks.plan_pretrained(ds, tasks.inputs_for(ds, tasks.reads_for_pretrained(ds)),
+                                 "frozen")  # fmt: skip
+    plan = plan.with_recipe(epochs=3, batch_size=4, seed=1)  # 8 training pictures: batches of 4
+    model = build_seeded(plan.spec, plan.task.input_shape, 1)
+    result = train(model, plan.split.data, plan.task.recipe, "cpu")
+    ev = evaluate(model, plan.split.x_test, plan.split.y_test, "cpu")
+    assert side.name == "pretrained EfficientNet-Lite0 (frozen)"
+    assert [e.val_loss for e in side.history] == pytest.approx([e.val_loss for e in result.history])
+    assert side.test_accuracy == ev.accuracy
+    np.testing.assert_array_equal(side.confusion, ev.confusion)
+    assert side.trained_parameters == 1280 * 2 + 2  # the head
+    assert side.total_parameters == 3_371_008 + 1280 * 2 + 2
     with pytest.raises(UserInputError, match="frozen or fine-tuned"):
-        T.PretrainedClassifier(lite0, 2, mode="melted")
+        T.train_pretrained(ds, mode="melted")
+    with pytest.raises(UserInputError, match="does not read pictures"):
+        T.train_pretrained(ds, backbone="aisfx")
 
 
 @pytest.mark.slow
