@@ -162,10 +162,14 @@ def test_a_job_that_cannot_be_built_fails_with_its_own_sentence(pool):
     assert reason == "finished"  # the same worker serves the next run
 
 
-def test_a_queued_run_in_the_pool_matches_the_same_run_in_a_thread():
+def test_a_queued_run_in_the_pool_matches_the_same_run_in_a_thread(monkeypatch):
     from core.data import shipped as data
     from core.learn import task as tasks
 
+    # the same torch thread count on both sides (the server's shared pool keeps the size of
+    # whichever caller made it first; with two threads, sums may be added in another order)
+    own = pools.ProcessPool(2, threads=runs.threads_per_run(2))
+    monkeypatch.setattr(pools, "_POOL", own)
     ds = data.load("digits")
     plan = tasks.plan_preset(ds, tasks.inputs_for(ds, tasks.reads_for_preset(ds, "digits_cnn")),
                              "digits_cnn").with_recipe(epochs=1)  # fmt: skip
@@ -181,6 +185,7 @@ def test_a_queued_run_in_the_pool_matches_the_same_run_in_a_thread():
     assert a.test.accuracy == b.test.accuracy > 0.9
     assert a.backend == "process" and b.backend == "thread"
     assert queue.n_owners == 0  # ended runs hold no place in the queue
+    own.close()
 
 
 def test_ended_runs_are_forgotten_once_their_session_has_gone(monkeypatch):
