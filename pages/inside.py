@@ -56,7 +56,9 @@ def session_choice():
     run = S.get("train_run")
     if run is None or run.status not in (runs.DONE, runs.STOPPED) or run.model is None:
         return None
-    if run.task is None or run.task.binary or run.info.dataset_name not in TITLES:
+    if run.task is None or run.task.binary or run.task.representation not in ("image", "log-mel"):
+        return None  # one sigmoid output, or a waveform model: not drawn here
+    if run.info.dataset_name not in TITLES and run.info.dataset is None:
         return None
     return run
 
@@ -108,30 +110,36 @@ try:
     if S.in_model == "session":
         model, task = run.model, run.task
         ds_name, class_names = run.info.dataset_name, list(task.class_names)
+        # the run's own dataset (your own classes too), else the shipped one it names
+        examples_of = run.info.dataset if run.info.dataset is not None else dataset(ds_name)
         pre_settings = task.preprocess.settings
         key = ("session", id(run))
         if S.get("in_examples_key") != key:
-            S.in_examples = I.test_examples(model, dataset(ds_name), task.representation,
+            S.in_examples = I.test_examples(model, examples_of, task.representation,
                                             task.preprocess.pad)  # fmt: skip
             S.in_examples_key = key
         ex = S.in_examples
     elif S.in_model == "loaded":  # no test set comes with it: the user's own input only
         model, class_names = loaded["model"], list(loaded["class_names"])
         pre_settings = loaded["pre"].settings
-        ds_name, ex = None, None
+        ds_name, ex, examples_of = None, None, None
         S.in_source = "your own"
     else:
         ds_name = S.in_model.split(":", 1)[1]
         bundle = shipped(ds_name)
         model, class_names = bundle.model, list(bundle.class_names)
         pre_settings = (bundle.features or {}).get("settings")
-        ex = shipped_examples(ds_name)
+        ex, examples_of = shipped_examples(ds_name), dataset(ds_name)
 except UserInputError as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
 model = model.cpu().eval()
-audio = (loaded["pre"].representation == "log-mel") if S.in_model == "loaded" else (
-    ds_name != "digits")  # fmt: skip
+if S.in_model == "loaded":
+    audio = loaded["pre"].representation == "log-mel"
+elif S.in_model == "session":
+    audio = run.task.representation == "log-mel"
+else:
+    audio = ds_name != "digits"
 
 if wanted is not None and ex is not None and S.get("in_index_applied") != (S.in_model, wanted):
     S.in_index_applied = (S.in_model, wanted)
@@ -226,7 +234,7 @@ else:
     i = int(chosen[S.in_example])
     x = ex.x[i : i + 1]
     truth, pred = int(ex.y[i]), int(ex.predicted[i])
-    wave = dataset(ds_name).x[int(ex.index[i])] if audio else None
+    wave = examples_of.x[int(ex.index[i])] if audio else None
 
 left, right = st.columns([2, 3])
 with left:

@@ -268,3 +268,64 @@ def test_a_model_loaded_on_ask_your_model_is_looked_inside_with_your_own_input()
     best = b.class_names[I.top_k(b.model, own.x, k=1)[0][0]]
     assert f"The network says **{best}**." in " ".join(m.value for m in at.markdown)
     assert any("a loaded model brings none" in c.value for c in at.caption)
+
+
+def _own_run(kind: str, preset: str):
+    """A run of ``preset`` on a small set of your own classes (pictures or clips)."""
+    from core.data import users as userdata
+    from core.learn import runs
+    from core.learn import task as tasks
+
+    rng = np.random.default_rng(0)
+    g = userdata.Gathered(kind)
+    if kind == "image":
+        g.examples = {"dark": [rng.uniform(0, 0.3, (28, 28)) for _ in range(8)],
+                      "light": [rng.uniform(0.7, 1, (28, 28)) for _ in range(8)]}  # fmt: skip
+    else:
+        t = np.arange(16_000) / 16_000
+        g.examples = {f: [(0.4 * np.sin(2 * np.pi * f * (1 + 0.02 * i) * t)).astype(np.float32)
+                          for i in range(8)] for f in (300, 2_500)}  # fmt: skip
+        g.examples = {"low": g.examples[300], "high": g.examples[2_500]}
+    g.names = {k: [f"{k}{i}" for i in range(len(v))] for k, v in g.examples.items()}
+    ds = userdata.to_dataset(g)
+    inputs = tasks.inputs_for(ds, tasks.reads_for_preset(ds, preset))
+    plan = tasks.plan_preset(ds, inputs, preset).with_recipe(epochs=2, batch_size=4)
+    run = runs.start_training(plan, "cpu", dataset=ds, backend="thread")
+    assert run.wait(120), run.snapshot()
+    return run, ds
+
+
+@pytest.mark.parametrize(("kind", "preset"), [("image", "digits_cnn"), ("audio", "speech_cnn")])
+def test_a_model_trained_on_your_own_classes_is_looked_inside(kind, preset):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import PAGES
+
+    run, ds = _own_run(kind, preset)
+    at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
+    at.session_state["train_run"] = run
+    at.run()
+    offered = at.selectbox(key="in_model").options
+    assert any(o.endswith("trained in this session on your data") for o in offered)
+    at.selectbox(key="in_model").set_value("session").run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    ex = at.session_state["in_examples"]
+    assert sorted(ex.index.tolist()) == sorted(ds.splits["test"].tolist())  # its own test set
+    true = ds.class_names[int(ex.y[0])]
+    assert f"True class **{true}**" in text
+    if kind == "audio":  # the evidence can be heard: the clip of that test example
+        assert at.get("audio")
+
+
+def test_a_waveform_model_is_not_offered():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import PAGES
+
+    run, _ = _own_run("audio", "m5")
+    at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
+    at.session_state["train_run"] = run
+    at.run()
+    assert not at.exception
+    assert not any("trained in this session" in o for o in at.selectbox(key="in_model").options)
