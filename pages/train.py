@@ -8,6 +8,7 @@ import streamlit as st
 from core.data import shipped as data
 from core.data import users as userdata
 from core.errors import UserInputError
+from core.explain.summary import BACKBONE_COUNTS
 from core.figures import training as tfig
 from core.learn import pool, runs, zoo
 from core.learn import task as tasks
@@ -53,20 +54,27 @@ PRESETS = [p for p in ("digits_cnn", "speech_cnn", "timbre_cnn", "lenet5", "spec
 DEFAULT_PRESET = dict(trainer.DEFAULT_MODELS)
 PRE_MODES = {"frozen": "Frozen: only the new head learns",
              "fine-tuned": "Fine-tuned: every layer learns"}  # fmt: skip
+
+
+def _weights(backbone: str) -> str:
+    return f"{BACKBONE_COUNTS[backbone][0] / 1e6:.2g} M"
+
+
 PRE_ABOUT = {
     "aisfx": "aiSFX: an 8-layer CNN trained on sound-effects libraries (Ma and Lerch, 2022), "
-    "4.7 M weights that arrive with the app. It makes its own log-mel from each waveform. "
+    f"{_weights('aisfx')} weights that arrive with the app. It makes its own log-mel from each waveform. "
     "Frozen, it is a fixed feature extractor and only the last layer learns: quick, and good "
     "from a few examples. Fine-tuned, every layer moves, the pretrained ones at a tenth of the "
     "rate: slower, better with more data.",
     "speech_embedding": "Google's speech embedding: 20 small convolutions trained on a large "
-    "collection of speech to tell spoken keywords apart (0.33 M weights that arrive with the "
+    f"collection of speech to tell spoken keywords apart ({_weights('speech_embedding')} weights that "
+    "arrive with the "
     "app). It makes its own 32-band log-mel, reads 0.78 s at a time every 80 ms and gives the "
     "average and the peak of what it heard: a few clips of each word are enough. Frozen, only "
     "the last layer learns; fine-tuned, every layer moves, the pretrained ones at a tenth of "
     "the rate.",
     "efficientnet_lite0": "EfficientNet-Lite0: a mobile CNN trained on ImageNet's 1.3 million "
-    "photos (3.4 M weights that arrive with the app); each picture is resized to 96×96 RGB. "
+    f"photos ({_weights('efficientnet_lite0')} weights that arrive with the app); each picture is resized to 96×96 RGB. "
     "Frozen, only the last layer learns; fine-tuned, every layer moves, the pretrained ones at "
     "a tenth of the rate.",
 }
@@ -139,21 +147,22 @@ def recipe_state(recipe: trainer.Recipe) -> dict:
     }
 
 
-def device_now():
-    """The training device the sidebar's choice gives (the CPU while that choice is unusable)."""
-    try:
-        return pool.run_device(S.get("device_choice", "auto"))
-    except UserInputError:
-        return trainer.choose_device("cpu")
-
-
-def here_device():
-    """This machine's device for the sidebar's choice (the comparison trains here or in a
-    local worker, never on a cluster), the CPU while that choice is unusable here."""
+def local_device():
+    """This machine's device for the sidebar's choice, the CPU while that choice is unusable
+    here (the comparison trains here or in a local worker, never on a cluster)."""
     try:
         return trainer.choose_device(S.get("device_choice", "auto"))
     except UserInputError:
         return trainer.choose_device("cpu")
+
+
+def device_now():
+    """The training device the sidebar's choice gives runs (on a Ray cluster, the cluster's),
+    this machine's while that choice is unusable."""
+    try:
+        return pool.run_device(S.get("device_choice", "auto"))
+    except UserInputError:
+        return local_device()
 
 
 def tuned_recipe() -> trainer.Recipe:
@@ -649,7 +658,7 @@ if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=bu
     with st.status("Comparing…", expanded=True) as status:
         bar = st.progress(0.0)
         asked = {"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
-                 "per_class": None if per == "all" else int(per), "device": here_device(),
+                 "per_class": None if per == "all" else int(per), "device": local_device(),
                  "backbone": S.tr_cmp_net}  # fmt: skip
         progress = lambda f, said: bar.progress(min(max(f, 0.0), 1.0), text=said)  # noqa: E731
         try:
