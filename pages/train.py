@@ -2,6 +2,7 @@
 
 import itertools
 import uuid
+from dataclasses import replace
 
 import streamlit as st
 
@@ -220,6 +221,58 @@ if S.tr_dataset in trainer.DEFAULT_RECIPES:
     _defaults = (trainer.DEFAULT_RECIPES[S.tr_dataset], trainer.GPU_RECIPES[S.tr_dataset])
     if _shown != _tuned and _shown in [recipe_state(r) for r in _defaults]:
         S.update(_tuned)
+
+
+def _put(key: str, then=None):
+    """Set ``key`` from a link; ``then`` runs when the value changed (what a widget's
+    on_change would run)."""
+
+    def put(value) -> None:
+        changed = S.get(key) != value
+        S[key] = value
+        if changed and then is not None:
+            then()
+
+    return put
+
+
+def url_settings() -> list[_url.Setting]:
+    """The settings a link to this page carries: the data, the model and the recipe, each
+    written when it differs from what the page starts from for that data and model. Your own
+    classes live in this browser only, so a page on them writes nothing."""
+    own = S.tr_dataset == USER
+    ds_now = load_dataset(S.tr_dataset)
+    tuned = recipe_state(tuned_recipe())
+    top = ds_now.n_classes - 1
+    settings = [
+        _url.choice("tr_dataset", [k for k in DATASETS if k != USER], "digits"),
+        _url.flag("tr_binary"),
+        _url.integer("tr_class_a", 0, top, 0),
+        _url.integer("tr_class_b", 0, top, 1),
+        _url.choice("tr_source", ["preset", "pretrained", "builder"], "preset"),
+        _url.choice("tr_preset", PRESETS, DEFAULT_PRESET[tasks.like(ds_now)]),
+        _url.choice("tr_pre_net", list(tasks.BACKBONE_TITLES), tasks.default_backbone(ds_now)),
+        _url.choice("tr_pre_mode", list(PRE_MODES), "frozen"),
+        _url.choice("tr_optimizer", list(OPTIMIZERS), tuned["tr_optimizer"]),
+        _url.number("tr_lr", 1e-8, 10.0, tuned["tr_lr"]),
+        _url.number("tr_momentum", 0.0, 0.999, tuned["tr_momentum"]),
+        _url.number("tr_wd", 0.0, 1.0, tuned["tr_wd"]),
+        _url.choice("tr_scheduler", list(SCHEDULERS), tuned["tr_scheduler"]),
+        _url.integer("tr_batch", 1, 65536, tuned["tr_batch"]),
+        _url.integer("tr_epochs", 1, 1000, tuned["tr_epochs"]),
+        _url.choice("tr_augment", list(AUGMENT), tuned["tr_augment"]),
+        _url.integer("tr_seed", 0, 2**31 - 1, tuned["tr_seed"]),
+    ]
+    then = {"tr_dataset": dataset_changed, "tr_source": source_changed,
+            "tr_pre_mode": source_changed}  # fmt: skip
+    return [
+        replace(
+            s, put=_put(s.key, then.get(s.key)), get=lambda key=s.key: None if own else S.get(key)
+        )  # fmt: skip
+        for s in settings
+    ]
+
+
 if "train_owner" not in S:
     S.train_owner = uuid.uuid4().hex  # this browser session, for the one-run-per-session rule
 
@@ -242,6 +295,11 @@ if pool.backend_setting() == "process":
 run = S.get("train_run")
 # The run's id travels in the link: a reload, or the same student in another tab, finds it.
 _asked = st.query_params.get("run") if S.get(_url.EXTERNAL, True) else None  # a link, not ours
+if S.tr_dataset == USER and S.get("user_dataset") is None:
+    S.tr_dataset = "digits"  # your own classes were let go on their page
+# A link (or a reload) brings back the data, model and recipe it was made with; the run it
+# names, if any, is attached next and its own settings win.
+_url.sync(url_settings)
 if _asked and (run is None or (run.id != _asked and not run.active)):
     _found = runs.find(_asked)
     if _found is None:

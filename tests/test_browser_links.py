@@ -119,3 +119,33 @@ def test_presenter_mode_travels_in_the_link(served_app, page, browser):
         assert other.get_by_role("switch", name="Presenter mode").is_checked()
     finally:
         ctx.close()
+
+
+def test_train_settings_survive_a_reload_and_open_in_a_fresh_browser(served_app, page, browser):
+    page.goto(f"{served_app}/train")
+    wait_for_app(page)
+    page.get_by_label("Dataset", exact=True).click()
+    page.get_by_role("option", name="Instrument timbres (synthesised)").click()
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+    _set(page, "Epochs", "4")
+    _set(page, "Seed", "11")
+    query = _query(page)
+    assert query["tr_dataset"] == "instruments" and query["tr_epochs"] == "4"
+    assert query["tr_seed"] == "11"
+    main = page.locator('[data-testid="stMain"]')
+    described = main.get_by_text("one-second notes of six timbres").first.inner_text()
+    page.reload()  # a new session of the same tab: nothing but the link is kept
+    wait_for_app(page)
+    assert _exceptions(page) == []
+    assert page.get_by_label("Epochs", exact=True).input_value() == "4"
+    assert page.get_by_label("Seed", exact=True).input_value() == "11"
+    assert main.get_by_text("one-second notes of six timbres").first.inner_text() == described
+    ctx, other = _fresh(browser, page.url)
+    try:
+        assert _exceptions(other) == []
+        assert other.get_by_label("Epochs", exact=True).input_value() == "4"
+        assert "six timbres" in other.locator('[data-testid="stMain"]').inner_text()
+        screenshot(other, "links-train-fresh-browser")
+    finally:
+        ctx.close()

@@ -132,6 +132,8 @@ HOSTILE = {
     "receptive_field": {"rf_layers": "c3s1p0d1,x9", "rf_in_h": "0", "rf_unit_row": "-3"},
     "anatomy": {"an_preset": "../../etc/passwd", "an_classes": "1e9", "an_logits": "x" * 5000},
     "audio": {"audio_n_fft": "1000", "audio_view": "5-1", "audio_sr": "NaN", "audio_frame": "inf"},
+    "train": {"tr_dataset": "user", "tr_epochs": "1e9", "tr_lr": "nan", "tr_class_a": "99",
+              "tr_batch": "-1", "tr_preset": "../x", "tr_source": "<script>"},
     "transposed": {"tconv_stride": "0", "tconv_x": ";".join(["1,2"] * 9), "tconv_bias": "inf",
                    "tconv_preset": "'; DROP", "tconv_step": "1e9"},
 }  # fmt: skip
@@ -169,6 +171,45 @@ def test_a_bad_cell_from_a_link_is_shown_and_named_on_the_page():
     assert at.text_area(key="conv_x_0").value == "1 2\n3 q"
     assert any("'q', which is not a number" in e.value for e in at.error)
     assert not at.warning
+
+
+def test_a_train_link_brings_back_the_data_model_and_recipe():
+    at = page("train")
+    assert dict(at.query_params) == {}  # the page as it starts writes nothing
+    at.selectbox(key="tr_dataset").set_value("commands").run()
+    at.radio(key="tr_source").set_value("pretrained").run()
+    at.radio(key="tr_pre_mode").set_value("fine-tuned").run()
+    at.number_input(key="tr_epochs").set_value(7).run()
+    at.number_input(key="tr_lr").set_value(0.0005).run()
+    at.checkbox(key="tr_binary").check().run()
+    at.selectbox(key="tr_class_b").set_value(3).run()
+    link = dict(at.query_params)
+    assert link["tr_dataset"] == "commands" and link["tr_epochs"] == "7"
+    assert link["tr_pre_mode"] == "fine-tuned" and float(link["tr_lr"]) == 0.0005
+    assert "tr_optimizer" not in link  # the fine-tuned recipe's own optimizer: not written
+    again = page("train", link)
+    assert not again.warning and not again.error
+    keys = ["tr_dataset", "tr_source", "tr_pre_net", "tr_pre_mode", "tr_binary", "tr_class_a",
+            "tr_class_b", "tr_optimizer", "tr_lr", "tr_momentum", "tr_wd", "tr_scheduler",
+            "tr_batch", "tr_epochs", "tr_augment", "tr_seed"]  # fmt: skip
+    assert {k: again.session_state[k] for k in keys} == {k: at.session_state[k] for k in keys}
+    # what the page says it will train is the same model with the same weights to learn
+    assert [m.value for m in again.markdown if "parameters" in m.value][:1] == [
+        m.value for m in at.markdown if "parameters" in m.value
+    ][:1]
+    assert dict(again.query_params) == link
+
+
+def test_a_train_link_to_a_dataset_starts_from_its_own_recipe():
+    from core.learn import train as trainer
+
+    at = page("train", {"tr_dataset": "instruments", "tr_seed": "5"})
+    tuned = trainer.default_recipe("instruments", "cpu")
+    assert at.session_state["tr_dataset"] == "instruments"
+    assert at.session_state["tr_optimizer"] == tuned.optimizer
+    assert at.session_state["tr_lr"] == tuned.lr and at.session_state["tr_epochs"] == tuned.epochs
+    assert at.session_state["tr_seed"] == 5
+    assert at.session_state["tr_preset"] == trainer.DEFAULT_MODELS["instruments"]
 
 
 # ------------------------------------------------------------------------ presenter mode
