@@ -56,8 +56,19 @@ def session_choice():
     run = S.get("train_run")
     if run is None or run.status not in (runs.DONE, runs.STOPPED) or run.model is None:
         return None
-    if run.task is None or run.task.binary or run.task.representation not in ("image", "log-mel"):
-        return None  # one sigmoid output, or a waveform model: not drawn here
+    if run.task is None:
+        return None
+    if run.task.binary or run.task.representation not in ("image", "log-mel"):
+        S.in_not_drawn = (
+            f"The {run.info.model_name} trained in this session is not in the list: this page "
+            + ("draws networks with one output per class, and it learned a two-class decision "
+               "with one output (the Evaluate page shows its ROC curve)."
+               if run.task.binary else
+               "draws the 2-D feature maps of networks that read pictures or log-mel "
+               "spectrograms, and it reads the waveform itself. Train a log-mel model on the "
+               "Train page to look inside it here.")
+        )  # fmt: skip
+        return None
     if run.info.dataset_name not in TITLES and run.info.dataset is None:
         return None
     return run
@@ -65,6 +76,7 @@ def session_choice():
 
 models = {f"shipped:{k}": f"{TITLES.get(k, k)}: {v['model']} (shipped, test {v['test_accuracy']:.0%})"
           for k, v in I.shipped_models().items()}  # fmt: skip
+S.in_not_drawn = None
 run = session_choice()
 if run is not None:
     models["session"] = f"{run.info.model_name} trained in this session on {run.info.dataset_name}"
@@ -83,6 +95,8 @@ def loaded_choice():
 loaded = loaded_choice()
 if loaded is not None:
     models["loaded"] = f"{loaded['title']}, from Ask your model (your own input only)"
+if S.in_not_drawn:
+    st.info(S.in_not_drawn, icon=":material/info:")
 if not models:
     st.info("No trained model yet: train one on the Train page.", icon=":material/info:")
     st.stop()

@@ -270,7 +270,7 @@ def test_a_model_loaded_on_ask_your_model_is_looked_inside_with_your_own_input()
     assert any("a loaded model brings none" in c.value for c in at.caption)
 
 
-def _own_run(kind: str, preset: str):
+def _own_run(kind: str, preset: str, epochs: int = 2):
     """A run of ``preset`` on a small set of your own classes (pictures or clips)."""
     from core.data import users as userdata
     from core.learn import runs
@@ -289,9 +289,10 @@ def _own_run(kind: str, preset: str):
     g.names = {k: [f"{k}{i}" for i in range(len(v))] for k, v in g.examples.items()}
     ds = userdata.to_dataset(g)
     inputs = tasks.inputs_for(ds, tasks.reads_for_preset(ds, preset))
-    plan = tasks.plan_preset(ds, inputs, preset).with_recipe(epochs=2, batch_size=4)
+    plan = tasks.plan_preset(ds, inputs, preset).with_recipe(epochs=epochs, batch_size=4)
     run = runs.start_training(plan, "cpu", dataset=ds, backend="thread")
     assert run.wait(120), run.snapshot()
+    assert run.status == runs.DONE, run.snapshot()  # a model that learned, to be looked at
     return run, ds
 
 
@@ -318,14 +319,17 @@ def test_a_model_trained_on_your_own_classes_is_looked_inside(kind, preset):
         assert at.get("audio")
 
 
-def test_a_waveform_model_is_not_offered():
+def test_a_waveform_model_is_not_offered_and_the_page_says_why():
     from streamlit.testing.v1 import AppTest
 
     from tests.apptest import PAGES
 
-    run, _ = _own_run("audio", "m5")
+    run, _ = _own_run("audio", "m5", epochs=12)
     at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
     at.session_state["train_run"] = run
     at.run()
     assert not at.exception
     assert not any("trained in this session" in o for o in at.selectbox(key="in_model").options)
+    said = " ".join(i.value for i in at.info)  # and the page says why
+    assert f"The {run.info.model_name} trained in this session is not in the list" in said
+    assert "reads the waveform itself" in said
