@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from core.audio.clips import load_clip
 from core.errors import UserInputError
@@ -123,3 +124,59 @@ def test_a_cut_short_m4a_is_refused_or_decoded_but_never_raises_anything_else():
         except UserInputError:
             continue
         assert np.isfinite(clip.samples).all()
+
+
+# --------------------------------------------------------------- files that ask for more
+
+
+def test_a_list_naming_files_on_the_server_is_not_read(monkeypatch):
+    """FFmpeg's concat reader opens the files a list names; an upload is never allowed to."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    asset = next((root / "assets" / "audio").glob("*.ogg"))
+    monkeypatch.chdir(root)
+    listing = f"ffconcat version 1.0\nfile {asset.relative_to(root).as_posix()}\n".encode()
+    with pytest.raises(UserInputError, match="not an audio file this page can read"):
+        load_clip(listing, name="x.wav")
+    assert load_clip(asset.read_bytes()).n_samples > 0  # the file itself decodes
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "OGG"])
+def test_more_than_eight_channels_are_refused_before_decoding(fmt):
+    buf = io.BytesIO()
+    many = np.zeros((SR // 10, 9), np.float32)
+    sf.write(buf, many, SR, format=fmt, subtype="PCM_16" if fmt == "WAV" else "VORBIS")
+    with pytest.raises(UserInputError, match="has 9 channels; at most 8"):
+        load_clip(buf.getvalue(), name="many")
+
+
+def test_a_file_decodes_to_a_bounded_number_of_samples(monkeypatch):
+    """However long a file may be, it decodes to at most MAX_DECODED_VALUES samples (all
+    channels together); the note says how much was kept."""
+    from core.audio import clips
+
+    monkeypatch.setattr(clips, "MAX_DECODED_VALUES", SR)  # one second of mono, half of stereo
+    x = _signal(2.0, channels=2)
+    buf = io.BytesIO()
+    sf.write(buf, x, SR, format="WAV", subtype="FLOAT")
+    clip = load_clip(buf.getvalue(), name="long", max_seconds=30)
+    assert clip.n_samples == SR // 2
+    np.testing.assert_allclose(clip.samples, x[: SR // 2].mean(axis=1), atol=1e-6)
+    assert any("lasts 2.0 s; it was trimmed to its first 0.5 s" in n for n in clip.notes)
+
+
+def test_samples_far_beyond_full_scale_are_scaled_to_fit():
+    from core.audio import features
+
+    x = _signal(1.0, channels=2) * np.float32(3e38) / np.float32(0.6)  # finite, near float max
+    assert np.all(np.isfinite(x))
+    buf = io.BytesIO()
+    sf.write(buf, x, SR, format="WAV", subtype="FLOAT")
+    clip = load_clip(buf.getvalue(), name="loud")
+    peak = float(np.abs(x).max())
+    expected = (x.astype(np.float64) / peak).mean(axis=1)
+    np.testing.assert_allclose(clip.samples, expected, atol=1e-6)
+    assert any(f"reach ±{peak:.3g}, beyond full scale" in n for n in clip.notes), clip.notes
+    logmel = features.LogMel(features.FeatureSettings())(torch.from_numpy(clip.samples)[None])
+    assert torch.isfinite(logmel).all()  # every later stage stays finite

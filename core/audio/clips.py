@@ -142,12 +142,14 @@ def load_clip(
     audio, file_sr, n_frames, keep = _decode(data, name=name, max_seconds=max_seconds)
     _check_samples(audio, name=name, n_frames=n_frames)
     notes: list[str] = []
+    audio = _fit_full_scale(audio, notes)
     channels = audio.shape[1]
     source_seconds = n_frames / file_sr
     mono = _to_mono(audio, notes)
-    if keep < n_frames:  # cut at max_seconds
+    if keep < n_frames:  # cut at max_seconds, or at what one file may decode to
+        kept = max_seconds if keep == round(max_seconds * file_sr) else keep / file_sr
         notes.append(
-            f"The clip lasts {source_seconds:.1f} s; it was trimmed to its first {max_seconds:g} s."
+            f"The clip lasts {source_seconds:.1f} s; it was trimmed to its first {kept:g} s."
         )
     mono = _resample(mono, file_sr=file_sr, target_sr=target_sr, notes=notes)
     if mono.shape[0] == 0:
@@ -172,6 +174,12 @@ FORMATS = "WAV, FLAC, OGG, MP3, M4A/AAC or WebM/Opus"
 UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "mp3", "m4a", "aac", "mp4", "webm", "opus"]
 _AV_ONLY = {"M4A", "WebM", "AAC"}  # containers libsndfile does not read
 MAX_CHANNELS = 8
+# FFmpeg's readers for the audio files people have. Readers that open other files (concat
+# lists, HLS and DASH playlists, image sequences) are never used: an upload could name files
+# on the server.
+AV_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,ogg,mp3,aac,flac,wav,w64,aiff,caf,amr"
+# At most this many samples (all channels) are decoded from one file: 256 MB of float32.
+MAX_DECODED_VALUES = 2**26
 
 
 def _decode(data: bytes, *, name: str, max_seconds: float) -> tuple[np.ndarray, int, int, int]:
@@ -194,13 +202,19 @@ def _decode(data: bytes, *, name: str, max_seconds: float) -> tuple[np.ndarray, 
             raise sf_error from None
 
 
+def _frames_to_keep(max_seconds: float, file_sr: int, channels: int) -> int:
+    """Frames to decode: ``max_seconds`` of them, and no more than MAX_DECODED_VALUES samples."""
+    return min(int(round(max_seconds * file_sr)), MAX_DECODED_VALUES // max(channels, 1))
+
+
 def _decode_av(data: bytes, *, name: str, max_seconds: float,
                kind: str | None) -> tuple[np.ndarray, int, int, int]:  # fmt: skip
     """Decode the first audio stream with FFmpeg (PyAV), stopping at ``max_seconds``."""
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore",
+                     options={"format_whitelist": AV_FORMATS}) as container:  # fmt: skip
             streams = [st for st in container.streams if st.type == "audio"]
             if not streams:
                 raise UserInputError(f"“{name}” holds no sound track.")
@@ -214,7 +228,7 @@ def _decode_av(data: bytes, *, name: str, max_seconds: float,
             channels = int(stream.codec_context.channels or 1)
             if not 1 <= channels <= MAX_CHANNELS:
                 raise UserInputError(f"“{name}” has {channels} channels; at most {MAX_CHANNELS}.")
-            keep = int(round(max_seconds * file_sr))
+            keep = _frames_to_keep(max_seconds, file_sr, channels)
             seconds = (container.duration or 0) / 1_000_000  # as the container says, if it does
             # every sample format (16-bit, 32-bit, float, packed or planar) as planar float32
             to_float = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=file_sr)
@@ -257,7 +271,9 @@ def _decode_sf(data: bytes, *, name: str, max_seconds: float,
                     f"“{name}” is sampled at {file_sr} Hz; this page accepts rates from "
                     f"{MIN_SR} Hz to {MAX_SR} Hz. Re-export it at 16000 or 44100 Hz."
                 )
-            keep = min(n_frames, int(round(max_seconds * file_sr)))
+            if not 1 <= f.channels <= MAX_CHANNELS:
+                raise UserInputError(f"“{name}” has {f.channels} channels; at most {MAX_CHANNELS}.")
+            keep = min(n_frames, _frames_to_keep(max_seconds, file_sr, f.channels))
             audio = f.read(frames=keep, dtype="float32", always_2d=True)  # (n, channels)
     except UserInputError:
         raise
@@ -284,6 +300,19 @@ def _check_samples(audio: np.ndarray, *, name: str, n_frames: int) -> None:
             f"“{name}” contains {bad} sample(s) that are NaN or infinite, which is not sound. "
             "The file is broken; export it again from the program that made it."
         )
+
+
+def _fit_full_scale(audio: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Samples beyond ±1 (only a floating-point file can hold them) scaled down to fit, so
+    every later stage stays finite."""
+    peak = float(np.max(np.abs(audio)))
+    if peak <= 1.0:
+        return audio
+    notes.append(
+        f"The file's samples reach ±{peak:.3g}, beyond full scale (±1): the clip was scaled "
+        f"down by {20 * np.log10(peak):.0f} dB to fit."
+    )
+    return (audio / np.float32(peak)).astype(np.float32)
 
 
 def _to_mono(audio: np.ndarray, notes: list[str]) -> np.ndarray:

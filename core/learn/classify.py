@@ -25,12 +25,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.audio.clips import MAX_DECODED_VALUES
 from core.errors import UserInputError
 
 MAX_CLIP_SECONDS = 3600.0  # the longest clip a model is asked about: 60 minutes
-#: Samples (all channels together) a file may decode to before it is mixed down and
-#: resampled: 256 MB of float32. 60 minutes of 16 kHz mono fit; of 48 kHz stereo, 11.6 minutes.
-MAX_DECODED_VALUES = 2**26
+# core.audio.clips.MAX_DECODED_VALUES: the samples (all channels together) a file may decode
+# to before it is mixed down and resampled, 256 MB of float32. 60 minutes of 16 kHz mono fit;
+# of 48 kHz stereo, 11.6 minutes.
 _ANY_FILE_RATE = 192_000 * 8  # the highest rate times the most channels the decoder accepts
 
 
