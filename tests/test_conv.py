@@ -409,6 +409,9 @@ def test_axis_size_reports_unvisited_cells_when_stride_does_not_divide():
         ("1/0.0000001 2", r"cells hold numbers between"),
         ("\n".join(["1"] * 10_000), r"has 10000 rows"),
         ("1 " * 50_000, r"the largest allowed here is 16x16"),
+        (";", r"Row 1 of the input holds no number"),
+        ("1 2\n, ,", r"Row 2 of the input holds no number"),
+        ("1 " + "x" * 5000, r"column 2 of the input is 'xxxxxxxxxxxxxxxxxxxx\.\.\.', which"),
     ],
 )
 def test_parse_matrix_refuses_bad_cells(text, message):

@@ -719,13 +719,16 @@ def parse_matrix(
     rows = []
     for r, line in enumerate(lines, start=1):
         cells = [c for c in line.replace(",", " ").replace(";", " ").split(" ") if c != ""]
+        if not cells:  # a line of separators only: no number on it
+            raise UserInputError(f"Row {r} of the {name} holds no number: type at least one.")
         row = []
         for c, cell in enumerate(cells, start=1):
             try:
                 value = _parse_cell(cell)
             except (ValueError, ZeroDivisionError):
+                shown = cell if len(cell) <= 24 else cell[:20] + "..."
                 raise UserInputError(
-                    f"Row {r}, column {c} of the {name} is '{cell}', which is not a number."
+                    f"Row {r}, column {c} of the {name} is '{shown}', which is not a number."
                 ) from None
             if not math.isfinite(value):
                 raise UserInputError(
