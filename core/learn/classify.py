@@ -108,7 +108,10 @@ def _header(data: bytes) -> tuple[int, int]:
     try:
         import av
 
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+        from core.audio.clips import AV_FORMATS
+
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore",
+                     options={"format_whitelist": AV_FORMATS}) as container:  # fmt: skip
             stream = next(s for s in container.streams if s.type == "audio")
             ctx = stream.codec_context
             channels = getattr(ctx, "channels", 0) or stream.layout.nb_channels
