@@ -3,8 +3,10 @@
 import io
 import shutil
 import stat
+import struct
 import subprocess
 import zipfile
+import zlib
 
 import pytest
 
@@ -179,3 +181,108 @@ def test_limits_refuse_zips_written_with_zipfile_defaults():
     huge = _plain_zip({"a/ok.wav": b"fine", "a/huge.wav": bytes(21 * 2**20)})
     with pytest.raises(UserInputError, match="would unpack to 21 MB"):
         read_class_zip(huge)
+
+
+def _flip_first_members_data(data: bytes) -> bytes:
+    """The zip with 6 bytes of its first member's packed data inverted (headers intact)."""
+    z = bytearray(data)
+    n, x = struct.unpack_from("<HH", z, 26)  # the local header's name and extra lengths
+    for k in range(30 + n + x, 36 + n + x):
+        z[k] ^= 0xFF
+    return bytes(z)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA],
+                         ids=["deflate", "bzip2", "lzma"])  # fmt: skip
+def test_a_damaged_member_is_refused_with_its_name(method):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        zf.writestr("clap/1.wav", bytes(range(256)) * 100)
+        zf.writestr("snap/1.wav", b"x" * 1000)
+    with pytest.raises(UserInputError, match=r"^clap/1\.wav could not be unpacked \(.+\): the zip "
+                       "is damaged, or packed in a way this app cannot read"):  # fmt: skip
+        read_class_zip(_flip_first_members_data(buf.getvalue()))
+
+
+def test_a_member_packed_with_an_unknown_method_is_refused_with_its_name():
+    z = bytearray(_plain_zip({"clap/1.wav": b"a", "snap/1.wav": b"b"}))
+    struct.pack_into("<H", z, 8, 99)  # the first local header's compression method
+    struct.pack_into("<H", z, z.find(b"PK\x01\x02") + 10, 99)  # and its directory entry's
+    with pytest.raises(
+        UserInputError,
+        match=r"clap/1\.wav could not be unpacked \(That compression method is not supported\)",
+    ):
+        read_class_zip(bytes(z))
+
+
+def _directory_of(n: int, *, claimed: int | None = None, zip64: bool = False) -> bytes:
+    """One local file and ``n`` central-directory entries all pointing at it, as a hostile zip
+    of a million entries is made; the end record claims ``claimed`` entries (default ``n``)."""
+    name, data = b"a/1.wav", b"x"
+    crc = zlib.crc32(data)
+    local = (
+        b"PK\x03\x04"
+        + struct.pack("<5H3L2H", 20, 0, 0, 0, 0, crc, 1, 1, len(name), 0)
+        + name
+        + data
+    )
+    entry = b"PK\x01\x02" + struct.pack("<6H3L5H2L", 20, 20, 0, 0, 0, 0, crc, 1, 1, len(name),
+                                        0, 0, 0, 0, 0, 0)  # fmt: skip
+    cd = (entry + name) * n
+    count = n if claimed is None else claimed
+    if not zip64:
+        end = struct.pack("<4H2LH", 0, 0, count, count, len(cd), len(local), 0)
+        return local + cd + b"PK\x05\x06" + end
+    start64 = len(local) + len(cd)
+    end64 = b"PK\x06\x06" + struct.pack("<Q2H2L4Q", 44, 45, 45, 0, 0, count, count, len(cd),
+                                         len(local))  # fmt: skip
+    locator = b"PK\x06\x07" + struct.pack("<LQL", 0, start64, 1)
+    end = struct.pack("<4H2LH", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return local + cd + end64 + locator + b"PK\x05\x06" + end
+
+
+def _no_directory_parsing(*args, **kwargs):
+    raise AssertionError("zipfile parsed the central directory")
+
+
+@pytest.mark.parametrize(
+    "data,entries",
+    [(_directory_of(50), 50), (_directory_of(50, claimed=1), 50),
+     (_directory_of(50, claimed=0xFFFF), 65535), (_directory_of(50, zip64=True), 50),
+     (_directory_of(3, claimed=70_000, zip64=True), 70000)],
+    ids=["counted", "count-lies-low", "0xFFFF-without-zip64", "zip64", "zip64-claims-more"],
+)  # fmt: skip
+def test_the_entry_count_is_refused_before_the_directory_is_parsed(monkeypatch, data, entries):
+    monkeypatch.setattr(zipfile, "ZipFile", _no_directory_parsing)
+    with pytest.raises(UserInputError, match=f"holds {entries} entries; at most 10 are accepted"):
+        read_class_zip(data, max_files=10)
+
+
+def test_a_directory_within_the_limit_still_reaches_zipfile():
+    files = read_class_zip(_directory_of(3), max_files=10)  # three entries, one file: "a/1.wav"
+    assert files.counts == {"a": 1}
+    assert (
+        files.skipped == ["a/1.wav: the zip holds two files of that name; the first was kept"] * 2
+    )
+
+
+def test_a_real_zip64_archive_is_counted_from_its_zip64_end_record(monkeypatch):
+    members = {f"c/{i}.wav": bytes([i]) for i in range(4)}
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)  # zipfile then writes zip64 records
+    data = _plain_zip(members)
+    monkeypatch.undo()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data
+    assert read_class_zip(data).classes["c"] == list(members.items())
+    with pytest.raises(UserInputError, match="holds 4 entries; at most 3 are accepted"):
+        read_class_zip(data, max_files=3)
+
+
+def test_of_two_members_with_one_name_the_first_is_kept():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("clap/1.wav", b"first")
+        zf.writestr("snap/1.wav", b"snap")
+        zf.writestr("clap/1.wav", b"second")
+    files = read_class_zip(buf.getvalue())
+    assert files.classes == {"clap": [("clap/1.wav", b"first")], "snap": [("snap/1.wav", b"snap")]}
+    assert files.skipped == ["clap/1.wav: the zip holds two files of that name; the first was kept"]

@@ -3,7 +3,9 @@
 import io
 import json
 import stat
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -126,7 +128,8 @@ def test_pictures_come_back_exactly_when_their_levels_are_8_bit():
     assert p.gathered.kind == "image" and p.gathered.names == g.names
     for label in g.examples:
         for got, want in zip(p.gathered.examples[label], g.examples[label], strict=True):
-            np.testing.assert_array_equal(got, want)
+            assert got.dtype == np.float32  # pictures are kept as 32-bit floats
+            np.testing.assert_array_equal(got, want.astype(np.float32))
 
 
 def test_a_model_for_other_classes_or_a_broken_one_is_left_out_with_a_sentence(gathered):
@@ -214,3 +217,106 @@ def test_missing_unreadable_and_stray_files_are_named_and_the_rest_is_read():
     assert "a/three: its file 'a/3.wav' is not in the project" in said
     assert "a/four: its file '../x.wav' is not in the project" in said
     assert "a/two:" in said
+
+
+def _flip_packed_data(data: bytes, name: str) -> bytes:
+    """The zip with 6 bytes of member ``name``'s packed data inverted (headers intact)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        start = zf.getinfo(name).header_offset
+    z = bytearray(data)
+    n, x = struct.unpack_from("<HH", z, start + 26)
+    for k in range(start + 30 + n + x, start + 36 + n + x):
+        z[k] ^= 0xFF
+    return bytes(z)
+
+
+def test_a_project_whose_model_zip_is_damaged_opens_without_the_model(gathered):
+    data = projects.save_project(gathered, sr=SR, model=bytes(range(256)) * 200)
+    p = projects.load_project(_flip_packed_data(data, "model.zip"), sr=SR)
+    assert p.bundle is None and p.model is None
+    assert p.gathered.counts == {"low": 4, "high / shrill": 5, "background": 4}  # clips kept
+    assert len(p.problems) == 1
+    assert p.problems[0].startswith(
+        "The project's model was left out: model.zip could not be unpacked (Error -3 while "
+        "decompressing data"
+    )
+
+
+@pytest.mark.parametrize("error", [zlib.error("Error -3 while decompressing data"),
+                                   NotImplementedError("That compression method is not supported")],
+                         ids=["zlib", "method"])  # fmt: skip
+def test_a_model_whose_own_members_do_not_unpack_is_left_out_with_a_sentence(
+    gathered, monkeypatch, error
+):
+    from core.learn import checkpoints
+
+    def load_bundle(data, *, name):
+        raise error
+
+    monkeypatch.setattr(checkpoints, "load_bundle", load_bundle)
+    p = projects.load_project(projects.save_project(gathered, sr=SR, model=b"a model"), sr=SR)
+    assert p.bundle is None and p.model is None and len(p.gathered.examples) == 3
+    assert p.problems == [
+        f"The project's model was left out: its model.zip is damaged ({error}); train it again "
+        "and download the project anew."
+    ]
+
+
+def test_a_model_zip_with_a_damaged_member_is_left_out_with_a_sentence(gathered):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.safetensors", bytes(range(256)) * 100)
+        zf.writestr("model.json", "{}")
+    model = _flip_packed_data(inner.getvalue(), "model.safetensors")
+    p = projects.load_project(projects.save_project(gathered, sr=SR, model=model), sr=SR)
+    assert p.bundle is None and p.model is None and len(p.gathered.examples) == 3
+    assert len(p.problems) == 1 and p.problems[0].startswith("The project's model was left out: ")
+
+
+def test_a_damaged_example_is_left_out_and_a_damaged_manifest_refused(gathered):
+    data = projects.save_project(gathered, sr=SR)
+    p = projects.load_project(_flip_packed_data(data, "low/0002.wav"), sr=SR)
+    assert p.gathered.names["low"] == ["recording 1.wav", "recording 3.wav", "recording 4.wav"]
+    assert len(p.problems) == 1
+    assert p.problems[0].startswith(
+        "low/recording 2.wav: low/0002.wav could not be unpacked (Error -3 while decompressing"
+    )
+    with pytest.raises(UserInputError, match=r"^project\.json could not be unpacked \("):
+        projects.load_project(_flip_packed_data(data, "project.json"), sr=SR)
+
+
+def test_of_two_manifests_the_first_is_read():
+    good = wav_bytes(tone(440, seed=0))
+    classes = [{"name": "a", "files": ["a/1.wav"], "names": ["one"]}]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("project.json", manifest(classes))
+        zf.writestr("a/1.wav", good)
+        zf.writestr("project.json", b"{not json")
+    p = projects.load_project(buf.getvalue(), sr=SR)
+    assert p.gathered.names == {"a": ["one"]}
+    assert p.problems == ["project.json: the zip holds two files of that name; the first was kept"]
+
+
+def test_a_project_listing_more_than_the_page_keeps_is_refused_unread():
+    """Without a limit given, the page's limit holds: a manifest cannot name one file 601 times
+    and have it decoded 601 times."""
+    assert userdata.MAX_EXAMPLES == 600
+    classes = [{"name": "a", "files": ["a/1.wav"] * 601, "names": ["one"] * 601}]
+    data = zip_of({"project.json": manifest(classes), "a/1.wav": wav_bytes(tone(440, seed=0))})
+    with pytest.raises(UserInputError, match="holds 601 examples; this page keeps at most 600"):
+        projects.load_project(data, sr=SR)
+
+
+def test_large_pictures_in_a_project_are_shrunk_while_they_are_decoded():
+    big = np.zeros((3000, 2000), np.uint16)  # 16-bit grey, as projects keep pictures
+    big[1500:] = 65535
+    buf = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(big).save(buf, format="PNG")
+    classes = [{"name": "a", "files": ["a/1.png"], "names": ["one"]}]
+    data = zip_of({"project.json": manifest(classes, kind="image"), "a/1.png": buf.getvalue()})
+    (x,) = projects.load_project(data).gathered.examples["a"]
+    assert x.shape == (128, 85) and x.dtype == np.float32
+    assert x[:60].max() < 0.01 and x[68:].min() > 0.99

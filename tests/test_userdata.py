@@ -1,6 +1,9 @@
 """Users' own classes: decoding, checks, and the dataset they become."""
 
 import io
+import struct
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -199,3 +202,99 @@ def test_a_short_or_silent_room_recording_is_refused_with_a_sentence():
         userdata.gather_background(_wav(noise), name="short.wav")
     with pytest.raises(UserInputError, match="carries no signal"):
         userdata.gather_background(_wav(np.zeros(20 * 16000)), name="mute.wav")
+
+
+def encoded(img, fmt):
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_large_pictures_are_shrunk_while_they_are_decoded():
+    half = np.zeros((2000, 3000), np.uint8)  # 6 megapixels: dark left half, light right half
+    half[:, 1500:] = 255
+    files = {"wide": [("w.png", encoded(Image.fromarray(half), "PNG"))],
+             "tall": [("t.jpg", encoded(Image.fromarray(half.T).convert("RGB"), "JPEG"))]}  # fmt: skip
+    tracemalloc.start()
+    try:
+        g = userdata.gather(files, kind="image")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    (wide,), (tall,) = g.examples["wide"], g.examples["tall"]
+    assert userdata.PICTURE_SIDE == 128
+    assert wide.shape == (85, 128) and tall.shape == (128, 85)  # the longer side at 128
+    assert wide.dtype == tall.dtype == np.float32
+    assert wide[:, :60].max() < 0.01 and wide[:, 68:].min() > 0.99
+    assert tall[:60].max() < 0.05 and tall[68:].min() > 0.95  # (JPEG blurs the edge a little)
+    assert peak < 8 * 2**20  # the whole picture as 64-bit floats would be 46 MB
+    # the note names the sizes of the files, not of what is kept
+    assert any("different sizes (3000x2000, 2000x3000)" in n for n in g.notes)
+    ds = userdata.to_dataset(
+        userdata.Gathered(
+            "image",
+            {k: v * 4 for k, v in g.examples.items()},
+            {k: v * 4 for k, v in g.names.items()},
+        )  # fmt: skip
+    )
+    assert ds.x.shape == (8, 1, 28, 28) and ds.x.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "mode,color,fmt,level",
+    [("L", 100, "PNG", 100 / 255), ("LA", (100, 255), "PNG", 100 / 255),
+     ("P", 100, "PNG", 100 / 255), ("RGB", (100, 100, 100), "PNG", 100 / 255),
+     ("RGBA", (100, 100, 100, 255), "PNG", 100 / 255), ("1", 1, "PNG", 1.0),
+     ("I;16", 40000, "PNG", 40000 / 65535), ("L", 100, "JPEG", 100 / 255),
+     ("RGB", (100, 100, 100), "JPEG", 100 / 255)],
+)  # fmt: skip
+def test_large_pictures_of_every_mode_are_shrunk_to_their_own_levels(mode, color, fmt, level):
+    img = Image.new("L", (300, 200), color).convert("P") if mode == "P" else None
+    img = img or Image.new(mode, (300, 200), color)
+    x, size = userdata.small_picture(encoded(img, fmt), name="x")
+    assert size == (200, 300) and x.shape == (85, 128) and x.dtype == np.float32
+    np.testing.assert_allclose(x, level, atol=1 / 255)
+
+
+def test_files_past_the_example_limit_are_left_out_unread(monkeypatch):
+    monkeypatch.setattr(userdata, "MAX_EXAMPLES", 5)
+    files = {"a": [(f"{i}.png", png((8, 8))) for i in range(4)],
+             "b": [("0.png", png((8, 8)))] + [(f"bad{i}.png", b"not a picture") for i in range(3)],
+             "c": [("0.png", png((8, 8)))]}  # fmt: skip
+    g = userdata.gather(files, kind="image")
+    assert g.counts == {"a": 4, "b": 1, "c": 0}
+    assert g.names["b"] == ["0.png"]
+    # the three files that are not pictures were never decoded: no sentence about them
+    assert g.problems == [
+        "The limit of 5 examples is reached; the other 4 file(s) were left out without being read."
+    ]
+    g = userdata.gather(files, kind="image", max_examples=2)
+    assert g.counts == {"a": 2, "b": 0, "c": 0} and len(g.problems) == 1
+
+
+def png_claiming(width, height):
+    """A PNG whose header claims ``width`` x ``height`` pixels, with almost no data after it."""
+
+    def chunk(kind, body):
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">2I5B", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(16)))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "width,height,said",
+    [(7000, 6000, "is 7000x6000 pixels (42 megapixels); pictures up to 40 megapixels are accepted."),
+     (10_000, 10_000, "claims to be a far larger picture than can be opened safely; pictures up "
+                      "to 40 megapixels are accepted."),
+     (30_000, 30_000, "claims to be a far larger picture than can be opened safely; pictures up "
+                      "to 40 megapixels are accepted.")],
+    ids=["over-the-limit", "pillow-bomb-warning", "pillow-bomb-error"],
+)  # fmt: skip
+def test_pictures_too_large_to_open_are_refused_unread(width, height, said):
+    g = userdata.gather({"a": [("big.png", png_claiming(width, height))]}, kind="image")
+    assert g.counts == {"a": 0}
+    assert g.problems == [f"a/big.png: big.png {said}"]

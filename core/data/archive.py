@@ -1,9 +1,11 @@
 """Read a user's zip of examples (one folder per class), or a saved project, without trusting it.
 
 Nothing is written to disk: members are read into memory one by one, with limits on their
-number, on each member's size and on the total unpacked size, checked against what is
-actually decompressed (a zip's own size fields can lie). Paths that climb out of the
-archive (``../``), absolute paths, links and special files are refused with a sentence.
+number (counted from the zip's end record before its directory is parsed), on each member's
+size and on the total unpacked size, checked against what is actually decompressed (a zip's own
+size fields can lie). Paths that climb out of the archive (``../``), absolute paths, links and
+special files are refused with a sentence, and so is a member that cannot be unpacked
+(damaged); of two members with the same path the first is kept.
 :func:`read_members` does the reading; :func:`read_class_zip` groups what it read by class
 folder, and core.data.project reads a saved project through it as well.
 
@@ -16,9 +18,12 @@ Example
 from __future__ import annotations
 
 import io
+import lzma
 import posixpath
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from core.errors import UserInputError
@@ -30,6 +35,11 @@ MAX_RATIO = 1000  # a member that inflates more than this is treated as a zip bo
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".opus"}
 IMAGE_EXT = {".png", ".jpg", ".jpeg"}
 _IGNORED = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+# what reading a damaged member (or one packed in a way zipfile cannot unpack) raises: a bad
+# CRC or header, deflate / bzip2 / LZMA data that does not decode, data that ends too early,
+# an unsupported method or feature, an encrypted member
+UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, lzma.LZMAError,
+              NotImplementedError, RuntimeError, ValueError)  # fmt: skip
 
 
 @dataclass
@@ -89,8 +99,8 @@ def read_class_zip(data: bytes, *, kinds: set[str] | None = None, max_files: int
     Raises
     ------
     UserInputError
-        Not a zip, damaged, too many files, too large when unpacked (a zip bomb), a path
-        that escapes the folder, a link, or no usable files.
+        Not a zip, damaged (the sentence names the member), too many files, too large when
+        unpacked (a zip bomb), a path that escapes the folder, a link, or no usable files.
     """
     kinds = kinds or (AUDIO_EXT | IMAGE_EXT)
 
@@ -120,11 +130,12 @@ class Members:
 
     files: list[tuple[str, bytes]] = field(default_factory=list)  # (normalised path, bytes)
     skipped: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)  # path: sentence (``skip_damaged``)
 
 
 def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
                  max_total: int = MAX_TOTAL_BYTES, max_member: int = MAX_MEMBER_BYTES,
-                 limits: dict[str, int] | None = None) -> Members:  # fmt: skip
+                 limits: dict[str, int] | None = None, skip_damaged: bool = False) -> Members:  # fmt: skip
     """Read every plain file of an untrusted zip into memory, with limits; nothing touches disk.
 
     Parameters
@@ -137,6 +148,12 @@ def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
         all and the bytes of any one member
     limits : dict, optional
         A larger (or smaller) ``max_member`` for members with these exact paths.
+    skip_damaged : bool
+        Leave out a member that cannot be unpacked (its sentence goes to ``damaged``) instead
+        of refusing the zip.
+
+    A second member with the same path is left out (a sentence in ``skipped``): the first is
+    kept.
 
     Raises
     ------
@@ -146,9 +163,12 @@ def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
     """
     if not data:
         raise UserInputError("The zip is empty (0 bytes).")
+    claimed = _entries_claimed(data)
+    if claimed > max_files:  # refused before zipfile reads a directory of a million entries
+        raise UserInputError(f"The zip holds {claimed} entries; at most {max_files} are accepted.")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except UNREADABLE:
         raise UserInputError("That file is not a zip archive (or it is damaged).") from None
     out = Members()
     with zf:
@@ -157,7 +177,7 @@ def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
             raise UserInputError(
                 f"The zip holds {len(infos)} entries; at most {max_files} are accepted."
             )
-        total = 0
+        total, seen = 0, set()
         for info in infos:
             path = _safe_path(info.filename)
             if _is_link_or_special(info):
@@ -171,6 +191,12 @@ def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
             if reason:
                 out.skipped.append(reason)
                 continue
+            if path in seen:
+                out.skipped.append(
+                    f"{path}: the zip holds two files of that name; the first was kept"
+                )
+                continue
+            seen.add(path)
             member_limit = (limits or {}).get(path, max_member)
             if info.file_size > member_limit:
                 raise UserInputError(
@@ -179,13 +205,52 @@ def read_members(data: bytes, *, refuse=None, max_files: int = MAX_FILES,
                 )
             try:
                 content = _read_limited(zf, info, min(member_limit, max_total - total), max_total)
-            except zipfile.BadZipFile as err:
-                raise UserInputError(f"The zip is damaged ({err}).") from None
-            except RuntimeError as err:  # encrypted members
-                raise UserInputError(f"{path} could not be read: {err}.") from None
+            except UserInputError:
+                raise
+            except UNREADABLE as err:
+                said = _unreadable(path, err)
+                if not skip_damaged:
+                    raise UserInputError(said) from None
+                out.damaged[path] = said
+                continue
             total += len(content)
             out.files.append((path, content))
     return out
+
+
+def _unreadable(path: str, err: Exception) -> str:
+    """The sentence for a member that could not be unpacked."""
+    detail = (str(err) or type(err).__name__)[:200].rstrip(".")
+    if isinstance(err, RuntimeError) and "encrypted" in str(err):  # zipfile asks for a password
+        return f"{path} could not be read: {detail}."
+    return (
+        f"{path} could not be unpacked ({detail}): the zip is damaged, or packed in a way this "
+        "app cannot read; make it again from the original files."
+    )
+
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")  # just before it in a zip64 archive
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end record, just before the locator
+
+
+def _entries_claimed(data: bytes) -> int:
+    """How many entries the zip's central directory holds, found without parsing it: the count
+    its end record gives (the zip64 end record's when there is one), or the number of entry
+    signatures in the directory, whichever is larger, so that a count that lies does not let a
+    huge directory through. 0 when there is no end record (zipfile then refuses the file)."""
+    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - _EOCD.size))
+    if pos < 0 or pos + _EOCD.size > len(data):
+        return 0
+    total, size = _EOCD.unpack_from(data, pos)[4:6]
+    end = pos  # the directory is the ``size`` bytes before the end record(s), as zipfile reads it
+    locator = pos - _EOCD64_LOCATOR.size
+    if locator >= _EOCD64.size and data[locator : locator + 4] == b"PK\x06\x07":
+        start64 = locator - _EOCD64.size
+        if data[start64 : start64 + 4] == b"PK\x06\x06":
+            total, size = _EOCD64.unpack_from(data, start64)[7:9]
+            end = start64
+    return max(total, data.count(b"PK\x01\x02", max(0, end - size), end))
 
 
 def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,

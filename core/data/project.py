@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.data.archive import read_members
-from core.data.users import Gathered, clean_class_name, gather
+from core.data.archive import UNREADABLE, read_members
+from core.data.users import MAX_EXAMPLES, Gathered, clean_class_name, gather
 from core.errors import UserInputError
 
 FORMAT = "cnn-explainer-project"
@@ -168,19 +168,21 @@ def load_project(data: bytes, *, sr: int = 16_000, max_examples: int | None = No
     sr : int
         The rate the clips are decoded at.
     max_examples : int, optional
-        Refuse a project with more examples than this.
+        Refuse a project with more examples than this (default
+        ``core.data.users.MAX_EXAMPLES``), before any is decoded.
 
     Returns
     -------
     Project
-        Unreadable examples are left out with a sentence each (as with uploads); a model that
-        cannot be read, or that was trained on other classes, is left out with a sentence.
+        Unreadable or damaged examples are left out with a sentence each (as with uploads); a
+        model that is damaged, cannot be read, or was trained on other classes, is left out
+        with a sentence.
 
     Raises
     ------
     UserInputError
-        Not a zip, a zip the archive reader refuses (size, count, paths, links), no or a
-        malformed project.json, duplicate class names, or too many examples.
+        Not a zip, a zip the archive reader refuses (size, count, paths, links), no, a damaged
+        or a malformed project.json, duplicate class names, or too many examples.
     """
     from core.learn.checkpoints import MAX_BUNDLE_BYTES
 
@@ -189,8 +191,11 @@ def load_project(data: bytes, *, sr: int = 16_000, max_examples: int | None = No
             return None
         return f"{path}: not part of a project, left out"
 
-    members = read_members(data, refuse=refuse, limits={MODEL: MAX_BUNDLE_BYTES})
-    files = dict(members.files)
+    members = read_members(data, refuse=refuse, limits={MODEL: MAX_BUNDLE_BYTES},
+                           skip_damaged=True)  # fmt: skip
+    files, damaged = dict(members.files), members.damaged
+    if MANIFEST in damaged:
+        raise UserInputError(damaged[MANIFEST])
     if MANIFEST not in files:
         raise UserInputError(
             f"This zip has no {MANIFEST}, so it is not a project saved by this page. A zip with "
@@ -199,7 +204,8 @@ def load_project(data: bytes, *, sr: int = 16_000, max_examples: int | None = No
     meta = _manifest(files[MANIFEST])
     kind = meta["kind"]
     n = sum(len(c["files"]) for c in meta["classes"])
-    if max_examples is not None and n > max_examples:
+    max_examples = MAX_EXAMPLES if max_examples is None else max_examples
+    if n > max_examples:
         raise UserInputError(
             f"The project holds {n} examples; this page keeps at most {max_examples}."
         )
@@ -211,15 +217,21 @@ def load_project(data: bytes, *, sr: int = 16_000, max_examples: int | None = No
             raise UserInputError(f"{MANIFEST} lists the class '{label}' twice.")
         by_class[label] = []
         for path, shown in zip(c["files"], c["names"], strict=True):
-            content = files.get(posixpath.normpath(path.replace("\\", "/")))
+            where = posixpath.normpath(path.replace("\\", "/"))
+            content = files.get(where)
+            if where in damaged:
+                problems.append(f"{label}/{shown}: {damaged[where]}")
+                continue
             if content is None or posixpath.splitext(path)[1].lower() != _EXT[kind]:
                 problems.append(f"{label}/{shown}: its file {path!r} is not in the project.")
                 continue
             by_class[label].append((shown, content))
-    g = gather(by_class, kind=kind, sr=sr)
+    g = gather(by_class, kind=kind, sr=sr, max_examples=max_examples)
     project = Project(g, problems=problems + g.problems, notes=g.notes)
     g.problems, g.notes = [], []
-    if meta.get("model") is not None:
+    if meta.get("model") is not None and MODEL in damaged:
+        project.problems.append(f"The project's model was left out: {damaged[MODEL]}")
+    elif meta.get("model") is not None:
         _attach_model(project, files.get(MODEL))
     return project
 
@@ -234,6 +246,13 @@ def _attach_model(project: Project, raw: bytes | None) -> None:
         bundle = load_bundle(raw, name=f"The project's {MODEL}")
     except UserInputError as err:
         project.problems.append(f"The project's model was left out: {err}")
+        return
+    except UNREADABLE as err:  # a model.zip whose own members do not unpack
+        detail = (str(err) or type(err).__name__)[:200].rstrip(".")
+        project.problems.append(
+            f"The project's model was left out: its {MODEL} is damaged ({detail}); train it "
+            "again and download the project anew."
+        )
         return
     names = list(project.gathered.examples)
     if list(bundle.class_names) != names:

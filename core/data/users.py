@@ -5,6 +5,10 @@ Files arrive as (name, bytes) per class, from uploads, browser recordings or a z
 page check theirs; files that cannot be read are left out with a sentence each, and the
 set as a whole is checked (at least two classes, no empty class, enough examples).
 
+At most ``MAX_EXAMPLES`` files are decoded in one go; the rest are left out unread, with a
+sentence. Pictures are shrunk while they are decoded, to at most ``PICTURE_SIDE`` pixels on their
+longer side, and kept as 32-bit floats: a zip of a few large pictures cannot fill the memory.
+
 Every clip becomes ``CLIP_SECONDS`` long: its loudest part is kept (core.audio.trim), or it is
 padded with silence, and a note says which. A recording of the room becomes the class
 ``BACKGROUND``, cut into clips of the same length, so "none of these" is an answer.
@@ -12,6 +16,8 @@ padded with silence, and a note says which. A recording of the room becomes the 
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +31,10 @@ CLIP_SECONDS = 1.0  # every clip is cut (or padded) to this length: what the net
 BACKGROUND = "background"  # the class of room noise: "none of these"
 BACKGROUND_SECONDS = 20  # what the page asks for
 MAX_BACKGROUND_SECONDS = 60.0  # a longer recording is cut at this length
+MAX_EXAMPLES = 600  # files decoded at most in one gathering (the page keeps as many in all)
+# pictures are kept with their longer side at most this: above the 96x96 the largest network
+# reads and the 96-pixel-wide thumbnails the page shows; 600 of them take at most 40 MB
+PICTURE_SIDE = 128
 
 
 @dataclass
@@ -53,13 +63,25 @@ def clean_class_name(name: str) -> str:
 
 
 def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16_000,
-           image_size: int = 28, max_seconds: float = 10.0) -> Gathered:  # fmt: skip
-    """Decode every file of every class; unreadable files become sentences in ``problems``."""
+           image_size: int = 28, max_seconds: float = 10.0,
+           max_examples: int | None = None) -> Gathered:  # fmt: skip
+    """Decode every file of every class; unreadable files become sentences in ``problems``.
+
+    Once ``max_examples`` (default ``MAX_EXAMPLES``) examples are decoded, the remaining files
+    are left out without being decoded, with one sentence in ``problems``.
+    """
     out = Gathered(kind)
+    cap = MAX_EXAMPLES if max_examples is None else max_examples
+    kept = unread = 0
     sizes = set()
     for label, items in files.items():
         label = clean_class_name(label)
+        out.examples.setdefault(label, [])
+        out.names.setdefault(label, [])
         for fname, data in items:
+            if kept >= cap:
+                unread += 1
+                continue
             try:
                 if kind == "audio":
                     from core.audio import load_clip, require_signal
@@ -68,23 +90,24 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
                     clip = load_clip(data, name=fname, target_sr=sr, max_seconds=max_seconds)
                     require_signal(clip, purpose="learn from")
                     out.notes.extend(f"{label}/{fname}: {note}" for note in clip.notes)
-                    kept = loudest_window(clip.samples, sr=sr, length=clip_length(sr))
-                    if kept.note:
-                        out.notes.append(f"{label}/{fname}: {kept.note}")
-                    example = kept.samples
+                    kept_part = loudest_window(clip.samples, sr=sr, length=clip_length(sr))
+                    if kept_part.note:
+                        out.notes.append(f"{label}/{fname}: {kept_part.note}")
+                    example = kept_part.samples
                 else:
-                    from core.data.images import load_picture
-
-                    pic = load_picture(data, name=fname, max_side=10_000)
-                    sizes.add(pic.gray.shape)
-                    example = pic.gray
+                    example, size = small_picture(data, name=fname)
+                    sizes.add(size)
             except UserInputError as err:
                 out.problems.append(f"{label}/{fname}: {err}")
                 continue
-            out.examples.setdefault(label, []).append(example)
-            out.names.setdefault(label, []).append(fname)
-        out.examples.setdefault(label, [])
-        out.names.setdefault(label, [])
+            out.examples[label].append(example)
+            out.names[label].append(fname)
+            kept += 1
+    if unread:
+        out.problems.append(
+            f"The limit of {cap} examples is reached; the other {unread} file(s) were left out "
+            "without being read."
+        )
     if kind == "image" and len(sizes) > 1:
         listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:4])
         out.notes.append(
@@ -92,6 +115,74 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
             f"all are resized to {image_size}x{image_size} so they can share one network."
         )
     return out
+
+
+def small_picture(data: bytes, *, name: str,
+                  max_side: int = PICTURE_SIDE) -> tuple[np.ndarray, tuple[int, int]]:  # fmt: skip
+    """Grey levels (H, W) in [0, 1] as float32 of a PNG or JPEG, shrunk while it is decoded so
+    that its longer side is at most ``max_side``, and the (height, width) the file has.
+
+    The checks and sentences are core.data.images.load_picture's, but a large picture never
+    becomes a full-size array of floats: a JPEG is decoded at 1/2 to 1/8 of its size (Pillow's
+    draft mode), and every picture is averaged down in its own 8- or 16-bit mode (``reduce``,
+    then Lanczos; boxes for 16- and 32-bit levels) before its levels are read.
+
+    Raises
+    ------
+    UserInputError
+        Empty, over ``images.MAX_BYTES`` or ``images.MAX_PIXELS``, a decompression bomb, not a
+        PNG or JPEG, or damaged.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from core.data import images
+
+    if not data:
+        raise UserInputError(f"{name} is empty (0 bytes): there is no picture in it.")
+    if len(data) > images.MAX_BYTES:
+        raise UserInputError(
+            f"{name} is {len(data) / 2**20:.0f} MB; pictures up to {images.MAX_BYTES // 2**20} "
+            "MB are accepted."
+        )
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.format not in ("PNG", "JPEG"):
+                raise UserInputError(
+                    f"{name} is a {img.format or 'unknown'} file; upload a PNG or JPEG picture."
+                )
+            w, h = img.size
+            if w * h > images.MAX_PIXELS:
+                raise UserInputError(
+                    f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); pictures up to "
+                    f"{images.MAX_PIXELS / 1e6:.0f} megapixels are accepted."
+                )
+            if max(w, h) > max_side:
+                if img.mode in ("1", "P", "PA"):  # a palette's indices cannot be averaged
+                    img = img.convert("L")
+                if img.mode.startswith("I") or img.mode == "F":
+                    # 16- and 32-bit levels: Pillow cannot ``reduce`` 16-bit pictures, and 32-bit
+                    # ones are scaled by their maximum, which Lanczos' overshoot would raise;
+                    # an average over boxes of pixels needs neither
+                    img.thumbnail((max_side, max_side), Image.Resampling.BOX, reducing_gap=None)
+                else:  # JPEG draft mode, ``reduce``, then Lanczos
+                    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            img.load()
+            gray = images._gray_levels(img, notes)
+    except UserInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserInputError(
+            f"{name} claims to be a far larger picture than can be opened safely; pictures up to "
+            f"{images.MAX_PIXELS / 1e6:.0f} megapixels are accepted."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
+        raise UserInputError(
+            f"{name} could not be read as a picture ({type(err).__name__}). Is it a PNG or JPEG?"
+        ) from None
+    return gray.astype(np.float32), (h, w)
 
 
 def clip_length(sr: int) -> int:
