@@ -12,13 +12,20 @@ A saved model is one zip holding two files:
 :func:`load_bundle` checks both, rebuilds the network from the spec and loads the weights
 strictly, so a spec that does not match its weights is refused with a sentence. A pickled
 PyTorch checkpoint (``torch.save``) is recognised and refused: unpickling can run code.
+Everything else in the file is untrusted too and checked with a sentence for the user: the
+zip's list of contents before it is read, each member as it is unpacked, the class names
+against the network's outputs, the feature settings against its input
+(core.learn.classify.Preprocess.from_dict) and every weight (finite numbers only).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import lzma
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from core.errors import UserInputError
@@ -29,6 +36,11 @@ FORMAT = "cnn-explainer-model"
 VERSION = 1
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024
 MAX_CLASSES = 10_000
+MAX_MEMBERS = 16  # files a saved model's zip may hold (it needs two)
+MAX_LISTING_BYTES = 2**20  # the zip's list of contents; enough to recognise a torch.save zip
+# what unpacking a damaged, encrypted or oddly compressed zip member raises (bz2: OSError)
+_UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, lzma.LZMAError,
+                  NotImplementedError, RuntimeError, ValueError, struct.error)  # fmt: skip
 
 
 @dataclass
@@ -70,16 +82,23 @@ def save_bundle(model, *, spec: list, input_shape, class_names, head: str = "sof
     return buf.getvalue()
 
 
-def _looks_pickled(data: bytes) -> bool:
-    if data[:1] == b"\x80":  # a raw pickle stream
-        return True
-    if data[:2] == b"PK":
-        try:
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        except zipfile.BadZipFile:
-            return False
-        return any(n.endswith((".pkl", "/data.pkl")) or n == "data.pkl" for n in names)
-    return False
+def _zip_listing(data: bytes) -> tuple[int, int] | None:
+    """How many files a zip says it holds and how many bytes its list of contents takes, read
+    from its end record as zipfile does (ZIP64 included), without reading the list itself;
+    None when ``data`` has no end record (it is not a zip)."""
+    end = b"PK\x05\x06"
+    at = len(data) - 22
+    if not (at >= 0 and data[at : at + 4] == end and data[-2:] == b"\x00\x00"):
+        at = data.rfind(end, max(0, len(data) - 22 - 0xFFFF))  # behind a comment
+    if at < 0 or len(data) - at < 22:
+        return None
+    *_, entries, size, _, _ = struct.unpack("<4s4H2LH", data[at : at + 22])
+    locator = at - 20  # a ZIP64 locator, then the ZIP64 end record just before it
+    if locator >= 56 and data[locator : locator + 4] == b"PK\x06\x07":
+        record = struct.unpack("<4sQ2H2L4Q", data[locator - 56 : locator])
+        if record[0] == b"PK\x06\x06":
+            entries, size = record[7], record[8]
+    return entries, size
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
@@ -91,8 +110,14 @@ def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
         ) from None
     if info.file_size > limit:
         raise UserInputError(f"{name} is larger than {limit // 2**20} MB; it was refused.")
-    with zf.open(info) as fh:
-        data = fh.read(limit + 1)
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except _UNPACK_ERRORS:
+        raise UserInputError(
+            f"{name} could not be unpacked: the file is damaged, encrypted or compressed in a "
+            "way this app cannot read. Save the model again from this app."
+        ) from None
     if len(data) > limit:
         raise UserInputError(f"{name} unpacks to more than {limit // 2**20} MB; it was refused.")
     return data
@@ -117,6 +142,19 @@ def _check_meta(meta) -> None:
             f"model.json's 'class_names' may list at most {MAX_CLASSES:,} names of at most "
             "200 characters each."
         )
+    blank = next((i for i, n in enumerate(names) if not n.strip()), None)
+    if blank is not None:
+        raise UserInputError(
+            f"model.json's 'class_names' has an empty name (class {blank + 1}); every class "
+            "needs a name."
+        )
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise UserInputError(
+                f"model.json's 'class_names' lists {show(n)} twice; each class needs its own name."
+            )
+        seen.add(n)
     if meta.get("head") not in ("softmax", "sigmoid"):
         raise UserInputError("model.json's 'head' must be 'softmax' or 'sigmoid'.")
     for key in ("features", "task"):
@@ -124,29 +162,87 @@ def _check_meta(meta) -> None:
             raise UserInputError(f"model.json's '{key}' must be a mapping of settings.")
 
 
+def _check_outputs(summary, names: list, shape: tuple) -> None:
+    """The network must give one number per class name (or one yes/no score for two)."""
+    out = tuple(summary.rows[-1].output_shape) if summary.rows else shape
+    if len(out) != 1:
+        raise UserInputError(
+            f"The model's output has shape {out}; a model that tells classes apart ends with "
+            "one number per class (a dense layer)."
+        )
+    if out[0] == 1 and len(names) != 2:
+        raise UserInputError(
+            f"The model gives one output (a yes/no score), which names 2 classes, but "
+            f"model.json lists {len(names):,} class names."
+        )
+    if out[0] != 1 and len(names) != out[0]:
+        raise UserInputError(
+            f"The model gives {out[0]:,} outputs, one per class, but model.json lists "
+            f"{len(names):,} class names."
+        )
+
+
+def _check_finite(state: dict, expected: dict) -> None:
+    """Refuse NaN or infinite weights, and weights too large for the model's own type (a
+    float64 1e300 becomes infinity as float32): the model would answer NaN for everything."""
+    import torch
+
+    for key, value in state.items():
+        if not value.is_floating_point():
+            continue
+        want = expected[key].dtype
+        if want.is_floating_point and want != value.dtype:
+            value = value.to(want)
+        if not bool(torch.isfinite(value).all()):
+            raise UserInputError(
+                f"The weights in {key} hold values that are not finite numbers (NaN, infinity "
+                "or too large for 32-bit floats); such a model cannot answer."
+            )
+
+
 def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
     """Check a saved model and rebuild it; never unpickles anything.
 
     Raises UserInputError for an empty or damaged file, a pickled checkpoint, a missing or
-    malformed model.json, or weights that do not fit the spec.
+    malformed model.json, class names or feature settings that do not fit the network, or
+    weights that do not fit the spec or are not finite.
     """
     if not data:
         raise UserInputError(f"{name} is empty (0 bytes).")
     if len(data) > MAX_BUNDLE_BYTES:
         raise UserInputError(f"{name} is larger than {MAX_BUNDLE_BYTES // 2**20} MB.")
-    if _looks_pickled(data):
-        raise UserInputError(
-            f"{name} is a pickled PyTorch checkpoint (torch.save). Loading a pickle can run any "
-            "code hidden in it, so this app refuses it. Save models from this app (a .zip with "
-            "model.safetensors and model.json), or convert the weights to safetensors."
+    pickled = (
+        f"{name} is a pickled PyTorch checkpoint (torch.save). Loading a pickle can run any "
+        "code hidden in it, so this app refuses it. Save models from this app (a .zip with "
+        "model.safetensors and model.json), or convert the weights to safetensors."
+    )
+    if data[:1] == b"\x80":  # a raw pickle stream
+        raise UserInputError(pickled)
+    not_zip = f"{name} is not a saved model: expected a .zip with model.safetensors and model.json."
+    listing = _zip_listing(data)
+    if listing is None:
+        raise UserInputError(not_zip)
+
+    def too_many(count: str) -> UserInputError:
+        return UserInputError(
+            f"{name} holds {count} files; a saved model holds two, model.safetensors and "
+            "model.json."
         )
+
+    # zipfile parses the whole list of contents (a million files take seconds): only a small one
+    entries, listing_bytes = listing
+    if listing_bytes > MAX_LISTING_BYTES:
+        raise too_many(f"{entries:,}" if entries > MAX_MEMBERS else "too many")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise UserInputError(
-            f"{name} is not a saved model: expected a .zip with model.safetensors and model.json."
-        ) from None
+        members = zf.namelist()
+    except _UNPACK_ERRORS:
+        raise UserInputError(not_zip) from None
     with zf:
+        if any(n.endswith(".pkl") for n in members):  # torch.save: archive/data.pkl
+            raise UserInputError(pickled)
+        if len(members) > MAX_MEMBERS:
+            raise too_many(f"{len(members):,}")
         raw_meta = _read_member(zf, "model.json", 5 * 2**20)
         weights = _read_member(zf, "model.safetensors", MAX_BUNDLE_BYTES)
     try:
@@ -160,7 +256,13 @@ def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
     # anything is allocated (a 1 kB model.json can ask for a 30 GB layer)
     spec = strip_head(meta["spec"])
     shape = tuple(meta["input_shape"])
-    check_caps(summarize(spec, shape))
+    summary = summarize(spec, shape)
+    check_caps(summary)
+    _check_outputs(summary, meta["class_names"], shape)
+    if meta.get("features") is not None:
+        from core.learn.classify import Preprocess
+
+        Preprocess.from_dict(meta["features"], input_shape=shape)
 
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -187,6 +289,7 @@ def load_bundle(data: bytes, *, name: str = "the file") -> Bundle:
                 f"{k} is {tuple(state[k].shape)} but the spec needs {tuple(expected[k].shape)}"
             )
         raise UserInputError("The weights do not fit the layer spec: " + "; ".join(parts) + ".")
+    _check_finite(state, expected)
     model.load_state_dict(state, strict=True)
     model.eval()
     return Bundle(model, meta["spec"], shape, meta["class_names"], meta["head"],

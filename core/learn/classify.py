@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import functools
 import io
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from core.audio.clips import MAX_DECODED_VALUES
+from core.audio.clips import MAX_CELLS, MAX_DECODED_VALUES, MAX_SR, MIN_SR
 from core.errors import UserInputError
+from core.explain.summary import MAX_INPUT_SIZE, show
 
 MAX_CLIP_SECONDS = 3600.0  # the longest clip a model is asked about: 60 minutes
 # core.audio.clips.MAX_DECODED_VALUES: the samples (all channels together) a file may decode
@@ -144,14 +146,174 @@ class Preprocess:
         return int(settings.get("win_length") or settings.get("n_fft") or 512)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Preprocess:
-        try:
-            d = dict(d)
-            if d.get("image_shape") is not None:
-                d["image_shape"] = tuple(d["image_shape"])
-            return cls(**d)
-        except TypeError as err:
-            raise UserInputError(f"The saved feature settings are not readable ({err}).") from None
+    def from_dict(cls, d: dict, *, input_shape=None) -> Preprocess:
+        """Rebuild saved settings (a model bundle's ``features``), checking every field.
+
+        ``input_shape`` is what the model reads; when given, the settings must produce it
+        (a waveform model reads ``(1, length)``, a log-mel model ``(1, n_mels, frames)``, a
+        picture model its ``image_shape``). Raises UserInputError with a sentence for a
+        missing, unknown, mistyped or out-of-range field.
+        """
+        return _checked_preprocess(d, input_shape)
+
+
+REPRESENTATIONS = ("log-mel", "waveform", "image")
+MAX_EXAMPLE_SECONDS = 60  # the longest example (training window) a saved model may read
+MAX_N_FFT = 16_384  # as the audio page's STFT (core.audio.spectral.StftParams.check)
+MAX_IMAGE_SIDE = 1024  # channels, height and width of a picture a saved model reads
+# core.audio.features.FeatureSettings' fields and the type each holds (mirrored here because
+# that module imports torch; tests/test_untrusted_bundles.py checks they agree)
+SETTING_TYPES = {"sample_rate": "whole", "n_fft": "whole", "hop_length": "whole",
+                 "win_length": "whole or None", "n_mels": "whole", "fmin": "number",
+                 "fmax": "number or None", "top_db": "number or None"}  # fmt: skip
+
+
+def _whole(value, what: str, low: int, high: int, unit: str = "") -> int:
+    """``value`` if it is an int (not a bool, float or string) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UserInputError(
+            f"The saved {what} must be a whole number from {low:,} to {high:,}{unit}; "
+            f"got {show(value)}."
+        )
+    return value
+
+
+def _finite(value) -> bool:
+    """Whether ``value`` is an int or float (not a bool) that is a finite float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int of hundreds of digits
+        return False
+
+
+def _checked_preprocess(d, input_shape) -> Preprocess:
+    if not isinstance(d, dict):
+        raise UserInputError(
+            f"The saved feature settings are not readable: expected a mapping, got {show(d)}."
+        )
+    known = [f.name for f in fields(Preprocess)]
+    unknown = [k for k in d if k not in known]
+    if unknown:
+        raise UserInputError(
+            f"The saved feature settings are not readable: {show(unknown[0])} is not one of "
+            f"{', '.join(known)}."
+        )
+    rep = d.get("representation")
+    if not isinstance(rep, str) or rep not in REPRESENTATIONS:
+        raise UserInputError(
+            f"The saved representation must be one of {', '.join(REPRESENTATIONS)}; "
+            f"got {show(rep)}."
+        )
+    shape = None if input_shape is None else tuple(input_shape)
+    rate = _whole(d.get("sample_rate", 16_000), "sample rate", MIN_SR, MAX_SR, " Hz")
+    most = min(MAX_EXAMPLE_SECONDS * rate, MAX_INPUT_SIZE)
+    samples = f" samples ({most / rate:.3g} s at {rate} Hz)"
+    settings = d.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise UserInputError(
+            f"The saved log-mel settings must be a mapping of names to values; got {show(settings)}."
+        )
+    if rep == "image":
+        length = _whole(d.get("length", 0), "clip length", 0, most, samples)
+        image_shape = _image_shape(d.get("image_shape"), shape)
+        _, h, w = image_shape
+        pad = _whole(d.get("pad", 0), "border (pad)", 0, (min(h, w) - 1) // 2,
+                     f" pixels for a {h}x{w} input")  # fmt: skip
+        return Preprocess(rep, length, rate, settings, image_shape, pad)
+    length = _whole(d.get("length", 0), "clip length", 1, most, samples)
+    if d.get("image_shape") is not None:
+        raise UserInputError(
+            f"A {rep} model reads sound, yet its saved settings give a picture size (image_shape)."
+        )
+    pad = d.get("pad", 0)
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad != 0:
+        raise UserInputError(
+            f"A {rep} model adds no border to pictures: its saved pad must be 0; got {show(pad)}."
+        )
+    if rep == "waveform":
+        if shape is not None and shape != (1, length):
+            raise UserInputError(
+                f"The model reads inputs shaped {shape}, but its saved settings cut clips of "
+                f"{length:,} samples, which a waveform model reads as (1, {length})."
+            )
+        return Preprocess(rep, length, rate, settings)
+    _check_log_mel(settings, rate, length, shape)
+    return Preprocess(rep, length, rate, settings)
+
+
+def _image_shape(value, shape) -> tuple[int, int, int]:
+    """A picture model's saved ``image_shape``: 3 whole numbers, equal to the model's input."""
+    if value is None:
+        raise UserInputError(
+            "A picture model's saved settings must give image_shape, the (channels, height, "
+            "width) it reads."
+        )
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise UserInputError(
+            "The saved image_shape must list 3 whole numbers (channels, height, width); "
+            f"got {show(value)}."
+        )
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_IMAGE_SIDE:
+            raise UserInputError(
+                "The saved image_shape must list 3 whole numbers from 1 to "
+                f"{MAX_IMAGE_SIDE:,} (channels, height, width); got {show(list(value))}."
+            )
+    c, h, w = value
+    if shape is not None and (c, h, w) != shape:
+        raise UserInputError(
+            f"The saved image_shape ({c}, {h}, {w}) does not match the input the model reads, "
+            f"{shape}."
+        )
+    return (c, h, w)
+
+
+def _check_log_mel(settings, rate: int, length: int, shape) -> None:
+    """Check a log-mel model's saved settings: types, the audio page's caps, FeatureSettings'
+    own ranges, the work per clip and (with ``shape``) the input they produce."""
+    given = dict(settings) if settings is not None else {"sample_rate": rate}  # as audio_tensor
+    unknown = [k for k in given if k not in SETTING_TYPES]
+    if unknown:
+        raise UserInputError(
+            f"The saved log-mel settings are not readable: {show(unknown[0])} is not one of "
+            f"{', '.join(SETTING_TYPES)}."
+        )
+    for key, kind in SETTING_TYPES.items():
+        value = given.get(key)
+        if key not in given or (value is None and kind.endswith("or None")):
+            continue
+        if kind.startswith("whole") and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UserInputError(
+                f"The saved log-mel setting {key} must be a whole number; got {show(value)}."
+            )
+        if kind.startswith("number") and not _finite(value):
+            raise UserInputError(
+                f"The saved log-mel setting {key} must be a finite number; got {show(value)}."
+            )
+    for key, low in (("n_fft", 2), ("hop_length", 1)):  # the audio page's caps
+        if key in given:
+            _whole(given[key], f"log-mel setting {key}", low, MAX_N_FFT)
+    if given.get("sample_rate", 16_000) != rate:
+        raise UserInputError(
+            f"The saved log-mel settings are for {given.get('sample_rate', 16_000)} Hz, but the "
+            f"model's clips are read at {rate} Hz."
+        )
+    from core.audio.features import FeatureSettings
+
+    s = FeatureSettings(**given)  # its own ranges: window, mels, fmin < fmax, top_db
+    frames, bins = s.n_frames(length), s.n_fft // 2 + 1
+    if frames * bins > MAX_CELLS:
+        raise UserInputError(
+            f"The saved log-mel settings give {frames:,} frames of {bins:,} frequency bins per "
+            f"clip, more than the {MAX_CELLS:,} this app computes."
+        )
+    if shape is not None and shape != (1, s.n_mels, frames):
+        raise UserInputError(
+            f"The model reads inputs shaped {shape}, but its saved log-mel settings make "
+            f"(1, {s.n_mels}, {frames}) from a clip of {length:,} samples."
+        )
 
 
 def preprocess_for(ds, inputs, input_shape) -> Preprocess:
