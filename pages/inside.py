@@ -108,9 +108,13 @@ def url_settings() -> list[U.Setting]:
         U.integer("in_example", 0, 100_000, 0),
         U.choice("in_show", ["all", "misclassified", "least confident"], "all"),
         U.choice("in_source", ["a test example", "your own"], "a test example"),
+        U.choice("in_order", ["channel", "strength"], "channel"),
     ]
 
 
+if run is not None and S.get("in_run_seen") != run.id:
+    S.in_run_seen = run.id  # a model just trained here: the page opens on it, once
+    S.in_model = "session"
 if S.get("in_model") not in models:
     S.in_model = next(iter(models))
 # a link from the Evaluate page names one test example by its place in the dataset (read
@@ -119,7 +123,9 @@ wanted = st.query_params.get("in_index")
 U.sync(url_settings)
 
 with controls("Choose the model and the input"):
-    st.selectbox("Model", list(models), format_func=models.get, key="in_model")
+    st.selectbox(
+        "Model", list(models), format_func=models.get, key="in_model", persist_state="session"
+    )
 try:
     if S.in_model == "session":
         model, task = run.model, run.task
@@ -168,7 +174,7 @@ if wanted is not None and ex is not None and S.get("in_index_applied") != (S.in_
 
 OWN = "your own"
 with controls("Choose the model and the input"):
-    st.radio("Input", ["a test example", OWN], key="in_source", horizontal=True,
+    st.radio("Input", ["a test example", OWN], key="in_source", persist_state="session", horizontal=True,
              disabled=ex is None,
              format_func=lambda v: v if v != OWN else
              ("your own (record or upload a clip)" if audio else "your own (draw or upload)"))  # fmt: skip
@@ -237,14 +243,25 @@ if S.in_source == OWN:
 else:
     with controls("Choose the model and the input"):
         c1, c2, c3 = st.columns([2, 2, 3])
-        cls = c1.selectbox("Class", ["any", *class_names], key="in_class")
-        c2.selectbox("Show", ["all", "misclassified", "least confident"], key="in_show")
+        cls = c1.selectbox("Class", ["any", *class_names], key="in_class", persist_state="session")
+        c2.selectbox(
+            "Show",
+            ["all", "misclassified", "least confident"],
+            key="in_show",
+            persist_state="session",
+        )
         chosen = ex.choose(cls=None if cls == "any" else class_names.index(cls), show=S.in_show)
         if len(chosen) == 0:
             st.info("No test example fits: every one of this class is classified correctly.")
             st.stop()
         S.in_example = min(max(int(S.get("in_example", 0)), 0), len(chosen) - 1)
-        c3.number_input(f"Example (of {len(chosen)})", 0, len(chosen) - 1, key="in_example")
+        c3.number_input(
+            f"Example (of {len(chosen)})",
+            0,
+            len(chosen) - 1,
+            key="in_example",
+            persist_state="session",
+        )
     i = int(chosen[S.in_example])
     x = ex.x[i : i + 1]
     truth, pred = int(ex.y[i]), int(ex.predicted[i])
@@ -270,7 +287,7 @@ with right:
               "probability": [f"{p:.1%}" for _, p in top]})  # fmt: skip
 
 st.header("Every layer")
-order = st.radio("Order the maps", ["channel", "strength"], key="in_order", horizontal=True,
+order = st.radio("Order the maps", ["channel", "strength"], key="in_order", persist_state="session", horizontal=True,
                  help="By channel number, or the most active first.")  # fmt: skip
 views = I.walk(model, x)
 for view in views[1:]:
@@ -310,7 +327,7 @@ if deeper:
         "likes, one of many, found in 40 steps."
     )
     d1, d2 = st.columns([2, 1], vertical_alignment="bottom")
-    deep_layer = d1.selectbox("Layer", deeper, key="in_deep_layer")
+    deep_layer = d1.selectbox("Layer", deeper, key="in_deep_layer", persist_state="session")
     deep_key = (S.in_model, deep_layer)
     if d2.button("Find inputs for 8 filters", key="in_deep"):
         with st.spinner("Climbing the gradient…"):
@@ -399,7 +416,9 @@ if not convs_here and I.inside_pretrained(model):
     st.info(I.inside_pretrained(model), icon=":material/info:")
 if convs_here:
     u1, u2 = st.columns(2)
-    unit_layer = u1.selectbox("Convolution", convs_here, key="in_unit_layer")
+    unit_layer = u1.selectbox(
+        "Convolution", convs_here, key="in_unit_layer", persist_state="session"
+    )
     try:
         op = I.unit_operation(model, x, unit_layer)
     except UserInputError as err:
@@ -409,7 +428,13 @@ if convs_here:
         n_filters = op.result.output.shape[0]
         if not 0 <= int(S.get("in_unit_filter", 0)) < n_filters:
             S.in_unit_filter = 0
-        u2.number_input(f"Filter (of {n_filters})", 0, n_filters - 1, key="in_unit_filter")
+        u2.number_input(
+            f"Filter (of {n_filters})",
+            0,
+            n_filters - 1,
+            key="in_unit_filter",
+            persist_state="session",
+        )
         f_idx = min(int(S.in_unit_filter), n_filters - 1)
         scale = max(1.0, float(np.abs(op.torch_output).max()))
         st.caption(
@@ -424,8 +449,12 @@ if convs_here:
                 if not 0 <= int(S.get(key, n // 2)) < n:
                     S[key] = n // 2
                 S.setdefault(key, n // 2)
-            v1.number_input(f"Output row (of {oh})", 0, oh - 1, key="in_unit_row")
-            v2.number_input(f"Output column (of {ow})", 0, ow - 1, key="in_unit_col")
+            v1.number_input(
+                f"Output row (of {oh})", 0, oh - 1, key="in_unit_row", persist_state="session"
+            )
+            v2.number_input(
+                f"Output column (of {ow})", 0, ow - 1, key="in_unit_col", persist_state="session"
+            )
         if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
             from core.explain.frames import step_frames
             from pages._instant import instant_stepper
@@ -479,8 +508,8 @@ chart(g2, fig.overlay_figure(x[0].numpy(), occ, audio=audio, presenter=presenter
       key="in_occ")  # fmt: skip
 st.caption(
     "Red: evidence for the class (hiding it lowers the score); blue, for occlusion: hiding it "
-    f"raises the score. The occluding patch is {'×'.join(map(str, window))} cells of 0, the "
-    "average of the standardised input."
+    f"raises the score. The occluding patch is {'×'.join(map(str, window))} cells of 0: "
+    + ("the average level of the standardised log-mel." if audio else "black pixels.")
 )
 
 if audio:

@@ -88,7 +88,9 @@ def url_settings() -> list[U.Setting]:
 U.sync(url_settings)
 
 with controls():
-    st.selectbox("Preset", list(PRESETS), key="tconv_preset", on_change=load_preset)
+    st.selectbox(
+        "Preset", list(PRESETS), key="tconv_preset", persist_state="session", on_change=load_preset
+    )
     c = st.columns([2, 2, 3])
     with c[0]:
         x = matrix_input("Input", "tconv_x", name="input", max_rows=T.MAX_INPUT,
@@ -98,19 +100,22 @@ with controls():
                          max_cols=T.MAX_KERNEL, height=130)  # fmt: skip
     with c[2]:
         hp = st.columns(2)
-        hp[0].number_input("Stride", 1, T.MAX_STRIDE, key="tconv_stride")
-        hp[1].number_input("Padding", 0, T.MAX_PADDING, key="tconv_pad",
+        hp[0].number_input("Stride", 1, T.MAX_STRIDE, key="tconv_stride", persist_state="session")
+        hp[1].number_input("Padding", 0, T.MAX_PADDING, key="tconv_pad", persist_state="session",
                            help="Cells cropped from each edge of the stamps.")  # fmt: skip
         hp[0].number_input(
             "Output padding",
             0,
             T.MAX_STRIDE,
             key="tconv_outpad",
+            persist_state="session",
             help="Cells given back at the bottom and right; smaller than the stride or the "
             "dilation.",
         )
-        hp[1].number_input("Dilation", 1, T.MAX_DILATION, key="tconv_dil")
-        st.number_input("Bias", -conv.MAX_ABS, conv.MAX_ABS, step=0.5, key="tconv_bias")
+        hp[1].number_input("Dilation", 1, T.MAX_DILATION, key="tconv_dil", persist_state="session")
+        st.number_input(
+            "Bias", -conv.MAX_ABS, conv.MAX_ABS, step=0.5, key="tconv_bias", persist_state="session"
+        )
 
 S = st.session_state
 result = None

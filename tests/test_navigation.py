@@ -25,7 +25,11 @@ CASES = [
     ("audio", "slider", "audio_n_mels", 40),
     ("your_data", "radio", "yd_kind", "Pictures"),
     ("model_builder", "selectbox", "mb_input", "commands_logmel"),
+    ("transposed", "number_input", "tconv_bias", 2.5),
+    ("transposed", "number_input", "tconv_stride", 3),
     ("train", "number_input", "tr_epochs", 3),
+    ("inside", "number_input", "in_example", 5),
+    ("inside", "radio", "in_order", "strength"),
     ("evaluate", None, None, None),
     ("classify", None, None, None),
 ]
@@ -55,12 +59,14 @@ def test_leave_and_come_back_keeps_the_page_whole(page, kind, key, value):
         widget.set_value(value).run()
         assert not at.exception, at.exception
     first_errors = [e.value for e in at.error]
+    numbers = {w.key: w.value for w in at.number_input}
     other = "pages/pooling.py" if page != "pooling" else "pages/receptive_field.py"
     at.switch_page(other).run()
     assert not at.exception, at.exception
     at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == first_errors
+    assert {w.key: w.value for w in at.number_input} == numbers  # the others kept too
     if kind is not None:
         assert _widget(at, kind, key).value == value
 

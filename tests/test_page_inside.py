@@ -305,9 +305,13 @@ def test_a_model_trained_on_your_own_classes_is_looked_inside(kind, preset):
     run, ds = _own_run(kind, preset)
     at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
     at.session_state["train_run"] = run
+    at.session_state["in_model"] = "shipped:digits"  # the page was visited before training
     at.run()
     offered = at.selectbox(key="in_model").options
     assert any(o.endswith("trained in this session on your data") for o in offered)
+    assert at.selectbox(key="in_model").value == "session"  # it opens on the model just trained
+    at.selectbox(key="in_model").set_value("shipped:digits").run()
+    assert at.selectbox(key="in_model").value == "shipped:digits"  # once: a choice is kept
     at.selectbox(key="in_model").set_value("session").run()
     assert not at.exception and not at.error
     text = " ".join(m.value for m in at.markdown)
