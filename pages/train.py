@@ -608,8 +608,10 @@ def show_run(current: runs.Run, was_active: bool) -> None:
         + f", on {info.device.upper()}."
     )
     st.caption(
-        f"Settings of this run: {rec.optimizer}, learning rate {rec.lr:g}, batch {rec.batch_size}, "
-        f"{rec.epochs} epochs, scheduler {rec.scheduler}, augmentation {rec.augment}"
+        f"Settings of this run: {OPTIMIZERS.get(rec.optimizer, rec.optimizer)}, learning rate "
+        f"{rec.lr:g}, batch {rec.batch_size}, {rec.epochs} epochs, scheduler "
+        f"{SCHEDULERS.get(rec.scheduler, rec.scheduler)}, augmentation "
+        f"{AUGMENT.get(rec.augment, rec.augment)}"
         + (
             f" (masks up to {rec.freq_mask} bands and {rec.time_mask} frames, shift "
             f"{rec.time_shift:.0%})"

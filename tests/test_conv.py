@@ -374,6 +374,11 @@ def test_kernel_larger_than_input_says_why():
     [
         ({"stride": 0}, "Stride must be a whole number of at least 1"),
         ({"dilation": 0}, "Dilation must be a whole number of at least 1"),
+        (
+            {"stride": (0, 1)},
+            r"at least 1 \(the window has to move forward\); got 0 down the "
+            r"rows and 1 across the columns\.$",
+        ),
         ({"padding": -1}, "Padding cannot be negative"),
         ({"padding": "same", "stride": 2}, "only works with stride 1"),
         ({"padding": 4, "padding_mode": "reflect"}, "Reflect padding"),

@@ -370,7 +370,8 @@ def test_a_run_whose_loss_explodes_is_named_not_shown_as_finished():
     label = {"diverged": "Diverged", "at_chance": "At chance"}[snap.verdict]
     assert any(m.value.startswith(f"{label}: **tiny test net**") for m in at.markdown)
     # the header reads the run's own settings
-    assert any("sgd, learning rate 10, batch 128, 2 epochs" in c.value for c in at.caption)
+    assert any("SGD with momentum, learning rate 10, batch 128, 2 epochs" in c.value
+               for c in at.caption)  # fmt: skip
 
 
 def test_a_waveform_model_is_offered_waveform_augmentation():

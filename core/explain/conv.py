@@ -158,9 +158,12 @@ def _as_tuple(value, nd: int, what: str) -> tuple[int, ...]:
 
 def _check_positive(values: tuple[int, ...], what: str, why: str) -> None:
     if any(v < 1 for v in values):
-        raise UserInputError(
-            f"{what} must be a whole number of at least 1 ({why}); got {_fmt(values)}."
+        got = (
+            f"{values[0]} down the rows and {values[1]} across the columns"
+            if len(values) == 2 and values[0] != values[1]
+            else _fmt(values)
         )
+        raise UserInputError(f"{what} must be a whole number of at least 1 ({why}); got {got}.")
 
 
 def _fmt(values: tuple[int, ...]) -> str:

@@ -18,13 +18,14 @@ def resnet_block_figure(*, projection: bool = False, stride: int = 1) -> go.Figu
         Draw the skip path as a 1×1 convolution + BatchNorm (used when the block changes the
         channel count or the stride) instead of the identity.
     """
+    # two short lines per box: the block is often drawn in half a page's width
     stages = [
         ("x", "#dfe6ee"),
-        (f"conv 3×3{', stride ' + str(stride) if stride != 1 else ''}", "#9ecae1"),
-        ("BatchNorm", "#c7e9c0"),
+        (f"conv<br>3×3{'<br>stride ' + str(stride) if stride != 1 else ''}", "#9ecae1"),
+        ("Batch<br>Norm", "#c7e9c0"),
         ("ReLU", "#fdd0a2"),
-        ("conv 3×3", "#9ecae1"),
-        ("BatchNorm", "#c7e9c0"),
+        ("conv<br>3×3", "#9ecae1"),
+        ("Batch<br>Norm", "#c7e9c0"),
         ("+", "#f2a541"),
         ("ReLU", "#fdd0a2"),
         ("out", "#dfe6ee"),
@@ -32,17 +33,17 @@ def resnet_block_figure(*, projection: bool = False, stride: int = 1) -> go.Figu
     fig = go.Figure()
     w = 0.8
     for i, (label, color) in enumerate(stages):
-        fig.add_shape(type="rect", x0=i - w / 2, x1=i + w / 2, y0=-0.3, y1=0.3,
+        fig.add_shape(type="rect", x0=i - w / 2, x1=i + w / 2, y0=-0.36, y1=0.36,
                       fillcolor=color, line=dict(color="#555"))  # fmt: skip
-        fig.add_annotation(x=i, y=0, text=f"<b>{label}</b>", showarrow=False, font=dict(size=13))
+        fig.add_annotation(x=i, y=0, text=f"<b>{label}</b>", showarrow=False, font=dict(size=12))
         if i:
             fig.add_annotation(x=i - w / 2, y=0, ax=i - 1 + w / 2, ay=0, xref="x", yref="y",
                                axref="x", ayref="y", showarrow=True, arrowhead=2, text="")  # fmt: skip
     plus = 6
     skip = "1×1 conv + BatchNorm (matches shape)" if projection else "identity: x itself"
-    fig.add_shape(type="path", path=f"M 0,0.3 C 0,1.3 {plus},1.3 {plus},0.32",
+    fig.add_shape(type="path", path=f"M 0,0.36 C 0,1.3 {plus},1.3 {plus},0.38",
                   line=dict(color="#c0392b", width=3, dash="dot" if projection else "solid"))  # fmt: skip
-    fig.add_annotation(x=plus, y=0.3, ax=plus, ay=0.75, xref="x", yref="y", axref="x",
+    fig.add_annotation(x=plus, y=0.36, ax=plus, ay=0.8, xref="x", yref="y", axref="x",
                        ayref="y", showarrow=True, arrowhead=2, arrowcolor="#c0392b", text="")  # fmt: skip
     fig.add_annotation(x=plus / 2, y=1.15, text=f"skip path: {skip}", showarrow=False,
                        font=dict(color="#c0392b", size=13))  # fmt: skip
