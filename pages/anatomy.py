@@ -15,7 +15,7 @@ from core.learn import zoo
 from core.learn.build import to_pytorch_code
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, presenter, table
+from pages._shared import chart, init_state, presenter, table
 
 ensure_router()
 
@@ -74,6 +74,15 @@ def url_settings() -> list[U.Setting]:
     ]
 
 
+# first values from the settings' defaults: a widget given both a default and a value from
+# a link would be set twice
+init_state(
+    {
+        s.key: s.default
+        for s in url_settings()
+        if s.key.startswith(("an_sep_", "an_fc_", "an_logits"))
+    }
+)
 U.sync(url_settings)
 
 c1, c2, c3 = st.columns([3, 1, 3])
@@ -166,10 +175,10 @@ st.markdown(
     "Same input and output shape, a fraction of the weights and mult-adds."
 )
 s = st.columns(4)
-s[0].number_input("Input channels", 1, 1024, 32, persist_state="session", key="an_sep_cin")
-s[1].number_input("Output channels", 1, 1024, 64, persist_state="session", key="an_sep_cout")
-s[2].number_input("Height = width", 1, 512, 112, persist_state="session", key="an_sep_size")
-s[3].selectbox("Kernel", [1, 3, 5, 7], index=1, persist_state="session", key="an_sep_k")
+s[0].number_input("Input channels", 1, 1024, persist_state="session", key="an_sep_cin")
+s[1].number_input("Output channels", 1, 1024, persist_state="session", key="an_sep_cout")
+s[2].number_input("Height = width", 1, 512, persist_state="session", key="an_sep_size")
+s[3].selectbox("Kernel", [1, 3, 5, 7], persist_state="session", key="an_sep_k")
 try:
     cmp = separable_vs_standard(in_channels=S.an_sep_cin, out_channels=S.an_sep_cout,
                                        size=S.an_sep_size, kernel_size=S.an_sep_k)  # fmt: skip
@@ -201,12 +210,10 @@ st.markdown(
 f = st.columns(5)
 f[0].radio("Input", ["audio", "image"], persist_state="session", key="an_fc_input",
            format_func=lambda v: "1 s of 44.1 kHz audio" if v == "audio" else "224×224 RGB image")  # fmt: skip
-f[1].number_input(
-    "Units per dense layer", 1, 100000, 1000, persist_state="session", key="an_fc_units"
-)
-f[2].number_input("Dense layers", 1, 10, 3, persist_state="session", key="an_fc_layers")
-f[3].number_input("Conv filters", 1, 4096, 64, persist_state="session", key="an_fc_filters")
-f[4].number_input("Conv kernel", 1, 31, 3, persist_state="session", key="an_fc_k")
+f[1].number_input("Units per dense layer", 1, 100000, persist_state="session", key="an_fc_units")
+f[2].number_input("Dense layers", 1, 10, persist_state="session", key="an_fc_layers")
+f[3].number_input("Conv filters", 1, 4096, persist_state="session", key="an_fc_filters")
+f[4].number_input("Conv kernel", 1, 31, persist_state="session", key="an_fc_k")
 try:
     fc = fc_vs_conv(input_kind=S.an_fc_input, units=S.an_fc_units, n_layers=S.an_fc_layers,
                            filters=S.an_fc_filters, kernel_size=S.an_fc_k)  # fmt: skip
@@ -231,9 +238,7 @@ st.markdown(
     "- **Sigmoid** squashes each score into 0–1 on its own: use it for a yes/no decision "
     "(one output unit for two classes) or when several labels can be true at once."
 )
-st.text_input(
-    "Scores (logits) of the last layer", "2.0, 1.0, 0.1", persist_state="session", key="an_logits"
-)
+st.text_input("Scores (logits) of the last layer", persist_state="session", key="an_logits")
 try:
     probs = head_probabilities(parse_numbers(S.an_logits))
 except UserInputError as err:

@@ -12,7 +12,7 @@ from core.errors import UserInputError
 from core.figures import audio as F
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, clip_notes, controls
+from pages._shared import chart, clip_notes, controls, init_state
 
 ensure_router()
 
@@ -184,6 +184,9 @@ def url_settings() -> list[U.Setting]:
     ]  # fmt: skip
 
 
+# first values from the link settings' defaults, so no widget is given a value twice
+init_state({"audio_sr": 16000, "audio_n_fft": 512, "audio_win": 400, "audio_hop": 160,
+            "audio_center": True, "audio_n_mels": 64})  # fmt: skip
 U.sync(url_settings)
 
 with controls("Choose the clip and the analysis parameters"):
@@ -192,7 +195,6 @@ with controls("Choose the clip and the analysis parameters"):
         sr = st.selectbox(
             "Analysis rate (Hz)",
             [8000, 16000, 22050, 44100],
-            index=1,
             persist_state="session",
             key="audio_sr",
             help="Every clip is resampled to this rate before analysis.",
@@ -255,24 +257,21 @@ with controls("Choose the clip and the analysis parameters"):
         st.markdown("**Analysis parameters** (shared by every stage)")
         p1, p2, p3, p4, p5 = st.columns(5)
         n_fft = p1.select_slider(
-            "n_fft (DFT points N)", N_FFTS, value=512, persist_state="session", key="audio_n_fft"
+            "n_fft (DFT points N)", N_FFTS, persist_state="session", key="audio_n_fft"
         )
-        win = p2.select_slider(
-            "window length M", WINS, value=400, persist_state="session", key="audio_win"
-        )
-        hop = p3.select_slider("hop R", HOPS, value=160, persist_state="session", key="audio_hop")
+        win = p2.select_slider("window length M", WINS, persist_state="session", key="audio_win")
+        hop = p3.select_slider("hop R", HOPS, persist_state="session", key="audio_hop")
         window = p4.selectbox(
             "window", list(A.WINDOWS), persist_state="session", key="audio_window"
         )
         center = p5.toggle(
             "centre frames",
-            value=True,
             persist_state="session",
             key="audio_center",
             help="Pad n_fft/2 zeros at both ends so frame m is centred on sample m·R.",
         )
         m1, m2, m3, m4, m5 = st.columns(5)
-        n_mels = m1.slider("n_mels", 8, 256, 64, persist_state="session", key="audio_n_mels")
+        n_mels = m1.slider("n_mels", 8, 256, persist_state="session", key="audio_n_mels")
         fmin = m2.number_input(
             "fmin (Hz)", 0.0, 20000.0, 0.0, step=50.0, persist_state="session", key="audio_fmin"
         )
