@@ -330,12 +330,17 @@ if linked is not None:  # a region from a link, fitted to the clip now known
     a, b = min(linked[0], dur), min(linked[1], dur)
     if a < b:
         st.session_state["audio_view"] = (round(a, 2), round(b, 2))
+whole = (0.0, float(round(dur, 2)) or 0.01)
+shown = st.session_state.get("audio_view")
+if not (
+    isinstance(shown, (tuple, list)) and len(shown) == 2 and 0 <= shown[0] < shown[1] <= whole[1]
+):
+    st.session_state["audio_view"] = whole  # the whole clip, also after a shorter clip
 v1, v2 = st.columns([2, 1])
 view = v1.slider(
     "View / region (s)",
     0.0,
-    float(round(dur, 2)) or 0.01,
-    (0.0, float(round(dur, 2)) or 0.01),
+    whole[1],
     step=0.01,
     persist_state="session",
     key="audio_view",
