@@ -81,8 +81,11 @@ if st.session_state.get("presenter"):
 _slides.follow(nav)  # a slide asked for from the sidebar or the Lecture page
 _shared.follow_page()  # a page another page's button asked for
 
+S[_shared.ROUTED] = True
 try:
     nav.run()
+except _shared.EndOfPage:
+    pass  # the page said all it could; the sidebar and the link below still come
 finally:
     # the page's settings as the page left them (it may have fitted some to its data);
     # a page without settings in its link keeps only presenter mode there

@@ -11,6 +11,21 @@ from core.errors import UserInputError
 from core.explain.conv import format_matrix, parse_matrix
 from core.explain.torch_ref import Check
 
+ROUTED = "_routed"  # set by app.py each run: its router runs the page
+
+
+class EndOfPage(Exception):
+    """Raised by :func:`end_page`; app.py's router catches it and ends the run as usual."""
+
+
+def end_page() -> None:
+    """Stop drawing this page here (nothing more can be shown), like ``st.stop()``, but let
+    app.py finish its run: the link is still written and the sidebar still drawn (after
+    ``st.stop()`` every later Streamlit call is dropped)."""
+    if st.session_state.get(ROUTED):
+        raise EndOfPage
+    st.stop()  # a page run on its own (tests, or before the router takes over)
+
 
 def presenter() -> bool:
     return bool(st.session_state.get("presenter", False))

@@ -15,7 +15,7 @@ from core.learn import zoo
 from core.learn.build import to_pytorch_code
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, init_state, presenter, table
+from pages._shared import chart, end_page, init_state, presenter, table
 
 ensure_router()
 
@@ -102,7 +102,7 @@ try:
     code = to_pytorch_code(spec, entry["input_shape"])
 except UserInputError as err:
     st.error(str(err))
-    st.stop()
+    end_page()
 
 shape = "×".join(str(v) for v in entry["input_shape"])
 st.subheader(f"{entry['title']} — input {shape} (channels first)")

@@ -10,7 +10,7 @@ from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
 from pages._router import ensure_router
-from pages._shared import chart, clip_notes, newest_input, presenter
+from pages._shared import chart, clip_notes, end_page, newest_input, presenter
 
 ensure_router()
 
@@ -105,7 +105,7 @@ if S.cl_source == "loaded":
         if "session" not in sources:
             st.info("Train a model on the Train page (it appears here when it has finished), or "
                     "load one saved from this app.")  # fmt: skip
-        st.stop()
+        end_page()
 elif S.cl_source.startswith("shipped:"):
     current = shipped_model(S.cl_source.split(":", 1)[1])
 else:

@@ -15,6 +15,7 @@ from pages._router import ensure_router
 from pages._shared import (
     chart,
     controls,
+    end_page,
     init_state,
     matrix_input,
     presenter,
@@ -388,7 +389,7 @@ with tab2d:
     if result is None:
         kept = remember("conv_last_good")
         if kept is None:
-            st.stop()
+            end_page()
         st.info("Showing the last settings that worked until the problem above is fixed.")
     x, w, b, settings, result = remember("conv_last_good")
 

@@ -7,7 +7,7 @@ from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
 from pages._router import ensure_router
-from pages._shared import chart, go_to, init_state, presenter, table
+from pages._shared import chart, end_page, go_to, init_state, presenter, table
 
 ensure_router()
 
@@ -36,7 +36,7 @@ if run is None:
         st.page_link("pages/train.py", label="Go to the Train page", icon=":material/school:")
     except Exception:  # noqa: BLE001 - the page is not registered in this app
         st.markdown("Open the **Train** page from the menu.")
-    st.stop()
+    end_page()
 
 task, info = run.task, run.info  # core.learn.task.Task, core.learn.runs.RunInfo
 class_names = list(task.class_names)
@@ -101,7 +101,7 @@ st.radio(
 
 if run.active:
     st.fragment(run_every=1.0)(live)(run, True)
-    st.stop()
+    end_page()
 
 snap = run.snapshot()
 test = run.test
@@ -110,7 +110,7 @@ if test is None:
         st.error(f"The last run failed: {snap.message}", icon=":material/error:")
     else:
         st.warning(f"The last run ended without a model to test. {snap.message}")
-    st.stop()
+    end_page()
 
 y_true = np.asarray(info.y_test)
 pred = np.asarray(test.predictions)
@@ -236,7 +236,7 @@ if n_classes == 2:
         roc = metrics.roc_curve(y_true=y_true, scores=scores)
     except UserInputError as err:
         st.error(str(err))
-        st.stop()
+        end_page()
     st.slider("Threshold", 0.0, 1.0, step=0.01, persist_state="session", key="ev_threshold")
     cm2 = metrics.threshold_confusion(y_true=y_true, scores=scores, threshold=S.ev_threshold)
     fpr, tpr = metrics.rates(cm2)  # this threshold's point on the ROC curve

@@ -8,7 +8,7 @@ from core.figures import inside as fig
 from core.learn import inside as I
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, controls, newest_input, presenter
+from pages._shared import chart, controls, end_page, newest_input, presenter
 
 ensure_router()
 S = st.session_state
@@ -99,7 +99,7 @@ if S.in_not_drawn:
     st.info(S.in_not_drawn, icon=":material/info:")
 if not models:
     st.info("No trained model yet: train one on the Train page.", icon=":material/info:")
-    st.stop()
+    end_page()
 
 
 def url_settings() -> list[U.Setting]:
@@ -152,7 +152,7 @@ try:
         ex, examples_of = shipped_examples(ds_name), dataset(ds_name)
 except UserInputError as err:
     st.error(str(err), icon=":material/error:")
-    st.stop()
+    end_page()
 model = model.cpu().eval()
 if S.in_model == "loaded":
     audio = loaded["pre"].representation == "log-mel"
@@ -235,7 +235,7 @@ if S.in_source == OWN:
             + ": the rest of the page follows it through the network.",
             icon=":material/info:",
         )
-        st.stop()
+        end_page()
     for note in own.notes:
         st.caption(note)
     x, wave, truth = own.x, own.wave, None
@@ -253,7 +253,7 @@ else:
         chosen = ex.choose(cls=None if cls == "any" else class_names.index(cls), show=S.in_show)
         if len(chosen) == 0:
             st.info("No test example fits: every one of this class is classified correctly.")
-            st.stop()
+            end_page()
         S.in_example = min(max(int(S.get("in_example", 0)), 0), len(chosen) - 1)
         c3.number_input(
             f"Example (of {len(chosen)})",
@@ -485,7 +485,7 @@ if not convs:
         or "This model has no convolution, so there is no Grad-CAM to show.",
         icon=":material/info:",
     )
-    st.stop()
+    end_page()
 e1, e2 = st.columns(2)
 target_name = e1.selectbox("For the class", class_names, index=pred, key="in_target")
 layer = e2.selectbox("Grad-CAM at layer", convs, index=len(convs) - 1, key="in_layer")

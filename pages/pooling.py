@@ -12,6 +12,7 @@ from pages._instant import export_buttons, instant_stepper
 from pages._router import ensure_router
 from pages._shared import (
     controls,
+    end_page,
     init_state,
     matrix_input,
     remember,
@@ -166,7 +167,7 @@ if all(m is not None for m in xs):
         st.error(str(err), icon=":material/error:")
 if result is None:
     if remember("pool_last_good") is None:
-        st.stop()
+        end_page()
     st.info("Showing the last settings that worked until the problem above is fixed.")
 x, result = remember("pool_last_good")
 

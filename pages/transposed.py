@@ -12,7 +12,15 @@ from pages import _url as U
 from pages._instant import instant_stepper
 from pages._router import ensure_router
 from pages._scatter import scatter_stepper
-from pages._shared import controls, init_state, matrix_input, remember, set_matrix, show_check
+from pages._shared import (
+    controls,
+    end_page,
+    init_state,
+    matrix_input,
+    remember,
+    set_matrix,
+    show_check,
+)
 
 ensure_router()
 
@@ -128,7 +136,7 @@ if x is not None and k is not None:
         st.error(str(err), icon=":material/error:")
 if result is None:
     if remember("tconv_last_good") is None:
-        st.stop()
+        end_page()
     st.info("Showing the last settings that worked until the problem above is fixed.")
 result = remember("tconv_last_good")
 

@@ -240,3 +240,22 @@ def test_the_sidebar_link_is_the_page_state():
     links = [c.value for c in at.sidebar.code]
     assert len(links) == 1 and "pool_stride=1" in links[0]
     assert np.all([f"{k}=" in links[0] for k in dict(at.query_params)])
+
+
+@pytest.mark.parametrize("name", ["evaluate", "convolution"])
+def test_a_page_that_ends_early_still_gets_its_sidebar_and_its_link(name):
+    """Evaluate before any training, the Convolution page with a bad first matrix: the page
+    ends early, and the sidebar's link and lecture button are still drawn, with unknown
+    parameters dropped from the address."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.switch_page(f"pages/{name}.py")
+    at.query_params["zzz"] = "1"
+    if name == "convolution":
+        at.query_params["conv_x_0"] = "1,2;3,q"
+    at.run()
+    assert not at.exception
+    assert at.info if name == "evaluate" else at.error, "the page says why it ends"
+    assert "zzz" not in dict(at.query_params)
+    assert len(at.sidebar.code) == 1  # the page's link, ready to copy
+    assert any("lecture" in b.label for b in at.sidebar.button)
