@@ -101,6 +101,18 @@ def resize() -> None:
             set_matrix(key, out)
 
 
+def sizes_from_matrices() -> None:
+    """The size boxes show the matrices as typed (channel 1's input and kernel); while one
+    does not read, its boxes keep their values."""
+    for key, rows, cols, most in (("conv_x_0", "conv_rows", "conv_cols", 16),
+                                  ("conv_k_0", "conv_krows", "conv_kcols", 7)):  # fmt: skip
+        try:
+            m = conv.parse_matrix(st.session_state.get(key, ""), max_rows=most, max_cols=most)
+        except UserInputError:
+            continue
+        st.session_state[rows], st.session_state[cols] = m.shape
+
+
 def channels_changed() -> None:
     for c in range(st.session_state.conv_channels):
         if f"conv_x_{c}" not in st.session_state or not st.session_state[f"conv_x_{c}"].strip():
@@ -266,16 +278,16 @@ with tab2d:
             help="Output channels: each filter has its own kernel per input channel and its own "
             "bias, and makes one feature map.",
         )
-        top[3].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows")
-        top[4].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols")
-        top[5].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows")
-        top[6].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols")
-        top[7].button(
-            "Resize",
-            key="conv_resize",
-            on_click=resize,
-            help="Crop or extend (with zeros) the input and kernel to the sizes on the left.",
-        )
+        sizes_from_matrices()
+        grow = "Change it to crop the matrix, or extend it with zeros."
+        top[3].number_input("Input rows", 1, 16, persist_state="session", key="conv_rows",
+                            on_change=resize, help="The input's height. " + grow)  # fmt: skip
+        top[4].number_input("Input columns", 1, 16, persist_state="session", key="conv_cols",
+                            on_change=resize, help="The input's width. " + grow)  # fmt: skip
+        top[5].number_input("Kernel rows", 1, 7, persist_state="session", key="conv_krows",
+                            on_change=resize, help="The kernel's height. " + grow)  # fmt: skip
+        top[6].number_input("Kernel columns", 1, 7, persist_state="session", key="conv_kcols",
+                            on_change=resize, help="The kernel's width. " + grow)  # fmt: skip
 
         n_ch = st.session_state.conv_channels
         xs, ks = [], []

@@ -243,13 +243,16 @@ def test_1d_audio_snippet_matches_torch(at):
 
 
 def test_resize_and_random_preset(at):
-    at.number_input(key="conv_rows").set_value(4).run()
+    # the size boxes show the matrices as typed (the textbook's 3x3 input, 2x2 kernel)
+    assert [at.number_input(key=k).value for k in ("conv_rows", "conv_cols")] == [3, 3]
+    assert [at.number_input(key=k).value for k in ("conv_krows", "conv_kcols")] == [2, 2]
+    at.number_input(key="conv_rows").set_value(4).run()  # each change resizes at once
+    assert len(text_area(at, "conv_x_0").value.splitlines()) == 4
     at.number_input(key="conv_cols").set_value(5).run()
-    at.button(key="conv_resize").click().run()
     rows = text_area(at, "conv_x_0").value.splitlines()
     assert len(rows) == 4 and all(len(r.split()) == 5 for r in rows)
     assert rows[0].split()[:3] == ["1", "2", "3"]  # the old numbers are kept
-    at.number_input(key="conv_kcols").set_value(2).run()
+    at.number_input(key="conv_krows").set_value(3).run()
     at.selectbox(key="conv_preset").set_value("Random integers").run()
     x = np.array(
         [[float(v) for v in r.split()] for r in text_area(at, "conv_x_0").value.splitlines()]
@@ -281,13 +284,11 @@ def test_more_channels_while_the_kernel_is_bad_keeps_the_sentence(at):
 
 def test_resize_keeps_every_typed_digit(at):
     text_area(at, "conv_x_0").set_value("123456.789 0.123456\n1e-300 4").run()
-    at.number_input(key="conv_rows").set_value(3).run()
-    at.button(key="conv_resize").click().run()
+    at.number_input(key="conv_cols").set_value(3).run()
     assert not at.exception, at.exception
-    assert text_area(at, "conv_x_0").value.splitlines()[:2] == [
-        "123456.789 0.123456 0 0 0 0",
-        "1e-300 4 0 0 0 0",
-    ]
+    assert text_area(at, "conv_x_0").value.splitlines() == ["123456.789 0.123456 0", "1e-300 4 0"]
+    text_area(at, "conv_x_0").set_value("1 2 3 4\n5 6 7 8").run()  # typed: the boxes follow
+    assert [at.number_input(key=k).value for k in ("conv_rows", "conv_cols")] == [2, 4]
 
 
 def test_a_16_bit_grey_png_keeps_its_grey_levels_on_the_picture_tab(at):
