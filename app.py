@@ -75,6 +75,9 @@ if st.session_state.get("presenter"):
         .katex { font-size: 1.5em; }
         .katex-display { overflow-x: auto; overflow-y: hidden; }
         h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; }
+        [data-testid="stSidebarNavItems"] [data-testid="stMarkdownContainer"],
+        [data-testid="stSidebarNavItems"] [data-testid="stMarkdownContainer"] p {
+            white-space: normal !important; text-overflow: clip !important; }
         </style>"""
     )
 

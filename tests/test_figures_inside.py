@@ -27,3 +27,11 @@ def test_one_d_maps_and_filters_and_overlay():
     ov = F.overlay_figure(np.ones((1, 5, 5)), np.eye(5))
     np.testing.assert_array_equal(ov.data[1].z, np.eye(5))
     assert ov.data[1].zmax == 1 and ov.data[1].opacity < 1
+
+
+def test_a_pictures_square_maps_keep_square_pixels_and_a_log_mels_fill_the_width():
+    fig, _ = F.maps_figure(np.random.default_rng(0).normal(size=(3, 7, 7)), n=3)
+    anchors = [fig.layout[f"yaxis{'' if i == 1 else i}"].scaleanchor for i in (1, 2, 3)]
+    assert anchors == ["x", "x2", "x3"]  # each map's rows as wide as its columns
+    wide, _ = F.maps_figure(np.zeros((2, 64, 101)), n=2)
+    assert wide.layout.yaxis.scaleanchor is None and wide.layout.yaxis2.scaleanchor is None

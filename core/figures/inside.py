@@ -59,6 +59,10 @@ def maps_figure(maps: np.ndarray, *, n: int = 8, order: str = "channel", title: 
                                  showscale=False, hovertemplate=f"map {c}, row %{{y}}, col %{{x}}:"
                                  " %{z:.3g}<extra></extra>"), row=1, col=i + 1)  # fmt: skip
     _layout(fig, 150 if maps.ndim == 2 else 170, presenter, title)
+    if maps.ndim == 3 and maps.shape[1] == maps.shape[2]:  # a picture's maps: square pixels
+        for i in range(cols):
+            fig.update_yaxes(scaleanchor="x" if i == 0 else f"x{i + 1}", scaleratio=1,
+                             constrain="domain", row=1, col=i + 1)  # fmt: skip
     return fig, [int(c) for c in channels]
 
 
