@@ -46,16 +46,22 @@ def n_examples(g: userdata.Gathered) -> int:
     return sum(g.counts.values())
 
 
+def room() -> int:
+    """How many more examples this session may keep (the files beyond are not decoded)."""
+    kept = n_examples(collection()) + sum(map(n_examples, S.get("yd_aside", {}).values()))
+    return max(MAX_EXAMPLES - kept, 0)
+
+
 def merge(new: userdata.Gathered) -> None:
     """Add decoded examples to the collection, within the session's limit."""
     g = collection()
-    room = MAX_EXAMPLES - n_examples(g) - sum(map(n_examples, S.get("yd_aside", {}).values()))
+    room_left = room()
     added = 0
     for label, items in new.examples.items():
         g.examples.setdefault(label, [])
         g.names.setdefault(label, [])
         for example, name in zip(items, new.names[label], strict=True):
-            if added >= room:
+            if added >= room_left:
                 new.problems.append(
                     f"The limit of {MAX_EXAMPLES} examples is reached; the rest was left out."
                 )
@@ -85,7 +91,8 @@ def add_class() -> None:
 
 def add_files(label: str, files: list[tuple[str, bytes]]) -> None:
     try:
-        merge(userdata.gather({label: files}, kind=collection().kind, sr=SR))
+        merge(userdata.gather({label: files}, kind=collection().kind, sr=SR,
+                              max_examples=room()))  # fmt: skip
     except UserInputError as err:
         S.yd_messages = [("error", str(err))]
 
@@ -118,7 +125,7 @@ def add_zip() -> None:
     kinds = archive.AUDIO_EXT if collection().kind == "audio" else archive.IMAGE_EXT
     try:
         files = archive.read_class_zip(up.getvalue(), kinds=kinds)
-        new = userdata.gather(files.classes, kind=collection().kind, sr=SR)
+        new = userdata.gather(files.classes, kind=collection().kind, sr=SR, max_examples=room())
         new.problems = files.skipped + new.problems
         merge(new)
     except UserInputError as err:

@@ -469,3 +469,22 @@ def test_a_bad_project_is_refused_under_its_box_and_nothing_is_lost(at):
     at.file_uploader(key="yd_project").set_value(("plain.zip", plain, "application/zip")).run()
     assert any("no project.json" in e.value for e in at.error)
     assert at.session_state["yd_data"].counts == {"kept": 1}
+
+
+def test_files_beyond_the_pages_limit_are_not_decoded(at):
+    """Near the page's 600 examples, a zip's extra files are left out unread (not decoded,
+    then thrown away), and the page says so."""
+    from core.data import users as userdata
+
+    g = userdata.Gathered("audio")
+    quiet = np.zeros(16000, np.float32)
+    g.examples = {"low": [quiet] * 300, "high": [quiet] * 298}
+    g.names = {k: [f"{k}{i}.wav" for i in range(len(v))] for k, v in g.examples.items()}
+    at.session_state["yd_data"] = g
+    at.run()
+    data = zip_of({f"low/new{i}.wav": wav(500 + i) for i in range(5)})
+    at.file_uploader(key="yd_zip").set_value(("set.zip", data, "application/zip")).run()
+    assert not at.exception
+    assert at.session_state["yd_data"].counts == {"low": 302, "high": 298}
+    said = " ".join(messages(at))
+    assert "Room for 2 more example(s) only: the other 3 file(s) were left out" in said

@@ -266,7 +266,7 @@ def test_files_past_the_example_limit_are_left_out_unread(monkeypatch):
     assert g.names["b"] == ["0.png"]
     # the three files that are not pictures were never decoded: no sentence about them
     assert g.problems == [
-        "The limit of 5 examples is reached; the other 4 file(s) were left out without being read."
+        "Room for 5 more example(s) only: the other 4 file(s) were left out without being read."
     ]
     g = userdata.gather(files, kind="image", max_examples=2)
     assert g.counts == {"a": 2, "b": 0, "c": 0} and len(g.problems) == 1

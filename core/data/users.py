@@ -105,7 +105,7 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
             kept += 1
     if unread:
         out.problems.append(
-            f"The limit of {cap} examples is reached; the other {unread} file(s) were left out "
+            f"Room for {cap} more example(s) only: the other {unread} file(s) were left out "
             "without being read."
         )
     if kind == "image" and len(sizes) > 1:
