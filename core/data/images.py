@@ -27,10 +27,16 @@ class Picture:
 
     gray: np.ndarray  # (H, W) float64
     notes: list[str] = field(default_factory=list)
+    source_size: tuple[int, int] = (0, 0)  # (height, width) in the file
 
 
 def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) -> Picture:
     """Decode PNG or JPEG bytes into grey levels, downscaling so the longer side is ≤ ``max_side``.
+
+    A large picture is shrunk while it is decoded, never held at full size as floats: a JPEG
+    is decoded at 1/2 to 1/8 of its size (Pillow's draft mode), and every picture is averaged
+    down in its own 8- or 16-bit mode (``reduce``, then Lanczos; boxes for 16- and 32-bit
+    levels) before its levels are read.
 
     Raises UserInputError for empty, oversized, corrupt or non-image files.
     """
@@ -40,6 +46,7 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
         raise UserInputError(
             f"{name} is {len(data) / 2**20:.0f} MB; pictures up to {MAX_BYTES // 2**20} MB are accepted."
         )
+    notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -54,27 +61,32 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
                     f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); pictures up to "
                     f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
                 )
+            if max(w, h) > max_side:
+                if img.mode in ("1", "P", "PA"):  # a palette's indices cannot be averaged
+                    img = img.convert("L")
+                if img.mode.startswith("I") or img.mode == "F":
+                    # 16- and 32-bit levels: Pillow cannot ``reduce`` 16-bit pictures, and 32-bit
+                    # ones are scaled by their maximum, which Lanczos' overshoot would raise;
+                    # an average over boxes of pixels needs neither
+                    img.thumbnail((max_side, max_side), Image.Resampling.BOX, reducing_gap=None)
+                else:  # JPEG draft mode, ``reduce``, then Lanczos
+                    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             img.load()
+            gray = _gray_levels(img, notes)  # (H, W) float64 in [0, 1]
     except UserInputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UserInputError(
-            f"{name} could not be read as a picture ({type(err).__name__}). Is it a PNG or JPEG?"
-        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserInputError(
             f"{name} claims to be a far larger picture than can be opened safely; pictures up to "
             f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
         ) from None
-    notes = []
-    gray = _gray_levels(img, notes)  # (H, W) float64 in [0, 1]
-    if max(gray.shape) > max_side:
-        h, w = gray.shape
-        small = Image.fromarray(gray.astype(np.float32), mode="F")
-        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        gray = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
+        raise UserInputError(
+            f"{name} could not be read as a picture ({type(err).__name__}). Is it a PNG or JPEG?"
+        ) from None
+    if gray.shape != (h, w):
         notes.append(f"downscaled from {w}x{h} to {gray.shape[1]}x{gray.shape[0]} pixels")
-    return Picture(gray, notes)
+    return Picture(gray, notes, source_size=(h, w))
 
 
 def _gray_levels(img: Image.Image, notes: list[str]) -> np.ndarray:

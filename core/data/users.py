@@ -16,8 +16,6 @@ padded with silence, and a note says which. A recording of the room becomes the 
 
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,69 +118,12 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
 def small_picture(data: bytes, *, name: str,
                   max_side: int = PICTURE_SIDE) -> tuple[np.ndarray, tuple[int, int]]:  # fmt: skip
     """Grey levels (H, W) in [0, 1] as float32 of a PNG or JPEG, shrunk while it is decoded so
-    that its longer side is at most ``max_side``, and the (height, width) the file has.
+    that its longer side is at most ``max_side`` (core.data.images.load_picture), and the
+    (height, width) the file has."""
+    from core.data.images import load_picture
 
-    The checks and sentences are core.data.images.load_picture's, but a large picture never
-    becomes a full-size array of floats: a JPEG is decoded at 1/2 to 1/8 of its size (Pillow's
-    draft mode), and every picture is averaged down in its own 8- or 16-bit mode (``reduce``,
-    then Lanczos; boxes for 16- and 32-bit levels) before its levels are read.
-
-    Raises
-    ------
-    UserInputError
-        Empty, over ``images.MAX_BYTES`` or ``images.MAX_PIXELS``, a decompression bomb, not a
-        PNG or JPEG, or damaged.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from core.data import images
-
-    if not data:
-        raise UserInputError(f"{name} is empty (0 bytes): there is no picture in it.")
-    if len(data) > images.MAX_BYTES:
-        raise UserInputError(
-            f"{name} is {len(data) / 2**20:.0f} MB; pictures up to {images.MAX_BYTES // 2**20} "
-            "MB are accepted."
-        )
-    notes: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in ("PNG", "JPEG"):
-                raise UserInputError(
-                    f"{name} is a {img.format or 'unknown'} file; upload a PNG or JPEG picture."
-                )
-            w, h = img.size
-            if w * h > images.MAX_PIXELS:
-                raise UserInputError(
-                    f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); pictures up to "
-                    f"{images.MAX_PIXELS / 1e6:.0f} megapixels are accepted."
-                )
-            if max(w, h) > max_side:
-                if img.mode in ("1", "P", "PA"):  # a palette's indices cannot be averaged
-                    img = img.convert("L")
-                if img.mode.startswith("I") or img.mode == "F":
-                    # 16- and 32-bit levels: Pillow cannot ``reduce`` 16-bit pictures, and 32-bit
-                    # ones are scaled by their maximum, which Lanczos' overshoot would raise;
-                    # an average over boxes of pixels needs neither
-                    img.thumbnail((max_side, max_side), Image.Resampling.BOX, reducing_gap=None)
-                else:  # JPEG draft mode, ``reduce``, then Lanczos
-                    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            img.load()
-            gray = images._gray_levels(img, notes)
-    except UserInputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserInputError(
-            f"{name} claims to be a far larger picture than can be opened safely; pictures up to "
-            f"{images.MAX_PIXELS / 1e6:.0f} megapixels are accepted."
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
-        raise UserInputError(
-            f"{name} could not be read as a picture ({type(err).__name__}). Is it a PNG or JPEG?"
-        ) from None
-    return gray.astype(np.float32), (h, w)
+    pic = load_picture(data, name=name, max_side=max_side)
+    return pic.gray.astype(np.float32), pic.source_size
 
 
 def clip_length(sr: int) -> int:
