@@ -40,3 +40,18 @@ def test_large_16_bit_picture_is_downscaled_without_turning_white():
     assert pic.gray.shape == (75, 100)
     assert pic.gray.min() < 0.02 and pic.gray.max() > 0.98
     assert abs(pic.gray.mean() - 0.5) < 0.02  # a ramp stays a ramp
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_transparent_background_keeps_its_grey_when_the_picture_is_shrunk(mode):
+    """Pillow shrinks pictures with alpha premultiplied: transparent white came back black."""
+    rgba = np.zeros((300, 400, 4), np.uint8)
+    rgba[..., :3] = 255  # white, fully transparent
+    rgba[100:200, 150:170] = (0, 0, 0, 255)  # an opaque black stroke
+    img = Image.fromarray(rgba, "RGBA").convert(mode)
+    small = load_picture(_png(img), max_side=100).gray
+    whole = load_picture(_png(img), max_side=400).gray  # not shrunk: grey levels as read
+    assert small.shape == (75, 100) and whole.shape == (300, 400)
+    assert whole.mean() == pytest.approx(1 - 100 * 20 / (300 * 400), abs=1e-6)
+    assert small.mean() == pytest.approx(whole.mean(), abs=0.01)
+    assert small[0, 0] == pytest.approx(1.0) and small[37, 40] < 0.2  # background, stroke

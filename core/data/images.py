@@ -62,7 +62,10 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
                     f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
                 )
             if max(w, h) > max_side:
-                if img.mode in ("1", "P", "PA"):  # a palette's indices cannot be averaged
+                if img.mode in ("1", "P", "PA", "LA", "La", "RGBA", "RGBa"):
+                    # a palette's indices cannot be averaged, and Pillow shrinks a picture with
+                    # an alpha channel premultiplied (a transparent white background turns
+                    # black): its grey levels first, as _gray_levels reads them
                     img = img.convert("L")
                 if img.mode.startswith("I") or img.mode == "F":
                     # 16- and 32-bit levels: Pillow cannot ``reduce`` 16-bit pictures, and 32-bit
