@@ -96,10 +96,12 @@ def choice(key: str, options: Iterable, default, names: dict | None = None) -> S
         if o not in names:
             names[o] = w if slugs.count(w) == 1 else str(o)
     by_name = {names[o]: o for o in options}
+    shown = ", ".join(list(by_name)[:8])
+    by_name.update({str(o): o for o in options if str(o) not in by_name})  # "gm_instruments" too
 
     def read(text: str):
         if text not in by_name:
-            raise ValueError("not one of " + ", ".join(list(by_name)[:8]))
+            raise ValueError("not one of " + shown)
         return by_name[text]
 
     return Setting(key, read, lambda v: names.get(v, str(v)), default)
@@ -167,12 +169,13 @@ def read_url(settings: list[Setting]) -> list[str]:
         raw = given[s.key]
         try:
             value = s.read(raw)
-            if s.put is not None:
-                s.put(value)
-            else:
-                st.session_state[s.key] = value
         except ValueError as why:
             problems.append(f"{s.key}={_shown(raw)!s} ({why})")
+            continue
+        if s.put is not None:
+            s.put(value)
+        else:
+            st.session_state[s.key] = value
     return problems
 
 
@@ -199,8 +202,20 @@ def sync(settings: Callable[[], list[Setting]]) -> None:
     (a layer count, a channel count) are read once that count is known.
     """
     if st.session_state.get(EXTERNAL, True):
+        # two reads: a value whose range depends on another setting (a class number on the
+        # link's dataset) is judged once that one is read; a value taken by the first read but
+        # refused by the second is put back as it was
+        plain = [s.key for s in settings() if s.put is None]
+        before = {k: st.session_state[k] for k in plain if k in st.session_state}
+        first = read_url(settings())
         problems = read_url(settings())
-        problems += [p for p in read_url(settings()) if p not in problems]
+        for s in settings():
+            refused = any(p.startswith(f"{s.key}=") for p in problems)
+            if refused and s.put is None and not any(p.startswith(f"{s.key}=") for p in first):
+                if s.key in before:
+                    st.session_state[s.key] = before[s.key]
+                else:
+                    st.session_state.pop(s.key, None)
         if problems:
             st.warning(
                 "Some settings in this link could not be used, so the page shows its defaults "

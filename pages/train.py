@@ -251,7 +251,7 @@ def url_settings() -> list[_url.Setting]:
         _url.integer("tr_class_b", 0, top, 1),
         _url.choice("tr_source", ["preset", "pretrained", "builder"], "preset"),
         _url.choice("tr_preset", PRESETS, DEFAULT_PRESET[tasks.like(ds_now)]),
-        _url.choice("tr_pre_net", list(tasks.BACKBONE_TITLES), tasks.default_backbone(ds_now)),
+        _url.choice("tr_pre_net", tasks.backbones_for(ds_now), tasks.default_backbone(ds_now)),
         _url.choice("tr_pre_mode", list(PRE_MODES), "frozen"),
         _url.choice("tr_optimizer", list(OPTIMIZERS), tuned["tr_optimizer"]),
         _url.number("tr_lr", 1e-8, 10.0, tuned["tr_lr"]),
@@ -267,8 +267,10 @@ def url_settings() -> list[_url.Setting]:
             "tr_pre_mode": source_changed}  # fmt: skip
     return [
         replace(
-            s, put=_put(s.key, then.get(s.key)), get=lambda key=s.key: None if own else S.get(key)
-        )  # fmt: skip
+            s,
+            put=_put(s.key, then[s.key]) if s.key in then else None,
+            get=lambda key=s.key: None if own else S.get(key),
+        )
         for s in settings
     ]
 

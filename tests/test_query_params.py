@@ -259,3 +259,16 @@ def test_a_page_that_ends_early_still_gets_its_sidebar_and_its_link(name):
     assert "zzz" not in dict(at.query_params)
     assert len(at.sidebar.code) == 1  # the page's link, ready to copy
     assert any("lecture" in b.label for b in at.sidebar.button)
+
+
+def test_a_train_link_reads_classes_by_its_own_datasets_count_and_names_what_does_not_fit():
+    at = page("train", {"tr_dataset": "gm_instruments", "tr_binary": "1", "tr_class_a": "12",
+                        "tr_class_b": "20"})  # fmt: skip
+    assert not at.warning  # 12 and 20 exist among 30 instruments (digits have 10 classes)
+    assert (at.session_state["tr_class_a"], at.session_state["tr_class_b"]) == (12, 20)
+    short = page("train", {"tr_dataset": "commands", "tr_class_b": "9"})  # eight intents
+    assert "tr_class_b=9 (not a whole number from 0 to 7)" in warnings(short)
+    assert short.session_state["tr_class_b"] == 1  # the default the warning promises
+    wrong = page("train", {"tr_source": "pretrained", "tr_pre_net": "aisfx"})  # a sound network
+    assert "tr_pre_net=aisfx (not one of efficientnet-lite0)" in warnings(wrong)
+    assert wrong.session_state["tr_pre_net"] == "efficientnet_lite0"
