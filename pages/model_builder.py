@@ -1,10 +1,13 @@
 """Model builder: edit a CNN layer by layer, check its shapes, and hand it to the Train page."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from core.errors import UserInputError
 from core.learn import builder
 from core.learn.build import to_pytorch_code
+from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import remember
 
@@ -129,6 +132,50 @@ if "mb_layers" not in S:
     _load_preset()
 else:
     _write_layers(_read_layers())  # keep the values even when the widgets are gone
+
+
+def _layers_setting() -> U.Setting:
+    """The layer list in the link, always written: it is the model."""
+
+    def read(text: str) -> list[dict]:
+        try:
+            return builder.layers_from_text(text)
+        except UserInputError as err:
+            raise ValueError(str(err).rstrip(".")) from None
+
+    return U.Setting(
+        "mb_layers",
+        read,
+        str,
+        None,
+        get=lambda: builder.layers_to_text(_read_layers()),
+        put=lambda layers: _write_layers([dict(layer) for layer in layers]),
+    )
+
+
+def _put_preset(name: str) -> None:
+    """A link's preset is loaded as choosing it would (its layers, its name); layers given in
+    the link replace its layers next."""
+    if name != S.mb_preset:
+        S.mb_preset = name
+        _load_preset()
+
+
+def url_settings() -> list[U.Setting]:
+    """What this page's link carries: the input, the head, the preset and the layers."""
+    return [
+        U.choice("mb_input", INPUT_KEYS, DEFAULT_INPUT),
+        U.text("mb_custom_shape", "1, 128, 128", max_chars=40),
+        U.integer("mb_custom_classes", 2, 1000, 11),
+        U.choice("mb_head", list(builder.HEADS), "softmax"),
+        replace(
+            U.choice("mb_preset", list(builder.PRESET_TITLES), DEFAULT_PRESET), put=_put_preset
+        ),  # fmt: skip
+        _layers_setting(),
+    ]
+
+
+U.sync(url_settings)
 
 
 # ----------------------------------------------------------------------------- page

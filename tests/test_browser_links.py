@@ -149,3 +149,30 @@ def test_train_settings_survive_a_reload_and_open_in_a_fresh_browser(served_app,
         screenshot(other, "links-train-fresh-browser")
     finally:
         ctx.close()
+
+
+def test_a_model_built_by_hand_survives_a_reload_and_opens_in_a_fresh_browser(
+    served_app, page, browser
+):
+    page.goto(f"{served_app}/model_builder")
+    wait_for_app(page)
+    first = page.get_by_label("filters", exact=True).first
+    assert first.input_value() == "6"  # LeNet-5's first convolution
+    first.fill("8")
+    first.press("Enter")
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+    assert _query(page)["mb_layers"].startswith("conv2d,out_channels:8,")
+    main = page.locator('[data-testid="stMain"]')
+    counted = main.get_by_text("parameters").first.inner_text()
+    page.reload()
+    wait_for_app(page)
+    assert _exceptions(page) == []
+    assert page.get_by_label("filters", exact=True).first.input_value() == "8"
+    assert main.get_by_text("parameters").first.inner_text() == counted
+    ctx, other = _fresh(browser, page.url)
+    try:
+        assert other.get_by_label("filters", exact=True).first.input_value() == "8"
+        screenshot(other, "links-model-builder-fresh-browser")
+    finally:
+        ctx.close()

@@ -364,3 +364,33 @@ def test_builder_spec_for_the_train_page():
     short = builder.set_output_units(layers, 5)
     with pytest.raises(UserInputError, match="needs one output per class"):
         builder.builder_spec(short, choice, "softmax", "x")
+
+
+@pytest.mark.parametrize("name", list(builder.PRESET_TITLES))
+def test_layers_as_text_round_trip_for_every_preset(name):
+    choice = builder.input_choices()["commands_waveform" if name == "m5" else "digits"]
+    layers, _ = builder.load_preset(name, input_shape=choice.shape, n_classes=choice.n_classes)
+    layers.insert(1, {"type": "leakyrelu", "negative_slope": 0.0123456789})  # every digit kept
+    text = builder.layers_to_text(layers)
+    assert builder.layers_from_text(text) == [
+        builder.validate_layer({k: v for k, v in layer.items() if k != "uid"}) for layer in layers
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("conv2d,out_channels:1e9", "filters must be between 1 and 1024"),
+        ("conv2d,out_channels:2.5", "filters must be a whole number"),
+        ("dropout,p:nan", "rate must be a number"),
+        ("linear,bias:maybe", "bias must be on or off"),
+        ("conv2d,foo:1", "a Conv2d has no 'foo'"),
+        ("os.system", "unknown layer type 'os.system'"),
+        (";;", "No layers are given"),
+        ("relu;" * 65, "65 layers are given; at most 64"),
+        ("relu" + " " * 5000, "longer than 4000 characters"),
+    ],
+)
+def test_layers_from_text_refuses_with_a_sentence(text, message):
+    with pytest.raises(UserInputError, match=message):
+        builder.layers_from_text(text)

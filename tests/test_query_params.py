@@ -134,6 +134,8 @@ HOSTILE = {
     "audio": {"audio_n_fft": "1000", "audio_view": "5-1", "audio_sr": "NaN", "audio_frame": "inf"},
     "train": {"tr_dataset": "user", "tr_epochs": "1e9", "tr_lr": "nan", "tr_class_a": "99",
               "tr_batch": "-1", "tr_preset": "../x", "tr_source": "<script>"},
+    "model_builder": {"mb_layers": "conv2d,out_channels:1e9;" + "relu;" * 3000,
+                      "mb_input": "../etc", "mb_custom_classes": "-1", "mb_preset": "<b>"},
     "transposed": {"tconv_stride": "0", "tconv_x": ";".join(["1,2"] * 9), "tconv_bias": "inf",
                    "tconv_preset": "'; DROP", "tconv_step": "1e9"},
 }  # fmt: skip
@@ -272,3 +274,33 @@ def test_a_train_link_reads_classes_by_its_own_datasets_count_and_names_what_doe
     wrong = page("train", {"tr_source": "pretrained", "tr_pre_net": "aisfx"})  # a sound network
     assert "tr_pre_net=aisfx (not one of efficientnet-lite0)" in warnings(wrong)
     assert wrong.session_state["tr_pre_net"] == "efficientnet_lite0"
+
+
+def test_a_model_builder_link_carries_the_layers_as_edited():
+    at = page("model_builder")
+    at.number_input(key="mb_0_out_channels").set_value(8).run()  # LeNet's first conv: 6 -> 8
+    at.selectbox(key="mb_input").set_value("commands_logmel").run()
+    link = dict(at.query_params)
+    assert link["mb_input"] == "commands-logmel"
+    assert link["mb_layers"].startswith("conv2d,out_channels:8,")
+    again = page("model_builder", link)
+    assert not again.warning and not again.error
+    strip = lambda ls: [{k: v for k, v in layer.items() if k != "uid"} for layer in ls]  # noqa: E731
+    assert strip(again.session_state["mb_layers"]) == strip(at.session_state["mb_layers"])
+    first = again.session_state["mb_layers"][0]["uid"]  # the link's layers are new rows
+    assert again.number_input(key=f"mb_{first}_out_channels").value == 8
+    shapes = lambda app: [m.value for m in app.markdown if "parameters" in m.value]  # noqa: E731
+    assert shapes(again) == shapes(at)  # the same model, the same counts
+
+
+def test_a_model_builder_link_with_only_a_preset_loads_that_preset():
+    at = page("model_builder", {"mb_preset": "tiny_resnet"})
+    from core.learn import builder
+
+    choice = builder.input_choices()[at.session_state["mb_input"]]
+    layers, _ = builder.load_preset("tiny_resnet", input_shape=choice.shape,
+                                    n_classes=choice.n_classes)  # fmt: skip
+    got = [
+        {k: v for k, v in layer.items() if k != "uid"} for layer in at.session_state["mb_layers"]
+    ]
+    assert got == [{k: v for k, v in layer.items() if k != "uid"} for layer in layers]

@@ -192,6 +192,73 @@ def validate_layer(layer: dict, index: int = 1) -> dict:
     return clean
 
 
+# --------------------------------------------------------------------------- as text
+
+MAX_TEXT_LAYERS = 64  # layers a link may carry (MAX_TEXT_CHARS bounds the text itself)
+MAX_TEXT_CHARS = 4000
+
+
+def layers_to_text(layers: list[dict]) -> str:
+    """Editor layers as one short line for a link: ``;`` between layers, each its type and
+    the fields that differ from their defaults, e.g. ``conv2d,out_channels:6;relu;flatten``."""
+    parts = []
+    for layer in layers:
+        kind = layer["type"]
+        cells = [kind]
+        for f in LAYER_TYPES[kind]["fields"]:
+            value = layer.get(f.name, f.default)
+            if value == f.default:
+                continue
+            if f.kind == "bool":
+                shown = "1" if value else "0"
+            else:
+                shown = repr(float(value)) if f.kind == "float" else str(value)
+            cells.append(f"{f.name}:{shown}")
+        parts.append(",".join(cells))
+    return ";".join(parts)
+
+
+def layers_from_text(text: str) -> list[dict]:
+    """Editor layers from :func:`layers_to_text`'s line, every value checked.
+
+    Raises
+    ------
+    UserInputError
+        Too long, an unknown type or setting, or a value out of its range (named).
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise UserInputError(f"The layers are longer than {MAX_TEXT_CHARS} characters.")
+    rows = [r for r in text.split(";") if r.strip()]
+    if not rows:
+        raise UserInputError("No layers are given.")
+    if len(rows) > MAX_TEXT_LAYERS:
+        raise UserInputError(f"{len(rows)} layers are given; at most {MAX_TEXT_LAYERS}.")
+    layers = []
+    for i, row in enumerate(rows, start=1):
+        kind, *cells = [c.strip() for c in row.split(",")]
+        if kind not in LAYER_TYPES:
+            raise UserInputError(f"Layer {i}: unknown layer type {kind[:20]!r}.")
+        fields = {f.name: f for f in LAYER_TYPES[kind]["fields"]}
+        layer = {"type": kind}
+        for cell in cells:
+            name, _, raw = cell.partition(":")
+            f = fields.get(name)
+            if f is None:
+                raise UserInputError(f"Layer {i}: a {type_label(kind)} has no {name[:20]!r}.")
+            if f.kind == "bool":
+                value = {"1": True, "0": False}.get(raw, raw)
+            elif f.kind in ("int", "float"):
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = raw
+            else:
+                value = raw
+            layer[name] = value
+        layers.append(validate_layer(layer, i))
+    return layers
+
+
 # --------------------------------------------------------------------------- edits
 
 
