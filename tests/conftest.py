@@ -139,3 +139,11 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
         timeout=timeout,
         polling=100,
     )
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Bytes parameters get ids from their length: a float WAV's header holds the time it was
+    written, so ids made of the bytes differ between the workers that collect the tests."""
+    if isinstance(val, bytes | bytearray):
+        return f"{argname}{len(val)}b"
+    return None
