@@ -205,17 +205,18 @@ def sync(settings: Callable[[], list[Setting]]) -> None:
         # two reads: a value whose range depends on another setting (a class number on the
         # link's dataset) is judged once that one is read; a value taken by the first read but
         # refused by the second is put back as it was
-        plain = [s.key for s in settings() if s.put is None]
+        given = st.query_params.to_dict()
+        plain = [s.key for s in settings() if s.put is None and s.key in given]
         before = {k: st.session_state[k] for k in plain if k in st.session_state}
         first = read_url(settings())
+        taken = [k for k in plain if not any(p.startswith(f"{k}=") for p in first)]
         problems = read_url(settings())
-        for s in settings():
-            refused = any(p.startswith(f"{s.key}=") for p in problems)
-            if refused and s.put is None and not any(p.startswith(f"{s.key}=") for p in first):
-                if s.key in before:
-                    st.session_state[s.key] = before[s.key]
+        for key in taken:
+            if any(p.startswith(f"{key}=") for p in problems):
+                if key in before:
+                    st.session_state[key] = before[key]
                 else:
-                    st.session_state.pop(s.key, None)
+                    st.session_state.pop(key, None)
         if problems:
             st.warning(
                 "Some settings in this link could not be used, so the page shows its defaults "

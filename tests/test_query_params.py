@@ -304,3 +304,10 @@ def test_a_model_builder_link_with_only_a_preset_loads_that_preset():
         {k: v for k, v in layer.items() if k != "uid"} for layer in at.session_state["mb_layers"]
     ]
     assert got == [{k: v for k, v in layer.items() if k != "uid"} for layer in layers]
+
+
+def test_a_refused_matrix_of_a_channel_the_link_adds_keeps_the_pages_own():
+    at = page("convolution", {"conv_channels": "3", "conv_x_0": "1,2;3,4", "conv_x_2": "1,2;3"})
+    assert "conv_x_2=1,2;3 (" in warnings(at)
+    assert at.text_area(key="conv_x_2").value == "4 3\n2 1"  # channel 1 turned by 180 degrees
+    assert not at.exception and not at.error
