@@ -55,3 +55,19 @@ def test_a_transparent_background_keeps_its_grey_when_the_picture_is_shrunk(mode
     assert whole.mean() == pytest.approx(1 - 100 * 20 / (300 * 400), abs=1e-6)
     assert small.mean() == pytest.approx(whole.mean(), abs=0.01)
     assert small[0, 0] == pytest.approx(1.0) and small[37, 40] < 0.2  # background, stroke
+
+
+@pytest.mark.parametrize(
+    ("size", "min_side", "shape"),
+    [((1000, 100), 0, (13, 128)), ((1000, 100), 32, (32, 320)), ((100, 1000), 32, (320, 32)),
+     ((4000, 50), 32, (6, 512)), ((60, 20), 32, (20, 60)), ((300, 200), 32, (85, 128))],
+)  # fmt: skip
+def test_a_long_strip_keeps_rows_when_it_is_shrunk(size, min_side, shape):
+    """A 10:1 strip shrunk to 128 columns had 13 rows left; with a shorter side to keep it has
+    32, its longer side at most 4 x 128; nothing is enlarged."""
+    w, h = size
+    stripes = np.zeros((h, w), np.uint8)
+    stripes[::2] = 255  # a row pattern that averaging 8 rows into 1 would lose
+    pic = load_picture(_png(Image.fromarray(stripes)), max_side=128, min_side=min_side)
+    assert pic.gray.shape == shape and pic.source_size == (h, w)
+    assert pic.gray.mean() == pytest.approx(0.5, abs=0.03)

@@ -298,3 +298,10 @@ def test_pictures_too_large_to_open_are_refused_unread(width, height, said):
     g = userdata.gather({"a": [("big.png", png_claiming(width, height))]}, kind="image")
     assert g.counts == {"a": 0}
     assert g.problems == [f"a/big.png: big.png {said}"]
+
+
+def test_a_long_picture_keeps_enough_rows_for_the_network():
+    img = Image.new("L", (1000, 150), 200)
+    x, size = userdata.small_picture(encoded(img, "PNG"), name="strip.png")
+    assert size == (150, 1000) and min(x.shape) >= 28 and max(x.shape) <= 4 * userdata.PICTURE_SIDE
+    np.testing.assert_allclose(x, 200 / 255, atol=1 / 255)

@@ -6,6 +6,7 @@ Pictures become grey-level float arrays in [0, 1], small enough to convolve on t
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,18 @@ MAX_PIXELS = 40_000_000  # refuse anything larger before decoding it
 MAX_BYTES = 20 * 1024 * 1024
 
 
+def _shrink_box(w: int, h: int, max_side: int, min_side: int) -> tuple[int, int]:
+    """The (width, height) a w x h picture is shrunk to: its longer side to ``max_side``, but
+    its shorter side not below ``min_side`` while the longer stays within 4 x ``max_side`` (a
+    strip's pixels stay as few as a square's); never enlarged."""
+    long, short = max(w, h), min(w, h)
+    scale = min(1.0, max(max_side / long, min(min_side / short, 4 * max_side / long)))
+    if scale >= 1.0:
+        return w, h
+    # a box Pillow's ``thumbnail`` fits the picture into, keeping its aspect
+    return max(1, math.ceil(w * scale - 1e-6)), max(1, math.ceil(h * scale - 1e-6))
+
+
 @dataclass
 class Picture:
     """A decoded picture: grey levels (H, W) in [0, 1] and what was done to get them."""
@@ -30,8 +43,11 @@ class Picture:
     source_size: tuple[int, int] = (0, 0)  # (height, width) in the file
 
 
-def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) -> Picture:
-    """Decode PNG or JPEG bytes into grey levels, downscaling so the longer side is ≤ ``max_side``.
+def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192,
+                 min_side: int = 0) -> Picture:  # fmt: skip
+    """Decode PNG or JPEG bytes into grey levels, downscaling so the longer side is ≤ ``max_side``
+    unless that would leave the shorter side below ``min_side`` pixels (a long strip keeps that
+    many rows, or all it has, up to a longer side of 4 x ``max_side``).
 
     A large picture is shrunk while it is decoded, never held at full size as floats: a JPEG
     is decoded at 1/2 to 1/8 of its size (Pillow's draft mode), and every picture is averaged
@@ -61,7 +77,8 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
                     f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); pictures up to "
                     f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted."
                 )
-            if max(w, h) > max_side:
+            box = _shrink_box(w, h, max_side, min_side)
+            if box != (w, h):
                 if img.mode in ("1", "P", "PA", "LA", "La", "RGBA", "RGBa"):
                     # a palette's indices cannot be averaged, and Pillow shrinks a picture with
                     # an alpha channel premultiplied (a transparent white background turns
@@ -71,9 +88,9 @@ def load_picture(data: bytes, *, name: str = "the file", max_side: int = 192) ->
                     # 16- and 32-bit levels: Pillow cannot ``reduce`` 16-bit pictures, and 32-bit
                     # ones are scaled by their maximum, which Lanczos' overshoot would raise;
                     # an average over boxes of pixels needs neither
-                    img.thumbnail((max_side, max_side), Image.Resampling.BOX, reducing_gap=None)
+                    img.thumbnail(box, Image.Resampling.BOX, reducing_gap=None)
                 else:  # JPEG draft mode, ``reduce``, then Lanczos
-                    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+                    img.thumbnail(box, Image.Resampling.LANCZOS)
             img.load()
             gray = _gray_levels(img, notes)  # (H, W) float64 in [0, 1]
     except UserInputError:

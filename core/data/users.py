@@ -7,7 +7,8 @@ set as a whole is checked (at least two classes, no empty class, enough examples
 
 At most ``MAX_EXAMPLES`` files are decoded in one go; the rest are left out unread, with a
 sentence. Pictures are shrunk while they are decoded, to at most ``PICTURE_SIDE`` pixels on their
-longer side, and kept as 32-bit floats: a zip of a few large pictures cannot fill the memory.
+longer side (a long strip keeps ``PICTURE_MIN_SIDE`` rows), and kept as 32-bit floats: a zip of
+a few large pictures cannot fill the memory.
 
 Every clip becomes ``CLIP_SECONDS`` long: its loudest part is kept (core.audio.trim), or it is
 padded with silence, and a note says which. A recording of the room becomes the class
@@ -33,6 +34,7 @@ MAX_EXAMPLES = 600  # files decoded at most in one gathering (the page keeps as 
 # pictures are kept with their longer side at most this: above the 96x96 the largest network
 # reads and the 96-pixel-wide thumbnails the page shows; 600 of them take at most 40 MB
 PICTURE_SIDE = 128
+PICTURE_MIN_SIDE = 32  # a long strip keeps this many rows (up to 512 columns): more than 28
 
 
 @dataclass
@@ -115,14 +117,14 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
     return out
 
 
-def small_picture(data: bytes, *, name: str,
-                  max_side: int = PICTURE_SIDE) -> tuple[np.ndarray, tuple[int, int]]:  # fmt: skip
+def small_picture(data: bytes, *, name: str, max_side: int = PICTURE_SIDE,
+                  min_side: int = PICTURE_MIN_SIDE) -> tuple[np.ndarray, tuple[int, int]]:  # fmt: skip
     """Grey levels (H, W) in [0, 1] as float32 of a PNG or JPEG, shrunk while it is decoded so
-    that its longer side is at most ``max_side`` (core.data.images.load_picture), and the
-    (height, width) the file has."""
+    that its longer side is at most ``max_side`` but its shorter side keeps ``min_side`` pixels
+    (core.data.images.load_picture), and the (height, width) the file has."""
     from core.data.images import load_picture
 
-    pic = load_picture(data, name=name, max_side=max_side)
+    pic = load_picture(data, name=name, max_side=max_side, min_side=min_side)
     return pic.gray.astype(np.float32), pic.source_size
 
 
