@@ -9,6 +9,7 @@ from core.errors import UserInputError
 from core.figures import predict as pfig
 from core.learn import checkpoints, classify, runs
 from core.learn.build import to_pytorch_code
+from pages import _url as U
 from pages._router import ensure_router
 from pages._shared import chart, clip_notes, end_page, newest_input, presenter
 
@@ -85,6 +86,29 @@ sources.update(shipped_sources())
 sources["loaded"] = "A saved model (.zip)"
 if S.get("cl_source") not in sources:
     S.cl_source = next(iter(sources))
+
+
+def model_setting() -> U.Setting:
+    """The model in the link: a shipped one travels; a saved model's link opens the loader
+    (the file itself does not travel); this tab's trained model travels while the tab has
+    it, and a link naming it elsewhere says so."""
+    plain = U.choice("cl_source", list(sources), next(iter(sources)))
+
+    def read(text: str):
+        if text == "session" and text not in sources:
+            raise ValueError(
+                "no model has been trained in this tab yet: train one on the Train page"
+            )
+        return plain.read(text)
+
+    return U.Setting(plain.key, read, plain.write, plain.default)
+
+
+def url_settings() -> list[U.Setting]:
+    return [model_setting(), U.choice("cl_pic_source", ["Draw it", "Upload one"], "Draw it")]
+
+
+U.sync(url_settings)
 st.radio(
     "Which model?",
     list(sources),

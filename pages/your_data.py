@@ -10,8 +10,9 @@ from core.data import project as projects
 from core.data import users as userdata
 from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
+from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import clip_notes
+from pages._shared import clip_notes, init_state
 
 ensure_router()
 
@@ -227,8 +228,18 @@ def thumbnail(samples: np.ndarray) -> np.ndarray:
     return log_mel_thumbnail(samples, sr=SR)
 
 
-if "yd_kind" not in S:
-    S.yd_kind = "Sounds"
+init_state({"yd_kind": "Sounds", "yd_limit": 1000})
+
+
+def url_settings() -> list[U.Setting]:
+    """The kind of classes and the dataset to download travel in the link (the examples, a
+    user's own files, do not)."""
+    return [U.choice("yd_kind", list(KINDS), "Sounds"),
+            U.choice("yd_online", list(online.TITLES), next(iter(online.TITLES))),
+            U.integer("yd_limit", 50, 6000, 1000)]  # fmt: skip
+
+
+U.sync(url_settings)
 st.radio(
     "What will the network tell apart?",
     list(KINDS),
@@ -415,7 +426,7 @@ if S.yd_online == "speech_commands":
         key="yd_words",
     )
 else:
-    d2.number_input("Training examples per class", 50, 6000, 1000, step=50, persist_state="session", key="yd_limit",
+    d2.number_input("Training examples per class", 50, 6000, step=50, persist_state="session", key="yd_limit",
                     help="The first N of each class (and N/5 test examples), so training stays quick.")  # fmt: skip
 if d3.button("Download", key="yd_download"):
     bar = st.progress(0.0, text="Connecting…")

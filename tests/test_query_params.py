@@ -311,3 +311,57 @@ def test_a_refused_matrix_of_a_channel_the_link_adds_keeps_the_pages_own():
     assert "conv_x_2=1,2;3 (" in warnings(at)
     assert at.text_area(key="conv_x_2").value == "4 3\n2 1"  # channel 1 turned by 180 degrees
     assert not at.exception and not at.error
+
+
+def test_an_ask_your_model_link_opens_the_shipped_model_it_names():
+    at = page("classify")
+    assert dict(at.query_params) == {}  # the first shipped model: nothing to write
+    at.radio(key="cl_source").set_value("shipped:instruments").run()
+    link = dict(at.query_params)
+    assert link == {"cl_source": "shipped-instruments"}
+    again = page("classify", link)
+    assert again.radio(key="cl_source").value == "shipped:instruments" and not again.warning
+    caption = " ".join(c.value for c in again.caption)
+    assert "trained on instruments" in caption
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("session", "no model has been trained in this tab yet"), ("shipped-nothing", "not one of")],
+)  # fmt: skip
+def test_an_ask_your_model_link_to_a_model_it_cannot_bring_says_why(value, why):
+    at = page("classify", {"cl_source": value})
+    assert f"cl_source={value} ({why}" in warnings(at)
+    from core.learn import inside
+
+    assert at.radio(key="cl_source").value == f"shipped:{next(iter(inside.shipped_models()))}"
+    assert "cl_source" not in dict(at.query_params)
+
+
+def test_an_ask_your_model_link_to_a_saved_model_opens_the_loader():
+    at = page("classify", {"cl_source": "loaded"})
+    assert at.radio(key="cl_source").value == "loaded" and not at.warning
+    assert len(at.get("file_uploader")) == 1
+    assert dict(at.query_params) == {"cl_source": "loaded"}
+
+
+def test_a_your_data_link_carries_the_kind_and_the_download_settings():
+    at = page("your_data")
+    assert dict(at.query_params) == {}
+    at.radio(key="yd_kind").set_value("Pictures").run()
+    at.selectbox(key="yd_online").set_value("fashion_mnist").run()
+    at.number_input(key="yd_limit").set_value(300).run()
+    link = dict(at.query_params)
+    assert link == {"yd_kind": "pictures", "yd_online": "fashion-mnist", "yd_limit": "300"}
+    again = page("your_data", link)
+    assert "could not be used" not in warnings(again)
+    assert again.radio(key="yd_kind").value == "Pictures"
+    assert again.selectbox(key="yd_online").value == "fashion_mnist"
+    assert again.number_input(key="yd_limit").value == 300
+    bad = page("your_data", {"yd_kind": "Smells", "yd_limit": "1e9"})
+    assert "yd_kind=Smells (not one of" in warnings(bad)
+    assert "yd_limit=1e9 (not a whole number from 50 to 6000)" in warnings(bad)
+    assert (
+        bad.radio(key="yd_kind").value == "Sounds"
+        and bad.number_input(key="yd_limit").value == 1000
+    )
