@@ -305,3 +305,22 @@ def test_a_long_picture_keeps_enough_rows_for_the_network():
     x, size = userdata.small_picture(encoded(img, "PNG"), name="strip.png")
     assert size == (150, 1000) and min(x.shape) >= 28 and max(x.shape) <= 4 * userdata.PICTURE_SIDE
     np.testing.assert_allclose(x, 200 / 255, atol=1 / 255)
+
+
+def test_pngs_past_the_pixel_budget_are_left_out_unread(monkeypatch):
+    """A plain-colour PNG is tiny on disk however many pixels it declares: a zip of them is
+    bounded by the pixels decoded, not by the bytes."""
+    big = encoded(Image.new("L", (2000, 1000), 90), "PNG")  # 2 megapixels in a few KB
+    assert len(big) < 20_000
+    monkeypatch.setattr(userdata, "MAX_PNG_PIXELS", 5_000_000)
+    decoded = []
+    real = userdata.small_picture
+    monkeypatch.setattr(userdata, "small_picture",
+                        lambda data, name: decoded.append(name) or real(data, name=name))  # fmt: skip
+    jpeg = encoded(Image.new("L", (2000, 1000), 90), "JPEG")
+    files = {"a": [(f"{i}.png", big) for i in range(3)], "b": [("0.png", big), ("1.jpg", jpeg)]}
+    g = userdata.gather(files, kind="image")
+    assert decoded == ["0.png", "1.png", "1.jpg"]  # 2 + 2 MP fit, the third and fourth not
+    assert g.counts == {"a": 2, "b": 1}
+    assert any("2 PNG picture(s) were left out without being read" in p and "4 megapixels" in p
+               for p in g.problems)  # fmt: skip

@@ -34,6 +34,18 @@ def _shrink_box(w: int, h: int, max_side: int, min_side: int) -> tuple[int, int]
     return max(1, math.ceil(w * scale - 1e-6)), max(1, math.ceil(h * scale - 1e-6))
 
 
+def png_pixels(data: bytes) -> int:
+    """The pixels a PNG's header declares (0 for anything else or an unreadable header),
+    read without decoding it: a PNG of plain colour is tiny on disk however large it is, and
+    it is decoded whole (a JPEG is decoded at a fraction of its size, in time that follows its
+    bytes)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size[0] * img.size[1] if img.format == "PNG" else 0
+    except Exception:  # load_picture names what is wrong with it
+        return 0
+
+
 @dataclass
 class Picture:
     """A decoded picture: grey levels (H, W) in [0, 1] and what was done to get them."""

@@ -35,6 +35,9 @@ MAX_EXAMPLES = 600  # files decoded at most in one gathering (the page keeps as 
 # reads and the 96-pixel-wide thumbnails the page shows; 600 of them take at most 40 MB
 PICTURE_SIDE = 128
 PICTURE_MIN_SIDE = 32  # a long strip keeps this many rows (up to 512 columns): more than 28
+# PNG pixels decoded at most in one gathering (about 10-20 s of one core): 600 plain-colour
+# 40-megapixel PNGs fit in a 25 MB zip and took minutes
+MAX_PNG_PIXELS = 2_000_000_000
 
 
 @dataclass
@@ -68,11 +71,14 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
     """Decode every file of every class; unreadable files become sentences in ``problems``.
 
     Once ``max_examples`` (default ``MAX_EXAMPLES``) examples are decoded, the remaining files
-    are left out without being decoded, with one sentence in ``problems``.
+    are left out without being decoded, with one sentence in ``problems``; so are the PNGs
+    past ``MAX_PNG_PIXELS`` pixels in all.
     """
+    from core.data.images import png_pixels
+
     out = Gathered(kind)
     cap = MAX_EXAMPLES if max_examples is None else max_examples
-    kept = unread = 0
+    kept = unread = too_large = png_spent = 0
     sizes = set()
     for label, items in files.items():
         label = clean_class_name(label)
@@ -95,6 +101,11 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
                         out.notes.append(f"{label}/{fname}: {kept_part.note}")
                     example = kept_part.samples
                 else:
+                    pixels = png_pixels(data)
+                    if png_spent + pixels > MAX_PNG_PIXELS:
+                        too_large += 1
+                        continue
+                    png_spent += pixels
                     example, size = small_picture(data, name=fname)
                     sizes.add(size)
             except UserInputError as err:
@@ -107,6 +118,12 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
         out.problems.append(
             f"Room for {cap} more example(s) only: the other {unread} file(s) were left out "
             "without being read."
+        )
+    if too_large:
+        out.problems.append(
+            f"{too_large} PNG picture(s) were left out without being read: the pictures before "
+            f"them came to {png_spent / 1e6:,.0f} megapixels, the most one upload decodes. "
+            "Smaller pictures (a few hundred pixels a side is plenty) all fit."
         )
     if kind == "image" and len(sizes) > 1:
         listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:4])
