@@ -54,6 +54,37 @@ CSS = """
 DOM_JS = r"""
 const memory = new Map();  // per stepper: the step shown, kept while its data stay the same
 
+// The step the user settles on goes back to the server (not each step while it plays), so
+// the sidebar's "Add this view" and "Copy link" hold it; the server's echo is not a jump back.
+function reporter(component, d, playing) {
+  let t = null;
+  return (step) => {
+    if (t) clearTimeout(t);
+    t = setTimeout(() => {
+      if (playing()) return;  // Pause (or the end) reports it
+      const kept = memory.get(d.prefix);
+      if (kept && kept.reported === step) return;
+      if (kept) kept.reported = step;
+      component.setStateValue("step", step);
+    }, 700);
+  };
+}
+
+function remember(d, step) {
+  const old = memory.get(d.prefix) || {};
+  memory.set(d.prefix, { sig: d.signature, initial: d.step, step, reported: old.reported });
+}
+
+function startStep(d) {
+  // the server's step (a link, a slide) wins, unless it is the echo of the one reported
+  const kept = memory.get(d.prefix);
+  const same = kept && kept.sig === d.signature;
+  let step = same && (kept.initial === d.step || kept.reported === d.step) ? kept.step : d.step;
+  step = Math.min(Math.max(step, 1), d.steps.length);
+  memory.set(d.prefix, { sig: d.signature, initial: d.step, step, reported: d.step });
+  return step;
+}
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -91,9 +122,8 @@ export default function (component) {
   const root = parentElement.querySelector(".stp") || parentElement;
   const d = data;
   const sig = d.signature;
-  const kept = memory.get(d.prefix);
-  let step = kept && kept.sig === sig && kept.initial === d.step ? kept.step : d.step;
-  step = Math.min(Math.max(step, 1), d.steps.length);
+  let step = startStep(d);
+  const report = reporter(component, d, () => timer !== null);
   root.replaceChildren();
   root.className = "stp" + (d.presenter ? " big" : "");
 
@@ -156,7 +186,7 @@ export default function (component) {
   }
   function show(n) {
     step = Math.min(Math.max(n, 1), d.steps.length);
-    memory.set(d.prefix, { sig, initial: d.step, step });
+    remember(d, step);
     clearLit();
     const s = d.steps[step - 1];
     lit = windowCells(s, "win");
@@ -174,10 +204,12 @@ export default function (component) {
     slider.value = step;
     root.dataset.step = String(step);
     writeUrl();
+    report(step);
   }
   function stop() {
     if (timer) { clearInterval(timer); timer = null; }
     buttons.play.textContent = "▶ Play";
+    report(step);
   }
   function play() {
     if (timer) { stop(); return; }
@@ -234,9 +266,19 @@ def player_data(prefix: str, frames: dict, *, ms_per_step: int) -> dict:
             "presenter": presenter(), "signature": signature}  # fmt: skip
 
 
+def took_step(prefix: str, key: str) -> None:
+    """The step a browser player settled on becomes the page's (and its link's)."""
+    state = st.session_state.get(key) or {}
+    step = state.get("step") if hasattr(state, "get") else None
+    if isinstance(step, int) and not isinstance(step, bool) and 1 <= step <= 100_000:
+        st.session_state[f"{prefix}_step"] = step
+
+
 def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700) -> None:
     """Draw the browser-side step player for ``frames`` (core.explain.frames.step_frames)."""
-    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=f"{prefix}_instant")
+    key = f"{prefix}_instant"
+    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=key,
+               on_step_change=lambda: took_step(prefix, key))  # fmt: skip
 
 
 def export_buttons(prefix: str, frames: dict, *, name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._instant import CSS as STEPPER_CSS
-from pages._instant import DOM_JS, player_data
+from pages._instant import DOM_JS, player_data, took_step
 
 CSS = (
     STEPPER_CSS
@@ -30,9 +30,8 @@ export default function (component) {
   const { data, parentElement } = component;
   const root = parentElement.querySelector(".stp") || parentElement;
   const d = data, n = d.steps.length;
-  const kept = memory.get(d.prefix);
-  let step = kept && kept.sig === d.signature && kept.initial === d.step ? kept.step : d.step;
-  step = Math.min(Math.max(step, 1), n);
+  let step = startStep(d);
+  const report = reporter(component, d, () => timer !== null);
   root.replaceChildren();
   root.className = "stp" + (d.presenter ? " big" : "");
 
@@ -83,7 +82,7 @@ export default function (component) {
   }
   function show(k) {
     step = Math.min(Math.max(k, 1), n);
-    memory.set(d.prefix, { sig: d.signature, initial: d.step, step });
+    remember(d, step);
     lit.forEach(td => td.classList.remove("win", "now"));
     const s = d.steps[step - 1];
     const src = inCells[s.src[0]][s.src[1]];
@@ -104,10 +103,12 @@ export default function (component) {
     slider.value = step;
     root.dataset.step = String(step);
     writeUrl();
+    report(step);
   }
   function stop() {
     if (timer) { clearInterval(timer); timer = null; }
     buttons.play.textContent = "▶ Play";
+    report(step);
   }
   function play() {
     if (timer) { stop(); return; }
@@ -146,4 +147,6 @@ _component = st.components.v2.component(
 
 def scatter_stepper(prefix: str, frames: dict, *, ms_per_step: int = 900) -> None:
     """Draw the browser-side player for ``frames`` (core.explain.transposed.step_frames)."""
-    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=f"{prefix}_scatter")
+    key = f"{prefix}_scatter"
+    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=key,
+               on_step_change=lambda: took_step(prefix, key))  # fmt: skip

@@ -36,7 +36,21 @@ def test_a_lecture_from_two_pages_presented_in_presenter_mode(served_app, page):
     box.press("Enter")
     page.wait_for_timeout(500)
     wait_for_app(page)
+    player = page.locator(".stp").first
+    # the step player moves in the browser; the step it settles on is sent to the server
+    player.locator("button[data-action=next]").click()  # step 2 of 2 (stride 2)
+    assert player.get_attribute("data-step") == "2"
+    page.wait_for_timeout(1500)
+    wait_for_app(page)
+    assert player.get_attribute("data-step") == "2"  # the server's echo is no jump back
+    page.get_by_role("button", name="Copy link").first.click()
+    shared = page.locator('[data-testid="stPopover"] code, [data-testid="stPopoverBody"] code')
+    assert "conv_step=2" in shared.first.inner_text()
+    assert "lecture=" not in shared.first.inner_text()  # a lecture being built stays here
+    page.keyboard.press("Escape")
     _click(page, "Add this view to the lecture")
+    page.reload()  # a reload on any page keeps the lecture being built
+    wait_for_app(page)
     page.get_by_role("link", name="Lecture").first.click()
     wait_for_app(page)
     titles = page.get_by_label("Slide 1: Pooling").first
@@ -54,6 +68,8 @@ def test_a_lecture_from_two_pages_presented_in_presenter_mode(served_app, page):
     page.wait_for_url("**/convolution?*", timeout=30_000)
     wait_for_app(page)
     assert _query(page)["conv_stride_w"] == "2" and _query(page)["presenter"] == "1"
+    assert _query(page)["conv_step"] == "2"
+    assert page.locator(".stp").first.get_attribute("data-step") == "2"  # the slide's step
     assert page.get_by_text("Slide 2 of 2").first.is_visible()
     screenshot(page, "lecture_slide_2")
     page.reload()  # the slide's state, and the lecture, are in its link
