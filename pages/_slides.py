@@ -4,9 +4,11 @@ move from slide to slide (each slide opens its page at its state, in presenter m
 The buttons only record what was asked (callbacks run before the script); app.py calls
 :func:`follow` before the page runs, so a slide change costs one run of the page it opens.
 
-While a lecture is given (and on the Lecture page) the link carries ``lecture=<token>`` and
-``slide=<n>``: the server keeps recent lectures on a bounded shelf under random tokens, so a
-reload, or the link opened in another tab of the same server, finds the lecture again. A
+Once a lecture has slides, every page's link carries ``lecture=<token>`` (and, while it is
+given, ``slide=<n>``): the server keeps recent lectures on a bounded shelf under random tokens,
+so a reload on any page, or the link opened in another tab of the same server, finds the
+lecture again. "Copy link" leaves the token out except on the Lecture page and while the
+lecture is given. A
 session that finds a lecture this way takes a copy under a token of its own, so nobody who
 was sent the link can change the lecturer's slides.
 """
@@ -84,17 +86,21 @@ def _restore() -> None:
 
 
 def _carry(page) -> None:
-    """The lecture's token (and slide) for the link while it is given or edited."""
+    """The lecture's token (and, while it is given, the slide) for the link of every page,
+    so a reload anywhere keeps the lecture being built; "Copy link" shares the lecture only
+    from the Lecture page or while it is given."""
     here = getattr(page, "url_path", "")
     lec, at = lecture(), st.session_state.get(AT)
     carry = {}
-    if lec.slides and (at is not None or here == "lecture"):
+    if lec.slides:
         token = st.session_state.setdefault(TOKEN, secrets.token_urlsafe(8))
         shelf().put(token, lec)
         carry["lecture"] = token
         if at is not None:
             carry["slide"] = str(min(at, len(lec.slides) - 1) + 1)
     st.session_state[_url.CARRY] = carry
+    shared = at is not None or here == "lecture"
+    st.session_state[_url.PRIVATE] = set() if shared else {"lecture"}
 
 
 def follow(page) -> None:

@@ -31,6 +31,7 @@ EXTERNAL = "_url_external"  # set by app.py each run: the URL did not come from 
 SYNCED = "_url_synced"  # set by sync to the settings this run's page keeps in the URL
 CARRY = "_url_carry"  # parameters of the app rather than the page (the lecture being given)
 PAGE_EXTRA = "_url_page_extra"  # what the page on screen adds to its link this run (a run id)
+PRIVATE = "_url_private"  # parameters of the address bar that "Copy link" leaves out
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,10 @@ def share_link(label: str = "Copy link") -> None:
     with st.popover(label, icon=":material/link:"):
         st.caption("This link opens the page as it is now, in any browser:")
         base = str(st.context.url or "").split("?")[0]
-        private = set(st.session_state.get(PAGE_EXTRA) or {})  # a run's id stays in this tab
+        # a run's id stays in this tab, and so does a lecture being built
+        private = set(st.session_state.get(PAGE_EXTRA) or {}) | set(
+            st.session_state.get(PRIVATE) or ()
+        )
         query = "&".join(f"{k}={_quote(v)}" for k, v in st.session_state.get(LAST, {}).items()
                          if k not in private)  # fmt: skip
         st.code(base + ("?" + query if query else ""), language=None, wrap_lines=True)
