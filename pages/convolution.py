@@ -1,5 +1,7 @@
 """Convolution, step by step: 2-D on numbers you type, on a picture, and 1-D on a signal."""
 
+import contextlib
+
 import numpy as np
 import streamlit as st
 
@@ -37,7 +39,14 @@ st.markdown(
     "(strictly this is cross-correlation), and neither does this page."
 )
 
-tab2d, tabpic, tab1d = st.tabs(["2-D convolution", "On a picture", "1-D convolution"])
+# the tab on screen travels in the link: read before the tabs are drawn (a widget's value
+# cannot be set once it is), named by U.sync if refused
+TABS = {"2-D convolution": "2d", "On a picture": "picture", "1-D convolution": "1d"}
+TAB = U.choice("conv_tab", list(TABS), next(iter(TABS)), names=TABS)
+if st.session_state.get(U.EXTERNAL, True) and "conv_tab" in st.query_params:
+    with contextlib.suppress(ValueError):
+        st.session_state.conv_tab = TAB.read(st.query_params["conv_tab"])
+tab2d, tabpic, tab1d = st.tabs(list(TABS), key="conv_tab", on_change="rerun")
 
 MODES = {
     "zeros": "zeros",
@@ -241,6 +250,7 @@ def url_settings() -> list[U.Setting]:
         U.choice("c1a_kernel", list(signals.SIGNAL_KERNELS), next(iter(signals.SIGNAL_KERNELS))),
         U.integer("c1a_stride", 1, 8, 1),
         U.integer("c1a_step", 1, 10_000, 1),
+        U.Setting(TAB.key, TAB.read, TAB.write, TAB.default, put=lambda _v: None),
     ]
 
 

@@ -176,3 +176,24 @@ def test_a_model_built_by_hand_survives_a_reload_and_opens_in_a_fresh_browser(
         screenshot(other, "links-model-builder-fresh-browser")
     finally:
         ctx.close()
+
+
+def test_the_convolution_tab_on_screen_is_in_the_link(served_app, page, browser):
+    page.goto(f"{served_app}/convolution")
+    wait_for_app(page)
+    page.get_by_role("tab", name="1-D convolution").click()
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    assert _query(page).get("conv_tab") == "1d"
+    _set(page, "Stride", "2")
+    link = page.url
+    assert _query(page).get("c1_stride") == "2"
+    ctx, other = _fresh(browser, link)
+    tab = other.get_by_role("tab", name="1-D convolution")
+    assert tab.get_attribute("aria-selected") == "true"
+    assert other.get_by_label("Stride", exact=True).first.input_value() == "2"
+    assert not _exceptions(other)
+    ctx.close()
+    page.reload()
+    wait_for_app(page)
+    assert page.get_by_role("tab", name="1-D convolution").get_attribute("aria-selected") == "true"
