@@ -61,7 +61,7 @@ if st.session_state.get("presenter"):
     st.html(
         """<style>
         html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
-        [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+        [data-testid="stMainBlockContainer"] { padding: 2.5rem 1.5rem 4rem 1.5rem; }
         [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
         [data-testid="stCode"] code { font-size: 1.3rem; line-height: 1.45; }
         [data-testid="stMain"] textarea { font-size: 1.5rem !important; line-height: 1.4 !important;
@@ -75,6 +75,12 @@ if st.session_state.get("presenter"):
         .katex { font-size: 1.5em; }
         .katex-display { overflow-x: auto; overflow-y: hidden; }
         h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; }
+        @media (max-width: 1500px) {  /* a projector at 1280 x 720, or 1920 x 1080 at 150% */
+            html, body, [data-testid="stAppViewContainer"] { font-size: 18px; }
+            [data-testid="stMetricValue"] p { font-size: 1.7rem !important; }
+            [data-testid="stMetricLabel"] p, [data-testid="stWidgetLabel"] p { font-size: 1rem; }
+            [data-testid="stMain"] input { font-size: 1.1rem !important; }
+        }
         [data-testid="stSidebarNavItems"] [data-testid="stMarkdownContainer"],
         [data-testid="stSidebarNavItems"] [data-testid="stMarkdownContainer"] p {
             white-space: normal !important; text-overflow: clip !important; }

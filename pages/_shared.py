@@ -43,6 +43,10 @@ def table(data, **kwargs) -> None:
     """A table of numbers: an interactive grid, or in presenter mode a plain table whose text
     the hall's font size reaches (the grid draws on a canvas that no font setting enlarges)."""
     if presenter():
+        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+            # st.table prints every float with 4 decimals (18.4000, 0.0400): as they are read
+            data = [{k: f"{v:,.2f}".rstrip("0").rstrip(".") if isinstance(v, float) else v
+                     for k, v in r.items()} for r in data]  # fmt: skip
         st.table(data)
     else:
         st.dataframe(data, hide_index=True, **kwargs)

@@ -107,10 +107,11 @@ except UserInputError as err:
 shape = "×".join(str(v) for v in entry["input_shape"])
 st.subheader(f"{entry['title']} — input {shape} (channels first)")
 m = st.columns(6)
-m[0].metric("Total params (Keras)", f"{summary.total_params:,}")
+m[0].metric("Keras total", f"{summary.total_params:,}", help="Total params, as Keras counts them")
 m[1].metric("Trainable", f"{summary.trainable:,}")
 m[2].metric("Non-trainable", f"{summary.non_trainable:,}")
-m[3].metric("PyTorch parameters", f"{summary.torch_params:,}")
+m[3].metric("PyTorch total", f"{summary.torch_params:,}",
+            help="sum(p.numel() for p in model.parameters())")  # fmt: skip
 m[4].metric("Mult-adds", f"{summary.mult_adds:,}")
 m[5].metric("Activations", f"{summary.activation_bytes / 2**20:,.2f} MiB")
 

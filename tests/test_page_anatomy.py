@@ -23,7 +23,7 @@ def test_every_preset_renders_table_and_code(at, name):
     assert not at.error
     spec = preset_spec(name, n_classes=PRESETS[name]["n_classes"])
     summary = summarize(spec, PRESETS[name]["input_shape"])
-    assert _metrics(at)["PyTorch parameters"] == f"{summary.torch_params:,}"
+    assert _metrics(at)["PyTorch total"] == f"{summary.torch_params:,}"
     assert "model = nn.Sequential(" in at.code[0].value
     assert len(at.dataframe[0].value) == len(summary.rows)
 
@@ -31,7 +31,7 @@ def test_every_preset_renders_table_and_code(at, name):
 def test_spectrogram_classifier_shows_keras_totals(at):
     at.selectbox(key="an_preset").set_value("spectrogram_cnn").run()
     m = _metrics(at)
-    assert (m["Total params (Keras)"], m["Trainable"], m["Non-trainable"]) == (
+    assert (m["Keras total"], m["Trainable"], m["Non-trainable"]) == (
         "66,123",
         "65,803",
         "320",
@@ -61,3 +61,22 @@ def test_bad_logits_show_a_message(at):
     at.text_input(key="an_logits").set_value("two, one").run()
     assert not at.exception
     assert any("numbers" in e.value for e in at.error)
+
+
+def test_presenter_tables_print_numbers_as_they_are_read():
+    """st.table printed 18.4000 and, for the 10 outputs of LeNet (40 bytes), 0.0000."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import PAGES
+
+    app = AppTest.from_file(str(PAGES / "anatomy.py"), default_timeout=60)
+    app.session_state["presenter"] = True
+    app.run()
+    assert not app.exception
+    rows = app.table[0].value
+    summary = summarize(preset_spec("lenet5", n_classes=10), PRESETS["lenet5"]["input_shape"])
+    last = summary.rows[-1]
+    assert str(rows["Activations (KB)"].iloc[-1]) == f"{last.activation_bytes / 1024:.2f}".rstrip(
+        "0"
+    )
+    assert not any(str(v).endswith("000") for v in rows["Activations (KB)"])

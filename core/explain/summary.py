@@ -304,7 +304,7 @@ class Summary:
                 "PyTorch parameters": r.torch_params,
                 "PyTorch buffers": r.torch_buffers,
                 "Mult-adds": r.mult_adds,
-                "Activations (KB)": round(r.activation_bytes / 1024, 1),
+                "Activations (KB)": round(r.activation_bytes / 1024, 2),  # 10 floats: 0.04
             }
             for r in self.rows
         ]
