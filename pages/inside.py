@@ -122,7 +122,7 @@ if S.get("in_model") not in models:
 wanted = st.query_params.get("in_index")
 U.sync(url_settings)
 
-with controls("Choose the model and the input"):
+with controls("Choose the model"):
     st.selectbox(
         "Model", list(models), format_func=models.get, key="in_model", persist_state="session"
     )
@@ -173,7 +173,7 @@ if wanted is not None and ex is not None and S.get("in_index_applied") != (S.in_
         st.warning("The example this link names is not in this model's test set.")
 
 OWN = "your own"
-with controls("Choose the model and the input"):
+with controls("Choose the input: a test example or your own"):
     st.radio("Input", ["a test example", OWN], key="in_source", persist_state="session", horizontal=True,
              disabled=ex is None,
              format_func=lambda v: v if v != OWN else
@@ -223,7 +223,7 @@ def own_input():
 
 
 if S.in_source == OWN:
-    with controls("Choose the model and the input"):
+    with controls("Record, upload or draw your own input"):
         try:
             own = own_input()
         except UserInputError as err:
@@ -241,7 +241,7 @@ if S.in_source == OWN:
     x, wave, truth = own.x, own.wave, None
     pred = I.top_k(model, x, k=1)[0][0]
 else:
-    with controls("Choose the model and the input"):
+    with controls("Choose the test example"):
         c1, c2, c3 = st.columns([2, 2, 3])
         cls = c1.selectbox("Class", ["any", *class_names], key="in_class", persist_state="session")
         c2.selectbox(

@@ -35,3 +35,20 @@ def test_a_pictures_square_maps_keep_square_pixels_and_a_log_mels_fill_the_width
     assert anchors == ["x", "x2", "x3"]  # each map's rows as wide as its columns
     wide, _ = F.maps_figure(np.zeros((2, 64, 101)), n=2)
     assert wide.layout.yaxis.scaleanchor is None and wide.layout.yaxis2.scaleanchor is None
+
+
+def test_an_attribution_over_a_picture_keeps_square_pixels_and_over_a_log_mel_does_not():
+    picture = F.overlay_figure(np.ones((1, 28, 28)), np.eye(28))
+    assert picture.layout.yaxis.scaleanchor == "x"  # Grad-CAM was stretched to about 2:1
+    log_mel = F.overlay_figure(np.ones((1, 40, 101)), np.ones((40, 101)), audio=True)
+    assert log_mel.layout.yaxis.scaleanchor is None
+
+
+def test_the_channel_numbers_above_the_maps_have_room_in_presenter_mode():
+    from core.figures import font_size
+
+    for presenter in (False, True):
+        fig, _ = F.maps_figure(np.zeros((3, 7, 7)), n=3, presenter=presenter)
+        assert fig.layout.margin.t >= 1.5 * font_size(presenter)
+        titled, _ = F.maps_figure(np.zeros((3, 7, 7)), n=3, title="conv", presenter=presenter)
+        assert titled.layout.margin.t >= 3 * font_size(presenter)

@@ -59,6 +59,9 @@ def maps_figure(maps: np.ndarray, *, n: int = 8, order: str = "channel", title: 
                                  showscale=False, hovertemplate=f"map {c}, row %{{y}}, col %{{x}}:"
                                  " %{z:.3g}<extra></extra>"), row=1, col=i + 1)  # fmt: skip
     _layout(fig, 150 if maps.ndim == 2 else 170, presenter, title)
+    # the channel numbers sit above the maps, in the top margin: room for a line of them
+    size = font_size(presenter)
+    fig.update_layout(margin=dict(t=int(1.8 * size) + (int(1.8 * size) if title else 0)))
     if maps.ndim == 3 and maps.shape[1] == maps.shape[2]:  # a picture's maps: square pixels
         for i in range(cols):
             fig.update_yaxes(scaleanchor="x" if i == 0 else f"x{i + 1}", scaleratio=1,
@@ -109,6 +112,8 @@ def overlay_figure(x: np.ndarray, attr: np.ndarray, *, title: str = "", audio: b
     _layout(fig, 320, presenter, title)
     if audio:
         fig.update_yaxes(autorange=True)
+    else:
+        fig.update_yaxes(scaleanchor="x", constrain="domain")  # square pixels, as the input
     return fig
 
 
