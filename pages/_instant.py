@@ -130,7 +130,8 @@ export default function (component) {
   const row = el("div", "row");
   const inputs = d.inputs.map((g, i) => {
     const [t, cells] = grid(g.values, "in", (r, c) => (g.pad && g.pad[r][c] ? "pad" : ""));
-    row.appendChild(panel(d.inputs.length > 1 ? `input, channel ${i + 1}` : "input (padded)", t));
+    const padded = g.pad && g.pad.some(line => line.some(Boolean)) ? " (padded)" : "";
+    row.appendChild(panel(d.inputs.length > 1 ? `input, channel ${i + 1}` : "input" + padded, t));
     return cells;
   });
   if (d.kernels.length) {

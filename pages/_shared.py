@@ -67,6 +67,11 @@ def clip_notes(notes) -> None:
         st.info(note, icon=":material/info:")
 
 
+def count(n: int, one: str, many: str | None = None) -> str:
+    """``n`` and its noun in the right number: "1 channel", "2 channels", "0 classes"."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def init_state(defaults: dict) -> None:
     """Give widget keys their first values, without overwriting what the user has set."""
     for key, value in defaults.items():

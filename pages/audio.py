@@ -12,7 +12,7 @@ from core.errors import UserInputError
 from core.figures import audio as F
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import chart, clip_notes, controls, init_state
+from pages._shared import chart, clip_notes, controls, count, init_state
 
 ensure_router()
 
@@ -247,7 +247,7 @@ with controls("Choose the clip and the analysis parameters"):
     dur = clip.duration
     st.markdown(
         f"**{clip.name}**: {dur:.3f} s × {clip.sr:,} samples per second = "
-        f"**{clip.n_samples:,} samples** (the file held {clip.source_channels} channel(s) at "
+        f"**{clip.n_samples:,} samples** (the file held {count(clip.source_channels, 'channel')} at "
         f"{clip.source_sr:,} Hz)."
     )
 

@@ -108,7 +108,7 @@ c2.download_button(
     key="lec_save",
     disabled=not lec.slides,
 )
-upload = c3.file_uploader("Load a lecture", type=["json"], key="lec_upload")
+upload = c3.file_uploader("Load a lecture", type=["json"], key="lec_upload", max_upload_size=1)
 if upload is not None and S.get("lec_loaded") != upload.file_id:
     S.lec_loaded = upload.file_id  # read once: the slides may be edited after loading
     try:

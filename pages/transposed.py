@@ -14,6 +14,7 @@ from pages._router import ensure_router
 from pages._scatter import scatter_stepper
 from pages._shared import (
     controls,
+    count,
     end_page,
     init_state,
     matrix_input,
@@ -155,7 +156,7 @@ scatter_stepper("tconv", T.step_frames(result))
 st.subheader("The same numbers from an ordinary convolution")
 eq = T.as_convolution(result)
 st.markdown(
-    f"Put **{result.rows.stride - 1}** zero(s) between the input's rows and "
+    f"Put **{count(result.rows.stride - 1, 'zero')}** between the input's rows and "
     f"**{result.cols.stride - 1}** between its columns, pad by d·(k − 1) − p "
     f"(= {eq.pads[0][0]} above and {eq.pads[1][0]} left, plus the output padding below and "
     "right), turn the kernel by 180 degrees, and slide it with stride 1: every output cell is "

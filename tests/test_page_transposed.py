@@ -86,3 +86,18 @@ def test_a_link_opens_the_page_at_its_state():
     np.testing.assert_array_equal(
         _grid(data["output"]), _torch([[1, 2], [3, 4]], [[1, 1], [1, 1]], stride=2).numpy()
     )
+
+
+def test_the_zeros_between_rows_are_counted_in_words():
+    at = open_page("transposed")
+    stride = at.number_input(key="tconv_stride").value if "tconv_stride" in at.session_state else 2
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Put **{stride - 1} zero{'' if stride - 1 == 1 else 's'}** between" in text
+    assert "zero(s)" not in text
+
+
+def test_count_names_one_and_many():
+    from pages._shared import count
+
+    assert [count(0, "class", "classes"), count(1, "zero"), count(2, "zero"), count(1200, "clip")] == [
+        "0 classes", "1 zero", "2 zeros", "1,200 clips"]  # fmt: skip
