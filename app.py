@@ -88,6 +88,7 @@ if st.session_state.get("presenter"):
     )
 
 _slides.follow(nav)  # a slide asked for from the sidebar or the Lecture page
+_slides.bar()  # while a lecture is given: where it is, and Previous / Next, in view
 _shared.follow_page()  # a page another page's button asked for
 
 S[_shared.ROUTED] = True

@@ -136,6 +136,22 @@ def _add(here: str) -> None:
         st.session_state[SAID] = ("error", str(err))
 
 
+def bar() -> None:
+    """While a lecture is given: the slide and its Previous / Next at the top of the page, in
+    view on a projector (the sidebar's own controls sit below the page list)."""
+    lec, at = lecture(), st.session_state.get(AT)
+    if at is None or not lec.slides:
+        return
+    at = min(at, len(lec.slides) - 1)
+    where, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
+    where.caption(f"Slide {at + 1} of {len(lec.slides)}: {lec.slides[at].title}")
+    prev.button("Previous", icon=":material/chevron_left:", key="lec_bar_prev", on_click=go,
+                args=(at - 1,), disabled=at == 0, width="stretch")  # fmt: skip
+    nxt.button("Next", icon=":material/chevron_right:", key="lec_bar_next", on_click=go,
+               args=(at + 1,), disabled=at >= len(lec.slides) - 1, type="primary",
+               width="stretch")  # fmt: skip
+
+
 def sidebar(page) -> None:
     """The lecture's controls for the page ``page`` (what st.navigation returned)."""
     here = getattr(page, "url_path", "")

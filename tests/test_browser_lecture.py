@@ -77,7 +77,9 @@ def test_a_lecture_from_two_pages_presented_in_presenter_mode(served_app, page):
     assert _query(page)["conv_stride_w"] == "2"
     assert page.get_by_label("Stride → (columns)", exact=True).first.input_value() == "2"
     assert page.get_by_text("Slide 2 of 2").first.is_visible()
-    _click(page, "Previous slide")
+    top = page.get_by_role("button", name="Previous", exact=True).first  # the bar atop the page
+    assert top.bounding_box()["y"] < 400
+    _click(page, "Previous")
     page.wait_for_url("**/pooling?*", timeout=30_000)
     wait_for_app(page)
     assert _query(page)["pool_mode"] == "max" and _query(page)["slide"] == "1"
