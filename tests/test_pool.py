@@ -271,3 +271,30 @@ def test_a_worker_runs_the_pretrained_comparison_and_reports_its_progress(pool):
         pool.call("transfer.compare", {"ds": ds, "mode": "bogus", "epochs": 2})
     with pytest.raises(UserInputError, match="Unknown computation"):
         pool.call("os.system", {"command": "true"})
+
+
+def test_nothing_takes_more_workers_than_the_pool_has():
+    """A comparison does not pass through the run queue: with every worker busy it waits for
+    one to come back rather than start a process (and torch) beyond the pool's size."""
+    small = pools.ProcessPool(size=1, threads=1)
+    try:
+        first = small._take()
+        waited, got = threading.Event(), {}
+
+        def second():
+            got["worker"] = small._take(threading.Event(), on_wait=waited.set)
+
+        t = threading.Thread(target=second, daemon=True)
+        t.start()
+        assert waited.wait(10)
+        time.sleep(0.5)
+        assert "worker" not in got and len(small._busy) == 1  # no second process
+        small._give_back(first, healthy=True)
+        t.join(10)
+        assert got["worker"] is first  # the one given back
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(pools.StoppedWaiting):
+            small._take(stop)  # stopped while every worker is busy: nothing runs
+    finally:
+        small.close()

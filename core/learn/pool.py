@@ -293,6 +293,10 @@ class _Worker:
         self.conn.close()
 
 
+class StoppedWaiting(UserInputError):
+    """Stopped before a worker was free: nothing ran."""
+
+
 class ProcessPool:
     """Up to ``size`` reusable worker processes that train one run each at a time.
 
@@ -313,7 +317,7 @@ class ProcessPool:
         self.idle_seconds = float(idle_seconds)
         cores = os.cpu_count() or 1
         self.threads = int(threads) if threads else max(1, cores // self.size)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a worker is given back
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self.replaced = 0  # workers that died and were replaced
@@ -360,23 +364,38 @@ class ProcessPool:
         with self._lock:
             return [w.pid for w in [*self._idle, *self._busy] if w.alive]
 
-    def _take(self) -> _Worker:
-        with self._lock:
-            if self._closed:
-                raise UserInputError("The training pool has been shut down.")
-            while self._idle:
-                w = self._idle.pop()
-                if w.alive:
+    def _take(self, stop=None, on_wait: Callable[[], None] | None = None) -> _Worker:
+        """An idle worker, or a new one while fewer than ``size`` are busy; else wait for one
+        to be given back (``on_wait`` called once, first). Nothing outside the run queue (a
+        comparison) can start more than ``size`` workers. Raises :class:`StoppedWaiting` when
+        ``stop`` is set while it waits."""
+        told = False
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise UserInputError("The training pool has been shut down.")
+                while self._idle:
+                    w = self._idle.pop()
+                    if w.alive:
+                        self._busy.add(w)
+                        return w
+                    w.close()
+                if len(self._busy) < self.size:
+                    w = _Worker(self.threads)
                     self._busy.add(w)
                     return w
-                w.close()
-            w = _Worker(self.threads)
-            self._busy.add(w)
-            return w
+                if stop is not None and stop.is_set():
+                    raise StoppedWaiting("Stopped while it waited for a free worker.")
+                if told or on_wait is None:
+                    self._lock.wait(POLL_SECONDS)
+                    continue
+            told = True
+            on_wait()  # outside the lock: it may draw on a page
 
     def _give_back(self, w: _Worker, *, healthy: bool) -> None:
         with self._lock:
             self._busy.discard(w)
+            self._lock.notify_all()
             if healthy and w.alive and not self._closed:
                 w.idle_since = time.monotonic()
                 self._idle.append(w)
@@ -409,8 +428,9 @@ class ProcessPool:
         RuntimeError
             An unexpected error in the worker, with its message (its traceback in ``.worker_traceback``).
         """
+        stopped = None, None, "stopped", "Stopped before it started: no training was done."
         if stop.is_set():  # stopped while it waited for a worker
-            return None, None, "stopped", "Stopped before it started: no training was done."
+            return stopped
 
         def on_message(msg):
             if msg[0] == "events":
@@ -424,12 +444,17 @@ class ProcessPool:
                 return True, (model.to(job.device), test, reason, message)
             return False, None
 
-        return self._exchange(("job", job), on_message=on_message, stop=stop)
+        try:
+            return self._exchange(("job", job), on_message=on_message, stop=stop)
+        except StoppedWaiting:
+            return stopped
 
-    def call(self, name: str, kwargs: dict, *, on_progress: Callable | None = None, stop=None):
+    def call(self, name: str, kwargs: dict, *, on_progress: Callable | None = None, stop=None,
+             on_wait: Callable[[], None] | None = None):  # fmt: skip
         """Run one of :data:`CALLS` in a worker and return its result; ``on_progress`` is
-        called here with (fraction, sentence) as the worker reports them. Raises as
-        :meth:`run_job` does."""
+        called here with (fraction, sentence) as the worker reports them; ``on_wait`` once if
+        every worker is busy. Raises as :meth:`run_job` does (StoppedWaiting, a
+        UserInputError, when stopped before a worker was free)."""
         stop = stop or threading.Event()
         say = on_progress or (lambda _f, _s: None)
 
@@ -442,13 +467,13 @@ class ProcessPool:
             return False, None
 
         return self._exchange(("job", CallJob(name, dict(kwargs))), on_message=on_message,
-                              stop=stop)  # fmt: skip
+                              stop=stop, on_wait=on_wait)  # fmt: skip
 
-    def _exchange(self, message, *, on_message: Callable, stop):
+    def _exchange(self, message, *, on_message: Callable, stop, on_wait=None):
         """Send ``message`` to a worker and hand what comes back to ``on_message`` (which
         returns (done, value)) until it is done; the worker's errors raise here."""
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # before a worker
-        w = self._take()
+        w = self._take(stop, on_wait)
         healthy = False
         try:
             w.wait_ready()
@@ -484,6 +509,7 @@ class ProcessPool:
         """Stop every worker (busy ones are killed)."""
         with self._lock:
             self._closed = True
+            self._lock.notify_all()
             workers = [*self._idle, *self._busy]
             self._idle.clear()
         for w in workers:
