@@ -1,6 +1,7 @@
 """Train a CNN live: pick data, a model and a recipe; watch the curves while it learns."""
 
 import itertools
+import threading
 import uuid
 from dataclasses import replace
 
@@ -711,31 +712,79 @@ cm1.radio("Pretrained backbone", ["frozen", "fine-tuned"], key="tr_cmp_mode", ho
 cm2.number_input("Epochs for both", 1, 100, 10, key="tr_cmp_epochs")
 cm3.selectbox("Training examples", ["all", 8, 16, 32], key="tr_cmp_per_class",
               format_func=lambda v: "all" if v == "all" else f"{v} per class")  # fmt: skip
-if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=busy,
-             help="Trains both on this page's dataset, one after the other (a minute or more "
-                  "on a CPU: the backbone reads every example once)."):  # fmt: skip
+
+
+def start_compare(asked: dict) -> None:
+    """Train both sides in a thread of the server (the work in a worker process), so a click
+    elsewhere on the page, or a visit to another page, does not throw the comparison away;
+    it ends when the browser session does, or when Stop is pressed."""
     from core.learn import transfer
 
-    per = S.tr_cmp_per_class
-    with st.status("Comparing…", expanded=True) as status:
-        bar = st.progress(0.0)
-        asked = {"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
-                 "per_class": None if per == "all" else int(per), "device": local_device(),
-                 "backbone": S.tr_cmp_net}  # fmt: skip
-        progress = lambda f, said: bar.progress(min(max(f, 0.0), 1.0), text=said)  # noqa: E731
+    job = {"progress": (0.0, "Starting…"), "result": None, "error": None,
+           "stop": threading.Event(), "dataset": S.tr_dataset}  # fmt: skip
+    alive = session_alive_check()
+
+    def progress(fraction: float, said: str) -> None:
+        job["progress"] = (min(max(float(fraction), 0.0), 1.0), said)
+        if alive is not None and not alive():
+            job["stop"].set()  # the page was closed: stop the worker too
+
+    def waiting() -> None:
+        progress(0.0, f"Waiting for a free worker: at most {pool.get_pool().size} models "
+                      "train at once on this server.")  # fmt: skip
+
+    def work() -> None:
         try:
             if pool.backend_setting() == "process":  # in a worker, not the server's interpreter
-                result = pool.get_pool().call("transfer.compare", asked, on_progress=progress)
+                job["result"] = pool.get_pool().call("transfer.compare", asked,
+                                                     on_progress=progress, stop=job["stop"],
+                                                     on_wait=waiting)  # fmt: skip
             else:
-                result = transfer.compare(**asked, on_progress=progress)
-            S.tr_cmp_result = (S.tr_dataset, result)
-            status.update(label="Compared", state="complete", expanded=False)
+                job["result"] = transfer.compare(**asked, on_progress=progress, stop=job["stop"])
         except UserInputError as err:
-            status.update(label="Could not compare", state="error")
-            st.error(str(err), icon=":material/error:")
+            job["error"] = str(err)
         except Exception as err:  # noqa: BLE001 - a sentence on the page, not a traceback
-            status.update(label="Could not compare", state="error")
-            st.error(f"The comparison failed: {err}", icon=":material/error:")
+            job["error"] = f"The comparison failed: {err}"
+
+    job["thread"] = threading.Thread(target=work, daemon=True, name="compare")
+    S.tr_cmp_job = job
+    job["thread"].start()
+
+
+def show_compare() -> None:
+    """The comparison under way: its progress, refreshed; once it ends, its result."""
+    job = S.get("tr_cmp_job")
+    if job is None:
+        return
+    if job["thread"].is_alive():
+        fraction, said = job["progress"]
+        with st.status("Comparing…", expanded=True):
+            st.progress(fraction, text=said)
+            st.button("Stop comparing", key="tr_cmp_stop", icon=":material/stop:",
+                      on_click=job["stop"].set)  # fmt: skip
+        return
+    del S.tr_cmp_job
+    if job["error"]:
+        S.tr_cmp_error = job["error"]
+    elif job["result"] is not None:
+        S.tr_cmp_result = (job["dataset"], job["result"])
+    st.rerun()  # the whole page: the result below, the Compare button again
+
+
+comparing = S.get("tr_cmp_job") is not None
+if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=busy or comparing,
+             help="Trains both on this page's dataset, one after the other (a minute or more "
+                  "on a CPU: the backbone reads every example once)."):  # fmt: skip
+    per = S.tr_cmp_per_class
+    S.pop("tr_cmp_error", None)
+    start_compare({"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
+                   "per_class": None if per == "all" else int(per), "device": local_device(),
+                   "backbone": S.tr_cmp_net})  # fmt: skip
+    comparing = True
+if comparing:
+    st.fragment(run_every=1.0)(show_compare)()
+if S.get("tr_cmp_error"):
+    st.error(S.tr_cmp_error, icon=":material/error:")
 shown = S.get("tr_cmp_result")
 if shown is not None and shown[0] == S.tr_dataset:
     cmp_result = shown[1]

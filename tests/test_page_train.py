@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core.data import shipped as data
+from core.errors import UserInputError
 from core.explain.summary import summarize
 from core.learn.zoo import preset_spec
 
@@ -410,6 +412,12 @@ def test_compare_with_a_pretrained_backbone_shows_both_models():
     at.number_input(key="tr_cmp_epochs").set_value(3).run()
     at.button(key="tr_compare").click().run(timeout=600)
     assert not at.exception and not at.error
+    job = at.session_state["tr_cmp_job"]  # trained in a thread: a click elsewhere keeps it
+    at.number_input(key="tr_cmp_epochs").set_value(4).run()  # a click elsewhere on the page
+    assert at.session_state["tr_cmp_job"] is job and not job["stop"].is_set()
+    job["thread"].join(600)
+    at.run()
+    assert not at.exception and not at.error
     _, result = at.session_state["tr_cmp_result"]
     figs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     curves = next(f for f in figs.values() if f["layout"]["yaxis"]["title"]["text"]
@@ -422,3 +430,36 @@ def test_compare_with_a_pretrained_backbone_shows_both_models():
     assert f"test accuracy **{result.scratch.test_accuracy:.1%}**" in text
     assert result.n_train == 8 * 6
     assert len([f for f in figs.values() if f["data"][0]["type"] == "heatmap"]) == 2
+
+
+def test_a_comparison_goes_on_through_clicks_elsewhere_and_stops_when_asked(monkeypatch):
+    """Compare ran in the page's own run: any click on the page threw it away, with no word."""
+    from core.learn import pool, transfer
+
+    monkeypatch.setattr(pool, "backend_setting", lambda: "thread")
+    started, calls = threading.Event(), []
+
+    def slow_compare(**asked):
+        calls.append(asked)
+        asked["on_progress"](0.5, "Training the default model from scratch")
+        started.set()
+        while not asked["stop"].is_set():
+            time.sleep(0.05)
+        raise UserInputError("Stopped: no comparison.")
+
+    monkeypatch.setattr(transfer, "compare", slow_compare)
+    at = _app()
+    at.button(key="tr_compare").click().run()
+    assert started.wait(30)
+    job = at.session_state["tr_cmp_job"]
+    at.number_input(key="tr_cmp_epochs").set_value(4).run()  # a click elsewhere
+    at.selectbox(key="tr_cmp_per_class").set_value(8).run()
+    assert at.session_state["tr_cmp_job"] is job and job["thread"].is_alive()
+    assert at.button(key="tr_compare").disabled  # one comparison at a time
+    assert len(calls) == 1 and calls[0]["epochs"] == 10  # the settings it started with
+    at.button(key="tr_cmp_stop").click().run()
+    job["thread"].join(30)
+    at.run()
+    assert "tr_cmp_job" not in at.session_state
+    assert "Stopped: no comparison." in [e.value for e in at.error]
+    assert not at.button(key="tr_compare").disabled
