@@ -36,3 +36,16 @@ def test_curves_without_batches_or_a_best_epoch_draw_only_the_epochs():
     fig = curves_figure([_epoch(1)], batch_steps=np.array([]), batch_losses=np.array([]))
     assert len(fig.data) == 4 and not fig.layout.shapes
     assert [a.text for a in fig.layout.annotations] == ["<b>Loss</b>", "<b>Accuracy</b>"]
+
+
+def test_a_short_comparison_has_a_tick_at_each_epoch_and_none_between():
+    from core.figures.training import compare_figure
+    from core.learn.transfer import Side
+
+    def side(name, n):
+        return Side(name, [_epoch(i) for i in range(1, n + 1)], 0.9, np.eye(2), 10, 10, 1.0)
+
+    short = compare_figure([side("from scratch", 2), side("pretrained", 2)])
+    assert short.layout.xaxis.dtick == 1 and list(short.data[0].x) == [1, 2]
+    long = compare_figure([side("from scratch", 40), side("pretrained", 40)])
+    assert long.layout.xaxis.dtick is None and long.layout.xaxis.tickformat == "d"

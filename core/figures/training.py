@@ -298,6 +298,7 @@ def compare_figure(sides: Sequence, *, presenter: bool = False) -> go.Figure:
     """
     fig = go.Figure()
     colors = ("#868e96", "#d9480f", "#1c7ed6")
+    most = max((len(side.history) for side in sides), default=0)
     for i, side in enumerate(sides):
         ep = [e.epoch for e in side.history if e.val_acc is not None]
         acc = [e.val_acc for e in side.history if e.val_acc is not None]
@@ -314,7 +315,8 @@ def compare_figure(sides: Sequence, *, presenter: bool = False) -> go.Figure:
         )
     fig.update_layout(
         **_layout(presenter, 380),
-        xaxis_title="epoch",
+        # epochs are whole: a tick at each for a short run, never one at 1.2
+        xaxis=dict(title="epoch", dtick=1 if most <= 20 else None, tickformat="d"),
         yaxis=dict(title="validation accuracy", tickformat=".0%", range=[0, 1.02]),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
