@@ -67,6 +67,30 @@ def clip_notes(notes) -> None:
         st.info(note, icon=":material/info:")
 
 
+def browser_id() -> str | None:
+    """A stable name for the browser this session runs in (its tabs and reloads share it,
+    another browser's differs), or None: a hash of the token in Streamlit's XSRF cookie,
+    unmasked (the cookie's mask changes with each page load, the token does not)."""
+    import binascii
+    import hashlib
+
+    try:
+        raw = st.context.cookies.get("_streamlit_xsrf") or ""
+    except Exception:  # noqa: BLE001 - no browser (a test, a script): no name
+        return None
+    parts = str(raw).split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return None
+    try:
+        mask, masked = binascii.a2b_hex(parts[1]), binascii.a2b_hex(parts[2])
+    except (binascii.Error, ValueError):
+        return None
+    if len(mask) != 4 or not masked:
+        return None
+    token = bytes(b ^ mask[i % 4] for i, b in enumerate(masked))
+    return hashlib.sha256(token).hexdigest()[:16]
+
+
 def count(n: int, one: str, many: str | None = None) -> str:
     """``n`` and its noun in the right number: "1 channel", "2 channels", "0 classes"."""
     return f"{n:,} {one if n == 1 else many or one + 's'}"

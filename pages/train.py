@@ -18,7 +18,7 @@ from core.learn import train as trainer
 from core.learn.build import to_pytorch_code
 from pages import _url
 from pages._router import ensure_router
-from pages._shared import chart, init_state, presenter
+from pages._shared import browser_id, chart, init_state, presenter
 
 ensure_router()
 # Seconds between redraws of a live run: each redraw costs the server a script run, and a hall
@@ -312,7 +312,14 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             icon=":material/link_off:",
         )
     else:
-        runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
+        _mine = browser_id()
+        if _found.browser is not None and _mine is not None and _found.browser != _mine:
+            # another browser's run, from a pasted address: watched, not steered (a lecturer's
+            # run shown to the hall cannot be stopped from a student's seat)
+            S.train_watching = _found.id
+        else:
+            S.pop("train_watching", None)
+            runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
         S.train_run = run = _found
         # the settings on screen become the run's own (they are locked while it trains)
         if _found.task is not None:
@@ -334,7 +341,8 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             S.tr_recipe_for = recipe_for_source()  # the recipe on screen is the run's kind
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
-busy = run is not None and run.active
+watching = run is not None and S.get("train_watching") == run.id
+busy = run is not None and run.active and not watching
 
 st.title("Train a CNN")
 st.markdown(
@@ -568,19 +576,21 @@ def start() -> str | None:
     if problems or plan is None or device is None:
         return "Fix the settings marked in red above first."
     previous = S.get("train_run")
-    if previous is not None and previous.active:
+    if previous is not None and previous.active and S.get("train_watching") != previous.id:
         return "A run of yours is already waiting or training: stop it first."
     try:
         S.train_run = runs.start_training(plan, device, dataset=ds, owner=S.train_owner,
                                           alive=session_alive_check())  # fmt: skip
     except UserInputError as err:
         return str(err)
+    S.train_run.browser = browser_id()
+    S.pop("train_watching", None)
     return None
 
 
 def stop() -> None:
     current = S.get("train_run")
-    if current is not None:
+    if current is not None and S.get("train_watching") != current.id:
         current.stop()
 
 
@@ -590,6 +600,10 @@ train_clicked = k1.button("Train", key="tr_train", type="primary",
                           icon=":material/play_arrow:", disabled=busy)  # fmt: skip
 k2.button("Stop", key="tr_stop", icon=":material/stop:", on_click=stop, disabled=not busy,
           help="Ends the run before its next batch; the best weights so far are kept.")  # fmt: skip
+if watching and run.active:
+    st.info("You are watching a run started in another browser: its curves follow it live, "
+            "but only that browser can stop it. Train starts a run of your own.",
+            icon=":material/visibility:")  # fmt: skip
 if train_clicked:
     why_not = start()
     if why_not is None:

@@ -134,15 +134,26 @@ def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser)
 
     other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     try:
-        other.goto(link)  # the same student in another tab (or browser)
+        other.goto(link)  # another browser (a classmate given the address): watches only
         wait_for_app(other)
         other_main = other.locator('[data-testid="stMain"]')
         expect(other_main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=30_000)
-        other.get_by_role("button", name="Stop").click()
-        expect(other_main).to_contain_text("Stopped", timeout=30_000)
+        expect(other_main).to_contain_text("only that browser can stop it")
+        assert other.get_by_role("button", name="Stop").is_disabled()
         assert other.locator('[data-testid="stException"]').count() == 0
     finally:
         other.context.close()
+    tab = page.context.new_page()  # the same student in another tab of the same browser
+    try:
+        tab.goto(link)
+        wait_for_app(tab)
+        tab_main = tab.locator('[data-testid="stMain"]')
+        expect(tab_main).to_contain_text(re.compile(r"Step [\d,]+ of [\d,]+"), timeout=30_000)
+        tab.get_by_role("button", name="Stop").click()
+        expect(tab_main).to_contain_text("Stopped", timeout=30_000)
+        assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        tab.close()
 
     # a link to a run the server no longer has says so and offers the page as it is
     page.goto(f"{served_app}/train?run=no-such-run-id")

@@ -463,3 +463,36 @@ def test_a_comparison_goes_on_through_clicks_elsewhere_and_stops_when_asked(monk
     assert "tr_cmp_job" not in at.session_state
     assert "Stopped: no comparison." in [e.value for e in at.error]
     assert not at.button(key="tr_compare").disabled
+
+
+def test_a_run_opened_from_another_browsers_address_is_watched_not_stopped(monkeypatch):
+    """A student who pastes a classmate's (or the lecturer's) address bar sees the run live,
+    but cannot stop it; the same browser (a reload, another tab) still can."""
+    import pages._shared as shared
+    from core.learn import runs
+
+    monkeypatch.setattr(shared, "browser_id", lambda: "lecturer")
+    owner = _app()
+    owner.number_input(key="tr_epochs").set_value(200).run()
+    owner.button(key="tr_train").click().run()
+    run = owner.session_state["train_run"]
+    try:
+        assert run.browser == "lecturer" and run.active
+        monkeypatch.setattr(shared, "browser_id", lambda: "a student")
+        other = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+        other.query_params["run"] = run.id
+        other.run()
+        assert not other.exception and other.session_state["train_run"] is run
+        assert other.button(key="tr_stop").disabled and not other.button(key="tr_train").disabled
+        assert any("only that browser can stop it" in i.value for i in other.info)
+        assert run.active  # nothing the student's page does stops it
+        monkeypatch.setattr(shared, "browser_id", lambda: "lecturer")
+        again = AppTest.from_file(PAGE, default_timeout=TIMEOUT)  # a reload in the same browser
+        again.query_params["run"] = run.id
+        again.run()
+        assert not again.button(key="tr_stop").disabled
+        again.button(key="tr_stop").click().run()
+        _wait(run)
+        assert run.status == runs.STOPPED
+    finally:
+        run.stop()

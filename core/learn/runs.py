@@ -151,6 +151,7 @@ class Run:
         self._watchers: set[str] = set()  # other sessions that re-attached to it
         self.backend = "thread"  # where the job trains: "thread" or "process" (core.learn.pool)
         self.orphaned = False  # stopped because its browser session closed
+        self.browser: str | None = None  # the browser that started it (pages/_shared.browser_id)
         self.traceback: str | None = None  # of an unexpected error, for the server's log
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
