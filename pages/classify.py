@@ -17,6 +17,7 @@ ensure_router()
 
 S = st.session_state
 PLAY_DECODED_SECONDS = 120.0  # longer clips are played from the file itself, not re-encoded
+UPLOAD_MB = int(st.get_option("server.maxUploadSize"))  # Streamlit refuses larger files itself
 
 st.title("Ask your model")
 st.markdown(
@@ -25,7 +26,9 @@ st.markdown(
     "went through, and the network answers with a probability for every class. A clip longer "
     "than the training examples is scored window by window, so you can see where in the clip "
     f"each class wins; clips up to {classify.MAX_CLIP_SECONDS / 60:.0f} minutes long are "
-    "scored whole."
+    f"scored whole. Files up to {UPLOAD_MB} MB are taken: an hour of MP3, M4A or Opus, but only "
+    f"about {UPLOAD_MB * 2**20 / (2 * 16_000) / 60:.0f} minutes of 16 kHz mono WAV (compress a "
+    "longer WAV first)."
 )
 
 

@@ -317,3 +317,8 @@ def test_a_file_too_big_to_decode_whole_is_read_in_part_with_a_sentence(at, monk
     assert "only its first 1 min 40 s are read" in said[0]
     timeline = next(m.value for m in at.markdown if m.value.startswith("**Over time**"))
     assert timeline.startswith("**Over time**: 399 windows")  # (100 - 0.5) / 0.25 + 1
+
+
+def test_the_page_says_which_files_fit_the_upload_limit(at):
+    text = " ".join(m.value for m in at.markdown)
+    assert "Files up to 50 MB are taken" in text and "about 27 minutes of 16 kHz mono WAV" in text
