@@ -375,3 +375,22 @@ def test_server_settings_chosen_for_a_hall():
         (Path(__file__).parent.parent / ".streamlit" / "config.toml").read_text()
     )
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_the_time_left_is_measured_from_the_first_batch_not_the_start_up():
+    """Stopped while starting, a run read 'about 293 min left' at step 1: its first batch
+    carried the 22 s of loading and building."""
+    from core.learn.train import BatchEvent
+
+    run = runs.Run(lambda _run: None)
+    run._status = runs.RUNNING  # as the queue sets it when the run starts
+
+    def batch(step, elapsed):
+        return BatchEvent(epoch=1, batch=step, n_batches=110, step=step, total_steps=880,
+                          loss=1.0, lr=0.01, elapsed=elapsed)  # fmt: skip
+
+    run.record(batch(1, 22.0))
+    assert run.snapshot().eta is None  # one step: no rate yet
+    run.record(batch(2, 22.1))
+    run.record(batch(3, 22.2))
+    assert run.snapshot().eta == pytest.approx(0.1 * (880 - 3))

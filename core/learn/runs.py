@@ -62,7 +62,7 @@ class Snapshot:
     batch_steps, batch_losses : (M,) thinned per-batch training loss against the global step
     step, total_steps : optimisation steps done and planned
     progress : step / total_steps in [0, 1] (1 when the run ended)
-    eta : seconds left (None until the first step)
+    eta : seconds left (None until the second step: a rate from the first batch on)
     elapsed : seconds since the run started training (0 while queued)
     queue_position : 1-based place among waiting runs while queued, else None
     val_confusion : (C, C) counts of the latest validation pass, or None
@@ -164,6 +164,7 @@ class Run:
         self._started: float | None = None
         self._ended: float | None = None
         self._train_elapsed = 0.0
+        self._eta_origin: tuple[int, float] | None = None  # (step, elapsed) of the first batch
         self._val_confusion: np.ndarray | None = None
         self._val_epoch: int | None = None
         self._best_epoch: int | None = None
@@ -257,6 +258,8 @@ class Run:
                 self._step = event.step
                 self._total_steps = event.total_steps
                 self._train_elapsed = event.elapsed
+                if self._eta_origin is None:
+                    self._eta_origin = (event.step, event.elapsed)
                 self._batches.add(event.step, float(event.loss))
             elif isinstance(event, EpochEvent):
                 self._epochs.append(event)  # frozen: the page can read it as it is
@@ -381,8 +384,11 @@ class Run:
                 1.0 if ended and self._status == DONE else (self._step / total if total else 0.0)
             )
             eta = None
-            if self._status == RUNNING and self._step and total:
-                rate = self._train_elapsed / self._step  # seconds per step so far
+            origin = self._eta_origin
+            if self._status == RUNNING and total and origin and self._step > origin[0]:
+                # seconds per step since the first batch: its start-up (loading the data,
+                # building the model) would make the first step look hours long
+                rate = (self._train_elapsed - origin[1]) / (self._step - origin[0])
                 eta = max(rate * (total - self._step), 0.0)
             if self._started is None:
                 elapsed = 0.0
