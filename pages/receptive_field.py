@@ -171,8 +171,8 @@ st.markdown(
     "first, which together cover 5×5 pixels. Strides and pooling multiply the step between "
     "neighbouring units (the **jump**), so every later layer grows the field faster. Per layer:\n\n"
     "- output size $n_{out} = \\lfloor (n_{in} + 2p - d(k-1) - 1)/s \\rfloor + 1$\n"
-    "- field $r_{out} = r_{in} + d(k-1)\\,j_{in}$, jump $j_{out} = j_{in}\\,s$, "
-    "centre of unit 0 $start_{out} = start_{in} + (d(k-1)/2 - p)\\,j_{in}$"
+    "- field $r_{out} = r_{in} + d(k-1)\\,j_{in}$, jump $j_{out} = j_{in}\\,s$\n"
+    "- centre of unit 0 $\\mathrm{start}_{out} = \\mathrm{start}_{in} + (d(k-1)/2 - p)\\,j_{in}$"
 )
 
 editor = controls("Edit the layer stack")

@@ -34,3 +34,22 @@ def test_a_layer_too_large_to_click_is_left_to_the_number_boxes():
     assert names == [] and rfig.MAX_CLICKABLE < 64 * 64
     plain = rfig.stack_figure(rows[:1], None, clickable=False)
     assert not [t for t in plain.data if t.type == "scatter"]
+
+
+def test_a_small_stacks_grids_share_one_cell_size():
+    """The textbook stack's one output unit was drawn larger than the whole 5x5 input."""
+    layers, size = rf.preset("textbook")
+    rows = rf.layer_table(layers, input_size=size)
+    fig = rfig.stack_figure(rows, rf.unit_region(rows, layer=2, row=0, col=0))
+    spans = []
+    for i in range(len(rows)):
+        axis = "" if i == 0 else str(i + 1)
+        x0, x1 = fig.layout[f"xaxis{axis}"].range
+        y0, y1 = fig.layout[f"yaxis{axis}"].range
+        spans.append((x1 - x0, y0 - y1))
+    assert len(set(spans)) == 1  # every panel shows the same number of cells a side
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    first, last = heat[0], heat[-1]
+    assert np.asarray(first.z).shape[0] <= spans[0][0] and np.asarray(last.z).shape == (1, 1)
+    x0, x1 = fig.layout[f"xaxis{len(rows)}"].range
+    assert x0 < last.x[0] < x1  # the unit sits in the middle of its panel

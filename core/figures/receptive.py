@@ -68,6 +68,9 @@ def layer_grid(
 MAX_CLICKABLE = 48 * 48  # a layer with more units than this is chosen with the number boxes
 
 
+COMMON_SCALE_MAX = 32  # grids up to this many cells a side share one cell size
+
+
 def stack_figure(
     rows, regions=None, *, columns: int = 4, broken_at: int | None = None, clickable: bool = True
 ) -> go.Figure:
@@ -104,6 +107,7 @@ def stack_figure(
         horizontal_spacing=0.04,
         vertical_spacing=0.12 / max(n_rows, 1) + 0.04,
     )
+    extents = []  # each drawn grid's (shape, padding)
     for i, row in enumerate(rows):
         nxt = rows[i + 1].layer if i + 1 < len(rows) else None
         pad = nxt.p if nxt is not None else 0
@@ -114,6 +118,7 @@ def stack_figure(
         else:
             grid = layer_grid(row.n, pad, region)
         big = max(grid.shape) > 48
+        extents.append((grid.shape, pad))
         fig.add_trace(
             go.Heatmap(
                 z=grid,
@@ -149,12 +154,22 @@ def stack_figure(
                 row=i // columns + 1,
                 col=i % columns + 1,
             )
+    # small stacks: every panel as wide as the largest grid, so a cell is the same size in all
+    # of them and a deep layer's one unit looks as small as it is beside the input
+    side = max((max(shape) for shape, _ in extents), default=0)
+    common = 0 < side <= COMMON_SCALE_MAX
     for i in range(n_panels):
         axis = "" if i == 0 else str(i + 1)
         fig.layout[f"yaxis{axis}"].update(autorange="reversed", scaleanchor=f"x{axis}",
                                           showticklabels=False, showgrid=False, zeroline=False)  # fmt: skip
         fig.layout[f"xaxis{axis}"].update(showticklabels=False, showgrid=False, zeroline=False,
                                           constrain="domain")  # fmt: skip
+        if common and i < len(extents):
+            (h, w), pad = extents[i]
+            cy, cx = (h - 1) / 2 - pad, (w - 1) / 2 - pad
+            fig.layout[f"xaxis{axis}"].update(range=[cx - side / 2, cx + side / 2])
+            fig.layout[f"yaxis{axis}"].update(autorange=False,
+                                              range=[cy + side / 2, cy - side / 2])  # fmt: skip
     fig.update_layout(
         height=max(260, 250 * n_rows),
         margin=dict(l=10, r=10, t=60, b=10),
