@@ -123,7 +123,7 @@ with table_col:
     table(summary.records())
     st.text("\n".join(summary.totals_text()))
 with code_col:
-    st.code(code, language="python")
+    st.code(code, language="python", wrap_lines=presenter())
 
 st.markdown(
     f"**Two ways of counting.** Keras counts BatchNorm's moving mean and variance as "

@@ -9,7 +9,7 @@ from core.learn import builder
 from core.learn.build import to_pytorch_code
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import remember
+from pages._shared import presenter, remember
 
 ensure_router()
 
@@ -385,7 +385,9 @@ with left:
 with right:
     if result.ok:
         code = to_pytorch_code(builder.to_spec(layers), choice.shape)
-        st.code(code + "\n" + builder.loss_code(head) + "\n", language="python")
+        st.code(
+            code + "\n" + builder.loss_code(head) + "\n", language="python", wrap_lines=presenter()
+        )  # a projector shows no hidden right edge
     else:
         st.caption("The code appears once every layer fits its input.")
 

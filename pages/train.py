@@ -496,7 +496,7 @@ if plan is not None:
         cols = ["Layer (type)", "Output shape (C, H, W)", "PyTorch parameters", "Mult-adds"]
         st.dataframe([{k: r[k] for k in cols} for r in summary.records()], hide_index=True)
     with code_tab:
-        st.code(code, language="python")
+        st.code(code, language="python", wrap_lines=presenter())
         st.caption(
             "The last softmax or sigmoid is left out of the trained module: the loss "
             "(cross-entropy, or binary cross-entropy for one output) applies it itself."

@@ -80,3 +80,4 @@ def test_presenter_tables_print_numbers_as_they_are_read():
         "0"
     )
     assert not any(str(v).endswith("000") for v in rows["Activations (KB)"])
+    assert app.code[0].proto.wrap_lines  # a projector shows no hidden right edge
