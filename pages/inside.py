@@ -445,10 +445,16 @@ if convs_here:
         if op.result.padded.ndim == 3:
             oh, ow = op.result.out_shape
             v1, v2 = st.columns(2)
-            for key, n in (("in_unit_row", oh), ("in_unit_col", ow)):
-                if not 0 <= int(S.get(key, n // 2)) < n:
-                    S[key] = n // 2
-                S.setdefault(key, n // 2)
+            # the unit shown first: this filter's strongest answer (the centre of a digit
+            # is often empty, and all of its arithmetic read "× 0 = 0")
+            strongest = np.unravel_index(int(np.argmax(np.abs(op.result.output[f_idx]))), (oh, ow))
+            for key, n, first in (
+                ("in_unit_row", oh, strongest[0]),
+                ("in_unit_col", ow, strongest[1]),
+            ):
+                if not 0 <= int(S.get(key, first)) < n:
+                    S[key] = int(first)
+                S.setdefault(key, int(first))
             v1.number_input(
                 f"Output row (of {oh})", 0, oh - 1, key="in_unit_row", persist_state="session"
             )

@@ -337,3 +337,22 @@ def test_a_waveform_model_is_not_offered_and_the_page_says_why():
     said = " ".join(i.value for i in at.info)  # and the page says why
     assert f"The {run.info.model_name} trained in this session is not in the list" in said
     assert "reads the waveform itself" in said
+
+
+def test_the_first_unit_shown_is_the_filters_strongest_answer():
+    """The centre of a digit is often empty: the first unit's arithmetic read all '× 0 = 0'."""
+    at = open_page("inside")
+    bundle = I.load_shipped("digits")
+    layer = at.selectbox(key="in_unit_layer").value
+    f = at.number_input(key="in_unit_filter").value
+    ex = I.test_examples(bundle.model, __import__("core.data.shipped", fromlist=["load"]).load(
+        "digits"), "image")  # fmt: skip
+    h = ex.x[:1]
+    for name, module in bundle.model.named_children():
+        if name == layer:
+            out = module(h)[0, f].detach().numpy()
+            break
+        h = module(h)
+    row, col = at.number_input(key="in_unit_row").value, at.number_input(key="in_unit_col").value
+    assert abs(out[row, col]) == pytest.approx(np.abs(out).max(), rel=1e-4)
+    assert abs(out[row, col]) > 0
