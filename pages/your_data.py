@@ -12,7 +12,7 @@ from core.errors import UserInputError
 from core.figures.thumbs import log_mel_thumbnail
 from pages import _url as U
 from pages._router import ensure_router
-from pages._shared import clip_notes, init_state
+from pages._shared import clip_notes, count, init_state
 
 ensure_router()
 
@@ -72,7 +72,7 @@ def merge(new: userdata.Gathered) -> None:
             added += 1
     S.yd_messages = [("warning", p) for p in new.problems] + [("note", n) for n in new.notes]
     if added:
-        S.yd_messages.insert(0, ("success", f"Added {added} example(s)."))
+        S.yd_messages.insert(0, ("success", f"Added {count(added, 'example')}."))
 
 
 def add_class() -> None:
@@ -212,10 +212,12 @@ def open_project() -> None:
                        "input_shape": b.input_shape, "task": b.task,
                        "title": f"the model in {up.name}"}  # fmt: skip
     said = (
-        f"Opened {up.name}: {n_examples(new)} example(s) of {len(new.examples)} class(es)"
+        f"Opened {up.name}: {count(n_examples(new), 'example')} of "
+        f"{count(len(new.examples), 'class', 'classes')}"
         + (", and the model trained on them: ask it on the “Ask your model” page (as “A saved "
            "model”)" if p.bundle is not None else "")
-        + (f". They replace the {replaced} example(s) that were on the page." if replaced else ".")
+        + (f". They replace the {count(replaced, 'example')} on the page." if replaced
+           else ".")
     )  # fmt: skip
     S.yd_project_messages = (
         [("success", said)] + [("warning", m) for m in p.problems] + [("note", n) for n in p.notes]
@@ -274,22 +276,23 @@ for kind, text in S.get("yd_messages", []):
 
 for label in list(g.examples):
     items = g.examples[label]
-    count = len(items)
-    badge = "" if count >= userdata.FEW_PER_CLASS else " — needs more examples"
+    n_items = len(items)
+    badge = "" if n_items >= userdata.FEW_PER_CLASS else " — needs more examples"
     with st.expander(
-        f"**{label}**: {count} example(s){badge}", expanded=count < userdata.FEW_PER_CLASS
+        f"**{label}**: {count(n_items, 'example')}{badge}",
+        expanded=n_items < userdata.FEW_PER_CLASS,
     ):
         c1, c2 = st.columns(2)
         if g.kind == "audio":
-            rec = c1.audio_input("Record an example", key=f"yd_rec_{label}_{count}")
+            rec = c1.audio_input("Record an example", key=f"yd_rec_{label}_{n_items}")
             if rec is not None and fresh([rec]):
-                add_files(label, [(f"recording {count + 1}.wav", rec.getvalue())])
+                add_files(label, [(f"recording {n_items + 1}.wav", rec.getvalue())])
                 st.rerun()
             ups = c2.file_uploader("Upload clips", type=UPLOAD_TYPES,
-                                   accept_multiple_files=True, key=f"yd_up_{label}_{count}")  # fmt: skip
+                                   accept_multiple_files=True, key=f"yd_up_{label}_{n_items}")  # fmt: skip
         else:
             ups = c2.file_uploader("Upload pictures", type=["png", "jpg", "jpeg"],
-                                   accept_multiple_files=True, key=f"yd_up_{label}_{count}")  # fmt: skip
+                                   accept_multiple_files=True, key=f"yd_up_{label}_{n_items}")  # fmt: skip
         new_uploads = fresh(ups or [])
         if new_uploads:
             add_files(label, [(u.name, u.getvalue()) for u in new_uploads])
@@ -390,7 +393,7 @@ k1.download_button(
     disabled=not g.examples,
 )
 k1.caption(
-    f"{n_examples(g)} example(s) of {len(g.examples)} class(es)"
+    f"{count(n_examples(g), 'example')} of {count(len(g.examples), 'class', 'classes')}"
     + (", and the model trained on them" if model is not None else "")
     + ": one folder per class and project.json"
     + ("; the model as model.zip (safetensors + JSON, no pickle)." if model is not None else ".")

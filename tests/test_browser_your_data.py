@@ -80,8 +80,7 @@ def test_own_classes_train_and_classify(served_app, page, tmp_path):
     upload(page, 1, [tone(tmp_path / f"low{i}.wav", 200 + 15 * i, seed=i) for i in range(6)])
     upload(page, 2, [tone(tmp_path / f"high{i}.wav", 2500 + 40 * i, seed=i) for i in range(6)])
     assert (
-        page.get_by_text("low: 6 example(s)").count() + page.locator("text=6 example(s)").count()
-        >= 1
+        page.get_by_text("low: 6 examples").count() + page.locator("text=6 examples").count() >= 1
     )
     screenshot(page, "your-data-1-classes")
     page.get_by_role("button", name="Use these classes for training").click()
@@ -115,7 +114,7 @@ def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path)
 
     low_high_and_room(served_app, page, tmp_path, n=4, room_seconds=6.2)
     page.get_by_text("6.2 s of room noise cut into 6 examples of 1 s").wait_for()
-    assert page.get_by_text("background: 6 example(s)").count() == 1
+    assert page.get_by_text("background: 6 examples").count() == 1
     note = page.get_by_text("Your clips live in this browser tab until you download the project")
     assert note.count() == 1
     screenshot(page, "your-data-4-room-noise")
@@ -131,10 +130,10 @@ def test_room_noise_and_the_project_survive_a_reload(served_app, page, tmp_path)
 
     page.reload()  # the clips are gone with the page ...
     wait_for_app(page)
-    assert page.get_by_text("background: 6 example(s)").count() == 0
+    assert page.get_by_text("background: 6 examples").count() == 0
     upload(page, 2, str(saved))  # ... and come back from the file: zip, room noise, project
-    page.get_by_text("Opened project.zip: 14 example(s) of 3 class(es).").wait_for()
-    assert page.get_by_text("background: 6 example(s)").count() == 1
+    page.get_by_text("Opened project.zip: 14 examples of 3 classes.").wait_for()
+    assert page.get_by_text("background: 6 examples").count() == 1
     screenshot(page, "your-data-5-project-opened")
 
 
@@ -143,7 +142,7 @@ def test_own_classes_with_room_noise_against_a_pretrained_network(served_app, pa
     """Your own classes with a background class, then the Train page's comparison of the
     default network from scratch with the pretrained audio network (frozen), in a worker."""
     low_high_and_room(served_app, page, tmp_path, n=8, room_seconds=8.2)
-    page.get_by_text("background: 8 example(s)").wait_for()
+    page.get_by_text("background: 8 examples").wait_for()
     page.get_by_role("button", name="Use these classes for training").click()
     wait_for_app(page)
 

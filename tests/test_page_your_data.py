@@ -312,7 +312,7 @@ def test_room_noise_uploaded_becomes_one_second_background_examples(at):
     for i, piece in enumerate(g.examples["background"]):
         np.testing.assert_array_equal(piece, x[i * 16000 : (i + 1) * 16000])
     assert g.names["background"][:2] == ["room, piece 1 of 20", "room, piece 2 of 20"]
-    assert "Added 20 example(s)." in [s.value for s in at.success]
+    assert "Added 20 examples." in [s.value for s in at.success]
     assert (
         "background/room.wav: 20.3 s of room noise cut into 20 examples of 1 s (the last 0.30 s "
         "was left out)." in [i.value for i in at.info]
@@ -322,7 +322,7 @@ def test_room_noise_uploaded_becomes_one_second_background_examples(at):
         "**Room noise**, so that “none of these” is an answer (20 examples in “background”)"
         in labels
     )
-    assert "**background**: 20 example(s)" in labels
+    assert "**background**: 20 examples" in labels
     assert at.file_uploader(key="yd_bg_up_20").value is None  # a fresh box for the next one
 
 
@@ -366,7 +366,7 @@ def test_the_page_says_where_clips_live_and_offers_the_project(at):
     at.file_uploader(key="yd_up_a_0").set_value([(f"{i}.wav", wav(300 + i), "audio/wav")
                                                  for i in range(3)]).run()  # fmt: skip
     assert not download_button(at).proto.disabled
-    assert "3 example(s) of 1 class(es): one folder per class and project.json." in captions(at)
+    assert "3 examples of 1 class: one folder per class and project.json." in captions(at)
 
 
 def saved_project(with_model=False):
@@ -406,12 +406,12 @@ def test_a_finished_model_on_these_classes_goes_into_the_project(at):
     at.run()
     assert not at.exception
     assert (
-        "12 example(s) of 3 class(es), and the model trained on them: one folder per class and "
+        "12 examples of 3 classes, and the model trained on them: one folder per class and "
         "project.json; the model as model.zip (safetensors + JSON, no pickle)." in captions(at)
     )
     g.examples["extra"], g.names["extra"] = [], []  # now the model's classes are not these
     at.run()
-    assert "12 example(s) of 4 class(es): one folder per class and project.json." in captions(at)
+    assert "12 examples of 4 classes: one folder per class and project.json." in captions(at)
 
 
 def test_opening_a_project_replaces_the_page_and_brings_its_model(at):
@@ -427,9 +427,9 @@ def test_opening_a_project_replaces_the_page_and_brings_its_model(at):
             np.testing.assert_array_equal(got, want)
     said = [s.value for s in at.success]
     assert (
-        "Opened mine.zip: 12 example(s) of 3 class(es), and the model trained on them: ask it on "
-        "the “Ask your model” page (as “A saved model”). They replace the 1 example(s) that were "
-        "on the page." in said
+        "Opened mine.zip: 12 examples of 3 classes, and the model trained on them: ask it on "
+        "the “Ask your model” page (as “A saved model”). They replace the 1 example on the "
+        "page." in said
     )
     loaded = at.session_state["cl_loaded"]
     assert loaded["class_names"] == ["low", "high", "background"]
@@ -453,7 +453,7 @@ def test_opening_a_picture_project_switches_to_pictures_and_keeps_the_sounds(at)
     assert not at.exception
     assert at.radio(key="yd_kind").value == "Pictures"
     assert at.session_state["yd_data"].counts == {"dark": 4, "light": 4}
-    assert any(s.value.startswith("Opened pics.zip: 8 example(s) of 2") for s in at.success)
+    assert any(s.value.startswith("Opened pics.zip: 8 examples of 2") for s in at.success)
     at.radio(key="yd_kind").set_value("Sounds").run()
     assert at.session_state["yd_data"].names == {"a": ["k.wav"]}
 
