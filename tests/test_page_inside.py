@@ -99,6 +99,20 @@ def test_an_audio_model_lets_the_evidence_be_heard():
     assert set(table["class"]) <= set(bundle.class_names)
 
 
+def _first_example_at(layer: str, f: int):
+    """Filter ``f``'s map in ``layer`` of the shipped digits model for the first test example
+    the page shows, computed here by PyTorch; and that layer's module."""
+    from core.data import shipped
+
+    bundle = I.load_shipped("digits")
+    h = I.test_examples(bundle.model, shipped.load("digits"), "image").x[:1]
+    for name, module in bundle.model.named_children():
+        if name == layer:
+            return module(h)[0, f].detach().numpy(), module
+        h = module(h)
+    raise AssertionError(f"no layer {layer!r}")
+
+
 def test_one_unit_is_stepped_with_the_learned_weights_and_checked():
     from tests.apptest import steppers
 
@@ -107,16 +121,7 @@ def test_one_unit_is_stepped_with_the_learned_weights_and_checked():
     players = {k: v for k, v in steppers(at).items() if k.startswith("in_unit_")}
     assert len(players) == 1
     data = next(iter(players.values()))
-    bundle = I.load_shipped("digits")
-    layer = at.selectbox(key="in_unit_layer").value
-    ex = I.test_examples(bundle.model, __import__("core.data.shipped", fromlist=["load"]).load(
-        "digits"), "image")  # fmt: skip
-    h = ex.x[:1]
-    for name, module in bundle.model.named_children():
-        if name == layer:
-            out = module(h)[0, 3].detach().numpy()
-            break
-        h = module(h)
+    out, module = _first_example_at(at.selectbox(key="in_unit_layer").value, 3)
     shown = np.array([[float(v) for v in row] for row in data["output"]])
     r0 = at.number_input(key="in_unit_row").value - 2
     c0 = at.number_input(key="in_unit_col").value - 2
@@ -342,17 +347,8 @@ def test_a_waveform_model_is_not_offered_and_the_page_says_why():
 def test_the_first_unit_shown_is_the_filters_strongest_answer():
     """The centre of a digit is often empty: the first unit's arithmetic read all '× 0 = 0'."""
     at = open_page("inside")
-    bundle = I.load_shipped("digits")
-    layer = at.selectbox(key="in_unit_layer").value
     f = at.number_input(key="in_unit_filter").value
-    ex = I.test_examples(bundle.model, __import__("core.data.shipped", fromlist=["load"]).load(
-        "digits"), "image")  # fmt: skip
-    h = ex.x[:1]
-    for name, module in bundle.model.named_children():
-        if name == layer:
-            out = module(h)[0, f].detach().numpy()
-            break
-        h = module(h)
+    out, _ = _first_example_at(at.selectbox(key="in_unit_layer").value, f)
     row, col = at.number_input(key="in_unit_row").value, at.number_input(key="in_unit_col").value
     assert abs(out[row, col]) == pytest.approx(np.abs(out).max(), rel=1e-4)
     assert abs(out[row, col]) > 0
