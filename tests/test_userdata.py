@@ -324,3 +324,26 @@ def test_pngs_past_the_pixel_budget_are_left_out_unread(monkeypatch):
     assert g.counts == {"a": 2, "b": 1}
     assert any("2 PNG picture(s) were left out without being read" in p and "4 megapixels" in p
                for p in g.problems)  # fmt: skip
+
+
+def test_pngs_refused_from_their_header_do_not_use_up_the_pixel_budget(monkeypatch):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    def claims(w, h):  # a PNG whose header claims w x h pixels, with almost none in it
+        ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))  # fmt: skip
+
+    monkeypatch.setattr(userdata, "MAX_PNG_PIXELS", 5_000_000)
+    huge = [(f"huge{i}.png", claims(12_000, 12_000)) for i in range(3)]  # 144 MP each, refused
+    real = encoded(Image.new("L", (2000, 1000), 90), "PNG")
+    g = userdata.gather({"a": [*huge, ("real.png", real)]}, kind="image")
+    assert g.counts == {"a": 1}
+    assert sum("megapixels are accepted" in p for p in g.problems) == 3
+    assert not any("left out without being read" in p for p in g.problems)

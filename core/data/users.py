@@ -74,7 +74,7 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
     are left out without being decoded, with one sentence in ``problems``; so are the PNGs
     past ``MAX_PNG_PIXELS`` pixels in all.
     """
-    from core.data.images import png_pixels
+    from core.data.images import MAX_BYTES, MAX_PIXELS, png_pixels
 
     out = Gathered(kind)
     cap = MAX_EXAMPLES if max_examples is None else max_examples
@@ -102,6 +102,8 @@ def gather(files: dict[str, list[tuple[str, bytes]]], *, kind: str, sr: int = 16
                     example = kept_part.samples
                 else:
                     pixels = png_pixels(data)
+                    if pixels > MAX_PIXELS or len(data) > MAX_BYTES:
+                        pixels = 0  # refused from its header, never decoded: costs nothing
                     if png_spent + pixels > MAX_PNG_PIXELS:
                         too_large += 1
                         continue
