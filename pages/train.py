@@ -295,6 +295,12 @@ def session_alive_check():
 if pool.backend_setting() == "process":
     pool.get_pool()  # a worker starts importing torch now, before the first Train press
 
+
+def _watching_it(current) -> bool:
+    """This session only watches ``current`` (another browser's run, opened from its link)."""
+    return S.get("train_watching") == current.id
+
+
 run = S.get("train_run")
 # The run's id travels in the link: a reload, or the same student in another tab, finds it.
 _asked = st.query_params.get("run") if S.get(_url.EXTERNAL, True) else None  # a link, not ours
@@ -303,7 +309,7 @@ if S.tr_dataset == USER and S.get("user_dataset") is None:
 # A link (or a reload) brings back the data, model and recipe it was made with; the run it
 # names, if any, is attached next and its own settings win.
 _url.sync(url_settings)
-if _asked and (run is None or (run.id != _asked and not run.active)):
+if _asked and (run is None or (run.id != _asked and (not run.active or _watching_it(run)))):
     _found = runs.find(_asked)
     if _found is None:
         st.info(
@@ -313,9 +319,10 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
         )
     else:
         _mine = browser_id()
-        if _found.browser is not None and _mine is not None and _found.browser != _mine:
+        if _found.browser is not None and _mine != _found.browser:
             # another browser's run, from a pasted address: watched, not steered (a lecturer's
-            # run shown to the hall cannot be stopped from a student's seat)
+            # run shown to the hall cannot be stopped from a student's seat); a browser that
+            # cannot be named (no cookie) counts as another one
             S.train_watching = _found.id
         else:
             S.pop("train_watching", None)
@@ -341,7 +348,7 @@ if _asked and (run is None or (run.id != _asked and not run.active)):
             S.tr_recipe_for = recipe_for_source()  # the recipe on screen is the run's kind
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
-watching = run is not None and S.get("train_watching") == run.id
+watching = run is not None and _watching_it(run)
 busy = run is not None and run.active and not watching
 
 st.title("Train a CNN")
@@ -580,10 +587,10 @@ def start() -> str | None:
         return "A run of yours is already waiting or training: stop it first."
     try:
         S.train_run = runs.start_training(plan, device, dataset=ds, owner=S.train_owner,
-                                          alive=session_alive_check())  # fmt: skip
+                                          alive=session_alive_check(),
+                                          browser=browser_id())  # fmt: skip
     except UserInputError as err:
         return str(err)
-    S.train_run.browser = browser_id()
     S.pop("train_watching", None)
     return None
 
@@ -740,8 +747,13 @@ def start_compare(asked: dict) -> None:
 
     def progress(fraction: float, said: str) -> None:
         job["progress"] = (min(max(float(fraction), 0.0), 1.0), said)
-        if alive is not None and not alive():
-            job["stop"].set()  # the page was closed: stop the worker too
+
+    def watch() -> None:
+        """The page closed (its session gone): stop, whether training or still waiting."""
+        while job["thread"].is_alive() and not job["stop"].is_set():
+            if alive is not None and not alive():
+                job["stop"].set()
+            job["stop"].wait(2.0)
 
     def waiting() -> None:
         progress(0.0, f"Waiting for a free worker: at most {pool.get_pool().size} models "
@@ -763,6 +775,8 @@ def start_compare(asked: dict) -> None:
     job["thread"] = threading.Thread(target=work, daemon=True, name="compare")
     S.tr_cmp_job = job
     job["thread"].start()
+    if alive is not None:
+        threading.Thread(target=watch, daemon=True, name="compare-watch").start()
 
 
 def show_compare() -> None:
@@ -778,8 +792,10 @@ def show_compare() -> None:
                       on_click=job["stop"].set)  # fmt: skip
         return
     del S.tr_cmp_job
-    if job["error"]:
-        S.tr_cmp_error = job["error"]
+    if job["stop"].is_set():  # what a stopped comparison returns is half-trained: not shown
+        S.tr_cmp_said = ("info", "Comparison stopped: a half-trained pair is not shown.")
+    elif job["error"]:
+        S.tr_cmp_said = ("error", job["error"])
     elif job["result"] is not None:
         S.tr_cmp_result = (job["dataset"], job["result"])
     st.rerun()  # the whole page: the result below, the Compare button again
@@ -788,17 +804,19 @@ def show_compare() -> None:
 comparing = S.get("tr_cmp_job") is not None
 if st.button("Compare", key="tr_compare", icon=":material/compare:", disabled=busy or comparing,
              help="Trains both on this page's dataset, one after the other (a minute or more "
-                  "on a CPU: the backbone reads every example once)."):  # fmt: skip
+                  "on a CPU: the backbone reads every example once).") and not comparing:  # fmt: skip
     per = S.tr_cmp_per_class
-    S.pop("tr_cmp_error", None)
+    S.pop("tr_cmp_said", None)
     start_compare({"ds": ds, "mode": S.tr_cmp_mode, "epochs": int(S.tr_cmp_epochs),
                    "per_class": None if per == "all" else int(per), "device": local_device(),
                    "backbone": S.tr_cmp_net})  # fmt: skip
     comparing = True
 if comparing:
     st.fragment(run_every=1.0)(show_compare)()
-if S.get("tr_cmp_error"):
-    st.error(S.tr_cmp_error, icon=":material/error:")
+if S.get("tr_cmp_said"):
+    kind, said = S.tr_cmp_said
+    (st.info if kind == "info" else st.error)(said, icon=":material/info:" if kind == "info"
+                                              else ":material/error:")  # fmt: skip
 shown = S.get("tr_cmp_result")
 if shown is not None and shown[0] == S.tr_dataset:
     cmp_result = shown[1]

@@ -445,7 +445,7 @@ def test_a_comparison_goes_on_through_clicks_elsewhere_and_stops_when_asked(monk
         started.set()
         while not asked["stop"].is_set():
             time.sleep(0.05)
-        raise UserInputError("Stopped: no comparison.")
+        return object()  # like the real one: stopped early, it still returns a comparison
 
     monkeypatch.setattr(transfer, "compare", slow_compare)
     at = _app()
@@ -461,7 +461,8 @@ def test_a_comparison_goes_on_through_clicks_elsewhere_and_stops_when_asked(monk
     job["thread"].join(30)
     at.run()
     assert "tr_cmp_job" not in at.session_state
-    assert "Stopped: no comparison." in [e.value for e in at.error]
+    assert any("Comparison stopped" in i.value for i in at.info) and not at.error
+    assert "tr_cmp_result" not in at.session_state  # a half-trained pair is not shown
     assert not at.button(key="tr_compare").disabled
 
 
@@ -496,3 +497,24 @@ def test_a_run_opened_from_another_browsers_address_is_watched_not_stopped(monke
         assert run.status == runs.STOPPED
     finally:
         run.stop()
+
+
+def test_a_comparison_that_fails_says_why_in_a_sentence(monkeypatch):
+    from core.learn import pool, transfer
+
+    monkeypatch.setattr(pool, "backend_setting", lambda: "thread")
+
+    def refuses(**asked):
+        raise UserInputError("Too few examples of class 3 to compare.")
+
+    monkeypatch.setattr(transfer, "compare", refuses)
+    at = _app()
+    at.button(key="tr_compare").click().run()
+    for _ in range(20):  # it may end within the run that started it
+        if "tr_cmp_job" not in at.session_state:
+            break
+        at.session_state["tr_cmp_job"]["thread"].join(1)
+        at.run()
+    at.run()
+    assert not at.exception
+    assert "Too few examples of class 3 to compare." in [e.value for e in at.error]

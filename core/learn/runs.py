@@ -587,14 +587,16 @@ def start_training(
     alive: Callable[[], bool] | None = None,
     queue: RunQueue | None = None,
     backend: str | None = None,
+    browser: str | None = None,
 ) -> Run:
     """Hand the run of a checked core.learn.task.Plan to the queue.
 
     The recipe's seed seeds the starting weights (the same seed, the same model). The model is
     built and trained in a worker process (``backend="process"``, the default, see
     core.learn.pool) or in a thread of this process (``"thread"``); ``None`` reads
-    ``CNN_RUNS``. Returns the run, queued or training; UserInputError when ``owner`` already
-    has an active run.
+    ``CNN_RUNS``. ``browser`` names the browser that asked (its other sessions may stop the
+    run; other browsers only watch it). Returns the run, queued or training; UserInputError
+    when ``owner`` already has an active run.
     """
     from core.learn.pool import TrainJob
 
@@ -613,6 +615,7 @@ def start_training(
                    recipe=task.recipe, device=str(device), x_test=split.x_test,
                    y_test=split.y_test)  # fmt: skip
     run = Run.for_job(job, backend=backend, task=task, info=info)
+    run.browser = browser  # before anyone can find it by its id
     (queue or get_queue()).submit(run, owner=owner, alive=alive)
     register(run)
     return run
