@@ -58,8 +58,9 @@ const memory = new Map();  // per stepper: the step shown, kept while its data s
 // the sidebar's "Add this view" and "Copy link" hold it; the server's echo is not a jump back.
 function reporter(component, d, playing) {
   let t = null;
-  return (step) => {
+  const report = (step) => {
     if (t) clearTimeout(t);
+    if (!d.report) return;  // a step no link or slide holds: the server need not hear of it
     t = setTimeout(() => {
       if (playing()) return;  // Pause (or the end) reports it
       const kept = memory.get(d.prefix);
@@ -68,6 +69,20 @@ function reporter(component, d, playing) {
       component.setStateValue("step", step);
     }, 700);
   };
+  report.cancel = () => { if (t) { clearTimeout(t); t = null; } };
+  return report;
+}
+
+// Streamlit calls a player's function again when its data change, without the previous
+// call's clean-up: the one drawn before is silenced here, or its timer would go on playing
+// (and reporting) on a page that no longer shows it.
+const live = new Map();  // per stepper: how to silence the instance drawn last
+
+function takeOver(prefix, cancel) {
+  const before = live.get(prefix);
+  if (before) before();
+  live.set(prefix, cancel);
+  return () => { if (live.get(prefix) === cancel) live.delete(prefix); cancel(); };
 }
 
 function remember(d, step) {
@@ -166,6 +181,10 @@ export default function (component) {
     "Click an output cell to jump to its step; hover one to see its window. Arrow keys step."));
 
   let timer = null, lit = [];
+  const release = takeOver(d.prefix, () => {
+    if (timer) { clearInterval(timer); timer = null; }
+    report.cancel();
+  });
   function clearLit() { lit.forEach(td => td.classList.remove("win", "best", "peek")); lit = []; }
   function windowCells(s, cls) {
     const cells = [];
@@ -208,9 +227,10 @@ export default function (component) {
     report(step);
   }
   function stop() {
+    const was = timer !== null;
     if (timer) { clearInterval(timer); timer = null; }
     buttons.play.textContent = "▶ Play";
-    report(step);
+    if (was) report(step);  // where Pause (or the end) left it
   }
   function play() {
     if (timer) { stop(); return; }
@@ -243,7 +263,7 @@ export default function (component) {
     td.onmouseleave = () => { peeked.forEach(x => x.classList.remove("peek")); peeked = []; };
   }));
   show(step);
-  return () => stop();
+  return release;  // unmounted: silent, nothing more to report
 }
 """
 )
@@ -253,10 +273,12 @@ _component = st.components.v2.component(
 )
 
 
-def player_data(prefix: str, frames: dict, *, ms_per_step: int) -> dict:
+def player_data(prefix: str, frames: dict, *, ms_per_step: int, report: bool = True) -> dict:
     """What a browser step player is sent: ``frames`` with the step to start at (from
     ``st.session_state[f"{prefix}_step"]``, 1-based; a link sets it), the play speed,
-    presenter mode and a signature that tells the player when the frames changed."""
+    presenter mode, a signature that tells the player when the frames changed, and whether
+    it tells the server the step it settles on (``report``: where a link or a slide holds
+    the step; each report reruns the page)."""
     key = f"{prefix}_step"
     n = len(frames["steps"])
     start = st.session_state.get(key, 1)
@@ -264,7 +286,7 @@ def player_data(prefix: str, frames: dict, *, ms_per_step: int) -> dict:
     st.session_state[key] = start
     signature = str(hash(json.dumps(frames, sort_keys=True)))
     return {**frames, "prefix": prefix, "step": start, "ms": ms_per_step,
-            "presenter": presenter(), "signature": signature}  # fmt: skip
+            "presenter": presenter(), "signature": signature, "report": report}  # fmt: skip
 
 
 def took_step(prefix: str, key: str) -> None:
@@ -275,10 +297,12 @@ def took_step(prefix: str, key: str) -> None:
         st.session_state[f"{prefix}_step"] = step
 
 
-def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700) -> None:
-    """Draw the browser-side step player for ``frames`` (core.explain.frames.step_frames)."""
+def instant_stepper(prefix: str, frames: dict, *, ms_per_step: int = 700,
+                    report: bool = True) -> None:  # fmt: skip
+    """Draw the browser-side step player for ``frames`` (core.explain.frames.step_frames);
+    ``report``: the step it settles on is the page's (a setting in its link)."""
     key = f"{prefix}_instant"
-    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step), key=key,
+    _component(data=player_data(prefix, frames, ms_per_step=ms_per_step, report=report), key=key,
                on_step_change=lambda: took_step(prefix, key))  # fmt: skip
 
 

@@ -67,6 +67,10 @@ export default function (component) {
     "Click an input cell to jump to its stamp; hover one to see where it lands. Arrow keys step."));
 
   let timer = null, lit = [];
+  const release = takeOver(d.prefix, () => {
+    if (timer) { clearInterval(timer); timer = null; }
+    report.cancel();
+  });
   function stampCells(s, cls) {
     const cells = s.cells.map(([r, c]) => canvasCells[r][c]);
     cells.forEach(td => td.classList.add(cls));
@@ -106,9 +110,10 @@ export default function (component) {
     report(step);
   }
   function stop() {
+    const was = timer !== null;
     if (timer) { clearInterval(timer); timer = null; }
     buttons.play.textContent = "▶ Play";
-    report(step);
+    if (was) report(step);  // where Pause (or the end) left it
   }
   function play() {
     if (timer) { stop(); return; }
@@ -135,7 +140,7 @@ export default function (component) {
     td.onmouseleave = () => { peeked.forEach(x => x.classList.remove("peek")); peeked = []; };
   });
   show(step);
-  return () => stop();
+  return release;  // unmounted: silent, nothing more to report
 }
 """
 )

@@ -474,7 +474,9 @@ if convs_here:
             )
             prefix = f"in_unit_{unit_layer}_{f_idx}_{r0}_{c0}"
             S.setdefault(f"{prefix}_step", (S.in_unit_row - r0) * cw + (S.in_unit_col - c0) + 1)
-            instant_stepper(prefix, step_frames(crop), ms_per_step=500)  # the chosen unit first
+            instant_stepper(
+                prefix, step_frames(crop), ms_per_step=500, report=False
+            )  # the chosen unit first
         else:
             st.info(
                 f"{unit_layer} reads {op.in_channels} channels: too many to step through here "

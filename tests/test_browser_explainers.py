@@ -82,6 +82,25 @@ def test_play_runs_to_the_end_in_the_browser(served_app, page):
     assert page.locator(".stp .eq").first.inner_text() == "(11 + 12 + 15 + 16) / 4 = 13.5"
 
 
+def test_a_player_redrawn_while_it_plays_leaves_no_ghost_behind(served_app, page):
+    """Streamlit calls a player again on new data without its clean-up: the old one went on
+    playing unseen and, at its end, sent its last step to the server, which then jumped."""
+    page.goto(f"{served_app}/pooling?pool_stride=1")  # 9 steps: over 6 s of playing
+    wait_for_app(page)
+    _player(page).locator("button[data-action=play]").click()
+    page.wait_for_timeout(1500)  # playing, a step or two in
+    box = page.get_by_label("Stride", exact=True).first
+    box.fill("2")  # new frames (4 steps): the player is drawn again, at the server's step
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    shown = _player(page).get_attribute("data-step")
+    page.wait_for_timeout(9000)  # longer than the old animation had left to play
+    wait_for_app(page)
+    assert _player(page).get_attribute("data-step") == shown
+    assert f"pool_step={shown}" in page.url or (shown == "1" and "pool_step" not in page.url)
+
+
 def test_a_deep_link_to_a_fresh_server_gets_the_full_app(browser):
     with run_app() as url:
         pg = browser.new_page(viewport={"width": 1400, "height": 1200})
