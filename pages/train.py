@@ -583,7 +583,7 @@ def start() -> str | None:
     if problems or plan is None or device is None:
         return "Fix the settings marked in red above first."
     previous = S.get("train_run")
-    if previous is not None and previous.active and S.get("train_watching") != previous.id:
+    if previous is not None and previous.active and not _watching_it(previous):
         return "A run of yours is already waiting or training: stop it first."
     try:
         S.train_run = runs.start_training(plan, device, dataset=ds, owner=S.train_owner,
@@ -597,7 +597,7 @@ def start() -> str | None:
 
 def stop() -> None:
     current = S.get("train_run")
-    if current is not None and S.get("train_watching") != current.id:
+    if current is not None and not _watching_it(current):
         current.stop()
 
 
@@ -815,8 +815,10 @@ if comparing:
     st.fragment(run_every=1.0)(show_compare)()
 if S.get("tr_cmp_said"):
     kind, said = S.tr_cmp_said
-    (st.info if kind == "info" else st.error)(said, icon=":material/info:" if kind == "info"
-                                              else ":material/error:")  # fmt: skip
+    if kind == "info":
+        st.info(said, icon=":material/info:")
+    else:
+        st.error(said, icon=":material/error:")
 shown = S.get("tr_cmp_result")
 if shown is not None and shown[0] == S.tr_dataset:
     cmp_result = shown[1]
