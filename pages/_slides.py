@@ -8,9 +8,8 @@ Once a lecture has slides, every page's link carries ``lecture=<token>`` (and, w
 given, ``slide=<n>``): the server keeps recent lectures on a bounded shelf under random tokens,
 so a reload on any page, or the link opened in another tab of the same server, finds the
 lecture again. "Copy link" leaves the token out except on the Lecture page and while the
-lecture is given. A
-session that finds a lecture this way takes a copy under a token of its own, so nobody who
-was sent the link can change the lecturer's slides.
+lecture is given. A session that finds a lecture this way takes a copy under a token of its
+own, so nobody who was sent the link can change the lecturer's slides.
 """
 
 from __future__ import annotations
