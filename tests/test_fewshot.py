@@ -1,6 +1,6 @@
 """The few-shot task builder: deterministic, the classes and splits it says, train and test
-voices apart, every clip one second; built with a stand-in voice (and with espeak-ng when
-it is installed)."""
+voices apart and from both synthesisers, every clip one second; built with a stand-in voice
+(and with espeak-ng and Flite when they are installed)."""
 
 import shutil
 
@@ -60,3 +60,32 @@ def test_background_is_quiet_noise():
 def test_espeak_speaks_a_word():
     x = fewshot.espeak_say("yes", "en-us", 160, 50)
     assert 0.2 * fewshot.SR < len(x) < 1.5 * fewshot.SR and np.abs(x).max() > 0.05
+
+
+def test_train_and_test_voices_come_from_both_synthesisers(monkeypatch):
+    heard = []
+    monkeypatch.setattr(
+        fewshot, "flite_say", lambda *a: heard.append(("flite", *a)) or _fake_say(*a)
+    )
+    monkeypatch.setattr(
+        fewshot, "espeak_say", lambda *a: heard.append(("espeak", *a)) or _fake_say(*a)
+    )
+    ds = fewshot.build(per_class=8, seed=0)
+    engines = {k: set() for k in ds.splits}
+    for i in np.flatnonzero(ds.y < len(fewshot.WORDS)):
+        where = next(k for k, idx in ds.splits.items() if i in idx)
+        engines[where].add(ds.info[i]["voice"].startswith(fewshot.FLITE))
+    assert engines == {"train": {True, False}, "val": {True, False}, "test": {True, False}}
+    # Flite is asked for its own voice name, without the prefix
+    flite_voices = {h[2] for h in heard if h[0] == "flite"}
+    assert flite_voices == {"rms", "kal16", "awb", "slt"}
+    assert all(not h[2].startswith(fewshot.FLITE) for h in heard)
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="Flite is not installed")
+def test_flite_speaks_a_word_at_the_rate_asked():
+    slow = fewshot.flite_say("yes", "slt", 100, 50)
+    fast = fewshot.flite_say("yes", "slt", 250, 50)
+    assert np.abs(slow).max() > 0.05 and fast.dtype == np.float32
+    assert 0.1 * fewshot.SR < len(fast) < len(slow) < 2 * fewshot.SR
+    assert not np.allclose(fewshot.synth_say("yes", "flite:awb", 175, 50)[:4000], 0)

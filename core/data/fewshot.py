@@ -1,4 +1,4 @@
-"""A few-shot spoken-word task, built from speech synthesised with espeak-ng.
+"""A few-shot spoken-word task, built from speech synthesised with espeak-ng and Flite.
 
 Four words and a background class, as a user of "Your own classes" would make it: a handful
 of 1-s clips per class recorded by one or two people, and the model then asked about other
@@ -6,15 +6,25 @@ people. The training clips come from some voices and speaking rates, the test cl
 other voices and rates, so the test measures what a new voice gets. The background class is
 room-like noise (brown and pink noise, mains hum, a fan's whirr) at several levels.
 
-``build(say=espeak_say)`` is deterministic: the same arguments give the same clips in the same
+The voices come from two synthesisers that make speech in different ways. espeak-ng's voices
+are variants of one formant model (rules shift its formants and pitch), so a network trained
+on two of them hears the others as near relatives. Flite's kal16 is cut from one man's
+recordings (diphones), and its awb, rms and slt are statistical voices, each learnt from one
+person's recordings in the CMU ARCTIC corpus. Voices of the two engines differ about as much
+as people do, so the training voices are one of each, and the test voices are other voices of
+both.
+
+``build(say=synth_say)`` is deterministic: the same arguments give the same clips in the same
 order. ``say`` is any function (word, voice, speed, pitch) -> float32 samples at 16 kHz, so
-tests can build the task without espeak-ng.
+tests can build the task without a synthesiser.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -25,11 +35,14 @@ from core.errors import UserInputError
 SR = 16_000
 WORDS = ("yes", "no", "up", "down")
 BACKGROUND = "background"
-TRAIN_VOICES = ("en-us+m3", "en-gb+f2")
+FLITE = "flite:"  # a voice named "flite:NAME" is Flite's voice NAME; the others are espeak-ng's
+TRAIN_VOICES = ("en-us+m3", f"{FLITE}rms")
 TRAIN_RATES = ((140, 50), (175, 40), (200, 60), (160, 70))  # (words per minute, pitch)
 VAL_RATES = ((150, 45), (185, 55))
 # other voices: other English accents, and speakers of other languages saying the words
-TEST_VOICES = ("en-gb-scotland+m1", "en-029+f3", "de+m5", "fr-fr+f4", "it+m7", "pl+f1")
+# and three of Flite's other voices
+TEST_VOICES = ("en-gb-scotland+m1", "en-029+f3", "de+m5", "fr-fr+f4", "it+m7", "pl+f1",
+               f"{FLITE}kal16", f"{FLITE}awb", f"{FLITE}slt")  # fmt: skip
 TEST_RATES = ((130, 35), (170, 65), (210, 50))
 
 
@@ -43,6 +56,30 @@ def espeak_say(word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     wav = subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
                          capture_output=True, check=True, timeout=30).stdout  # fmt: skip
     return load_clip(wav, name=word, target_sr=SR).samples
+
+
+def flite_say(word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
+    """``word`` spoken by Flite's ``voice`` (kal16, awb, rms or slt) at about ``speed`` words per
+    minute, 16 kHz mono. Flite's voices share no pitch control, so ``pitch`` is not used."""
+    from core.audio.clips import load_clip
+
+    exe = shutil.which("flite")
+    if exe is None:
+        raise UserInputError("Flite is not installed (Debian: apt-get install flite).")
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "word.wav")
+        stretch = f"duration_stretch={175 / speed:.3f}"  # 1 at Flite's own rate, about 175 wpm
+        subprocess.run([exe, "-voice", voice, "--setf", stretch, "-t", word, "-o", out],
+                       capture_output=True, check=True, timeout=30)  # fmt: skip
+        with open(out, "rb") as f:
+            return load_clip(f.read(), name=word, target_sr=SR).samples
+
+
+def synth_say(word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
+    """``word`` spoken by ``voice``: Flite's for "flite:NAME", espeak-ng's otherwise."""
+    if voice.startswith(FLITE):
+        return flite_say(word, voice.removeprefix(FLITE), speed, pitch)
+    return espeak_say(word, voice, speed, pitch)
 
 
 def one_second(x: np.ndarray, *, offset: float = 0.5) -> np.ndarray:
@@ -82,7 +119,7 @@ def background(n: int, *, seed: int) -> np.ndarray:
     return np.stack(clips)
 
 
-def build(*, say: Callable[[str, str, int, int], np.ndarray] = espeak_say, per_class: int = 8,
+def build(*, say: Callable[[str, str, int, int], np.ndarray] = synth_say, per_class: int = 8,
           seed: int = 0) -> Dataset:  # fmt: skip
     """The few-shot task: per word ``per_class`` training clips (train voices and rates),
     2 validation clips per voice (other rates), and test clips from other voices and rates;
