@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -39,14 +40,24 @@ def controls(label: str = "Edit the input and settings"):
     return st.container()
 
 
+def plain_number(v: float) -> str:
+    """A float as it is read: at most two decimals (18.4, 0.04, 1,234.5), and two significant
+    figures for values too small for two decimals (0.0012), never "0" for them."""
+    if v == 0:
+        return "0"
+    if math.isfinite(v) and abs(v) < 0.005:
+        return f"{v:.2g}"
+    return f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
 def table(data, **kwargs) -> None:
     """A table of numbers: an interactive grid, or in presenter mode a plain table whose text
     the hall's font size reaches (the grid draws on a canvas that no font setting enlarges)."""
     if presenter():
         if isinstance(data, list) and all(isinstance(r, dict) for r in data):
             # st.table prints every float with 4 decimals (18.4000, 0.0400): as they are read
-            data = [{k: f"{v:,.2f}".rstrip("0").rstrip(".") if isinstance(v, float) else v
-                     for k, v in r.items()} for r in data]  # fmt: skip
+            data = [{k: plain_number(v) if isinstance(v, float) else v for k, v in r.items()}
+                    for r in data]  # fmt: skip
         st.table(data)
     else:
         st.dataframe(data, hide_index=True, **kwargs)

@@ -81,3 +81,12 @@ def test_presenter_tables_print_numbers_as_they_are_read():
     )
     assert not any(str(v).endswith("000") for v in rows["Activations (KB)"])
     assert app.code[0].proto.wrap_lines  # a projector shows no hidden right edge
+
+
+def test_presenter_numbers_keep_small_values():
+    """Two decimals printed 0.0012 KB as "0"; small values keep two significant figures."""
+    from pages._shared import plain_number
+
+    got = [plain_number(v) for v in (18.4, 0.04, 1234.5, 3.14159, 0.0, -0.0, 0.0012, -0.00049,
+                                      0.005, float("nan"))]  # fmt: skip
+    assert got == ["18.4", "0.04", "1,234.5", "3.14", "0", "0", "0.0012", "-0.00049", "0.01", "nan"]
