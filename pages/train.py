@@ -667,6 +667,9 @@ def show_run(current: runs.Run, was_active: bool) -> None:
             text=f"Step {snap.step:,} of {snap.total_steps:,} · epoch {epoch_now} of {rec.epochs} "
             f"done · {runs.format_seconds(snap.elapsed)} so far{left}"
             if snap.total_steps or not snap.active
+            else "Waiting for a free training process: the server's are all busy (a comparison "
+            f"is using one) · {runs.format_seconds(snap.elapsed)} so far"
+            if snap.waiting_for_worker
             else f"Starting: a training process is taking the data and building the model · "
             f"{runs.format_seconds(snap.elapsed)} so far",
         )

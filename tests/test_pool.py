@@ -298,3 +298,32 @@ def test_nothing_takes_more_workers_than_the_pool_has():
             small._take(stop)  # stopped while every worker is busy: nothing runs
     finally:
         small.close()
+
+
+def test_a_run_says_it_waits_while_a_comparison_holds_every_worker(monkeypatch):
+    """A comparison takes workers outside the run queue: a run the queue started then waits
+    for one, and its snapshot says so (the page showed "Starting" for the whole wait)."""
+    from core.data import shipped as data
+    from core.learn import task as tasks
+
+    own = pools.ProcessPool(1, threads=1)
+    monkeypatch.setattr(pools, "_POOL", own)
+    held = own._take()  # what a running comparison holds
+    try:
+        ds = data.load("digits")
+        plan = tasks.plan_preset(ds, tasks.inputs_for(ds, tasks.reads_for_preset(ds, "digits_cnn")),
+                                 "digits_cnn").with_recipe(epochs=1)  # fmt: skip
+        run = runs.start_training(plan, "cpu", dataset=ds, queue=runs.RunQueue(max_running=1),
+                                  backend="process", owner="a")  # fmt: skip
+        assert _until(lambda: run.snapshot().waiting_for_worker, 30)
+        snap = run.snapshot()
+        assert snap.status == runs.RUNNING and snap.step == 0
+        own._give_back(held, healthy=True)
+        held = None
+        assert run.wait(TIMEOUT)
+        snap = run.snapshot()
+        assert snap.status == "done" and not snap.waiting_for_worker and snap.step > 0
+    finally:
+        if held is not None:
+            own._give_back(held, healthy=True)
+        own.close()

@@ -407,13 +407,17 @@ class ProcessPool:
             if not self._closed:  # keep one warm worker in its place
                 threading.Thread(target=self._warm, args=(1,), daemon=True).start()
 
-    def run_job(self, job: TrainJob, *, on_event: Callable, stop) -> tuple:
+    def run_job(self, job: TrainJob, *, on_event: Callable, stop,
+                on_wait: Callable[[], None] | None = None,
+                on_taken: Callable[[], None] | None = None) -> tuple:  # fmt: skip
         """Train ``job`` in a worker; call ``on_event`` here with each of its events.
 
         Parameters
         ----------
         on_event : called (in this thread) with each core.learn.train event, in order
         stop : threading.Event; once set, the worker ends the run before its next batch
+        on_wait, on_taken : called once when every worker is busy (a comparison holds one),
+            and once when a worker has been taken for the job
 
         Returns
         -------
@@ -445,7 +449,8 @@ class ProcessPool:
             return False, None
 
         try:
-            return self._exchange(("job", job), on_message=on_message, stop=stop)
+            return self._exchange(("job", job), on_message=on_message, stop=stop,
+                                  on_wait=on_wait, on_taken=on_taken)  # fmt: skip
         except StoppedWaiting:
             return stopped
 
@@ -469,11 +474,13 @@ class ProcessPool:
         return self._exchange(("job", CallJob(name, dict(kwargs))), on_message=on_message,
                               stop=stop, on_wait=on_wait)  # fmt: skip
 
-    def _exchange(self, message, *, on_message: Callable, stop, on_wait=None):
+    def _exchange(self, message, *, on_message: Callable, stop, on_wait=None, on_taken=None):
         """Send ``message`` to a worker and hand what comes back to ``on_message`` (which
         returns (done, value)) until it is done; the worker's errors raise here."""
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # before a worker
         w = self._take(stop, on_wait)
+        if on_taken is not None:
+            on_taken()
         healthy = False
         try:
             w.wait_ready()

@@ -70,6 +70,8 @@ class Snapshot:
     best_epoch : epoch whose weights are (or will be) kept
     verdict : once ended, the trainer's word on it: "finished", "stopped", "diverged" or
         "at_chance" (None while it waits or trains, or when it failed with an error)
+    waiting_for_worker : started, but every training process is busy (a comparison outside
+        the run queue holds one), so it waits for one to be free
     """
 
     status: str
@@ -87,6 +89,7 @@ class Snapshot:
     val_confusion_epoch: int | None
     best_epoch: int | None
     verdict: str | None = None
+    waiting_for_worker: bool = False
 
     @property
     def active(self) -> bool:
@@ -165,6 +168,7 @@ class Run:
         self._ended: float | None = None
         self._train_elapsed = 0.0
         self._eta_origin: tuple[int, float] | None = None  # (step, elapsed) of the first batch
+        self._worker_wait = False  # every pool worker busy when it started (see Snapshot)
         self._val_confusion: np.ndarray | None = None
         self._val_epoch: int | None = None
         self._best_epoch: int | None = None
@@ -238,7 +242,11 @@ class Run:
                 execute = get_ray_pool().run_job
             else:
                 execute = pool.run_job_here
-            model, test, reason, message = execute(job, on_event=run.record, stop=run.stop_event)
+            told = {}
+            if backend == "process":  # only the pool's workers can all be busy (a comparison)
+                told = {"on_wait": run._waiting_for_worker, "on_taken": run._took_worker}
+            model, test, reason, message = execute(job, on_event=run.record, stop=run.stop_event,
+                                                   **told)  # fmt: skip
             return Outcome(model=model, test=test, reason=reason, message=message)
 
         run = cls(run_it, task=task, info=info)
@@ -271,6 +279,14 @@ class Run:
             elif isinstance(event, EndEvent):
                 self._best_epoch = event.best_epoch
                 self._train_elapsed = event.elapsed
+
+    def _waiting_for_worker(self) -> None:
+        with self._lock:
+            self._worker_wait = True
+
+    def _took_worker(self) -> None:
+        with self._lock:
+            self._worker_wait = False
 
     def owner_alive(self) -> bool:
         """False once the session that started the run has been gone for ORPHAN_GRACE seconds."""
@@ -411,6 +427,7 @@ class Run:
                 val_confusion_epoch=self._val_epoch,
                 best_epoch=self._best_epoch,
                 verdict=self.outcome.reason if self.outcome is not None else None,
+                waiting_for_worker=self._worker_wait and self._status == RUNNING,
             )
 
 
