@@ -4,12 +4,22 @@ A slide is a page (its url path) and the query parameters that page keeps its st
 (pages/_url.py), with a title and a note for the speaker. A lecture travels as a small JSON
 file, which is user input: :func:`from_json` reads it with limits on size, depth, counts and
 lengths, and accepts only pages it is told exist.
+
+A :class:`Shelf` keeps recent lectures under random tokens for the server's sessions, in
+memory and, given a folder, on disk, so a lecture's link still works after a restart.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from core.errors import UserInputError
 
@@ -124,3 +134,85 @@ def from_json(data: bytes | str, *, pages: set[str]) -> Lecture:
         slides.append(_checked(slide, where=where, pages=pages))
     title = _text(doc.get("title", "Lecture"), "title", MAX_TITLE)
     return Lecture(title=title, slides=tuple(slides))
+
+
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+log = logging.getLogger(__name__)
+
+
+class Shelf:
+    """Recent lectures by token, shared by a server's sessions; thread-safe and bounded: at
+    most ``size`` in memory and ``size`` files of at most MAX_BYTES in ``folder``, the least
+    recently used dropped first. ``folder`` (optional) keeps them across restarts of the
+    server (and for every server that shares it); its files are read as user input, and a
+    disk that refuses costs only that keeping."""
+
+    def __init__(self, size: int, folder: Path | str | None = None, *, pages: set[str]):
+        self.size, self.pages = size, set(pages)
+        self.folder = Path(folder) if folder else None
+        self._items: OrderedDict[str, Lecture] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _file(self, token: str) -> Path | None:
+        if self.folder is None or not TOKEN_RE.fullmatch(token):
+            return None
+        return self.folder / f"{token}.json"
+
+    def put(self, token: str, lecture: Lecture) -> None:
+        with self._lock:
+            changed = self._items.get(token) is not lecture
+            self._items[token] = lecture
+            self._items.move_to_end(token)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        if changed:  # each rerun puts the same object again: only a change is written
+            self._write(token, lecture)
+
+    def get(self, token: str) -> Lecture | None:
+        with self._lock:
+            lecture = self._items.get(token)
+            if lecture is not None:
+                self._items.move_to_end(token)
+                return lecture
+        lecture = self._read(token)
+        if lecture is not None:
+            with self._lock:
+                self._items.setdefault(token, lecture)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return lecture
+
+    def _write(self, token: str, lecture: Lecture) -> None:
+        path = self._file(token)
+        if path is None:
+            return
+        text = to_json(lecture).encode()
+        if len(text) > MAX_BYTES:
+            return  # it could not be read back
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+            os.replace(tmp, path)  # a reader never sees half a file
+            self._prune(path.parent)
+        except OSError as err:
+            log.warning("A lecture could not be kept on disk: %s", err)
+
+    def _prune(self, folder: Path) -> None:
+        files = sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in files[self.size :]:
+            old.unlink(missing_ok=True)
+
+    def _read(self, token: str) -> Lecture | None:
+        path = self._file(token)
+        if path is None:
+            return None
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_BYTES:
+                return None
+            lecture = from_json(path.read_bytes(), pages=self.pages)
+            os.utime(path)  # recently used: pruned last
+            return lecture
+        except (OSError, UserInputError):
+            return None

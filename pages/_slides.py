@@ -6,8 +6,8 @@ The buttons only record what was asked (callbacks run before the script); app.py
 
 Once a lecture has slides, every page's link carries ``lecture=<token>`` (and, while it is
 given, ``slide=<n>``): the server keeps recent lectures on a bounded shelf under random tokens,
-so a reload on any page, or the link opened in another tab of the same server, finds the
-lecture again. "Copy link" leaves the token out except on the Lecture page and while the
+so a reload on any page, or the link opened in another tab of the same server (also after the
+server has restarted), finds the lecture again. "Copy link" leaves the token out except on the Lecture page and while the
 lecture is given. A session that finds a lecture this way takes a copy under a token of its
 own, so nobody who was sent the link can change the lecturer's slides.
 """
@@ -15,13 +15,11 @@ own, so nobody who was sent the link can change the lecturer's slides.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 
 import streamlit as st
 
 from core.errors import UserInputError
-from core.lecture import Lecture, Slide
+from core.lecture import Lecture, Shelf, Slide
 from pages import _url
 from pages._registry import PAGES
 
@@ -33,30 +31,13 @@ END = -1
 SHELF_SIZE = 500  # lectures kept for reloads, the least recently used dropped first
 
 
-class _Shelf:
-    """Recent lectures by token, shared by the server's sessions; bounded, thread-safe."""
-
-    def __init__(self, size: int = SHELF_SIZE):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
-
-    def put(self, token: str, lecture: Lecture) -> None:
-        with self._lock:
-            self._items[token] = lecture
-            self._items.move_to_end(token)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def get(self, token: str) -> Lecture | None:
-        with self._lock:
-            lecture = self._items.get(token)
-            if lecture is not None:
-                self._items.move_to_end(token)
-            return lecture
-
-
 @st.cache_resource(show_spinner=False)
-def shelf() -> _Shelf:
-    return _Shelf()
+def shelf() -> Shelf:
+    """The server's lectures: in memory, and under $CNN_DATA_DIR/lectures so that their links
+    outlive a restart of the server."""
+    from core.data.online import data_dir
+
+    return Shelf(SHELF_SIZE, data_dir() / "lectures", pages=set(PATHS))
 
 
 def lecture() -> Lecture:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +20,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+
+# What the app keeps on disk (lectures, downloads a test did not send elsewhere) goes to a
+# folder of this test process, never to the user's ~/.cache/cnn-explainer.
+_DATA = tempfile.mkdtemp(prefix="cnn-tests-data-")
+os.environ["CNN_DATA_DIR"] = _DATA
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
 
 
 @pytest.fixture

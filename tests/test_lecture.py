@@ -5,7 +5,7 @@ import json
 import pytest
 
 from core.errors import UserInputError
-from core.lecture import MAX_SLIDES, Lecture, Slide, from_json, to_json
+from core.lecture import MAX_BYTES, MAX_SLIDES, Lecture, Slide, from_json, to_json
 
 PAGES = {"convolution", "pooling", "receptive_field"}
 
@@ -67,3 +67,57 @@ def test_a_hostile_lecture_file_is_one_sentence(data, message):
     """(Each case is named by its expected message.)"""
     with pytest.raises(UserInputError, match=message):
         from_json(data, pages=PAGES)
+
+
+def test_the_shelf_keeps_lectures_across_a_restart_and_stays_bounded(tmp_path):
+    from core.lecture import Shelf
+
+    lec = _lecture()
+    first = Shelf(3, tmp_path, pages=PAGES)
+    first.put("tokenA", lec)
+    assert first.get("tokenA") is lec
+    restarted = Shelf(3, tmp_path, pages=PAGES)  # a new server process, the same folder
+    assert restarted.get("tokenA") == lec
+    assert Shelf(3, None, pages=PAGES).get("tokenA") is None  # no folder: memory only
+    # the same object put again (every rerun does) is not written again
+    (tmp_path / "tokenA.json").write_text(to_json(Lecture(title="edited on disk")))
+    first.put("tokenA", lec)
+    assert restarted.get("tokenA") == lec  # memory first
+    assert Shelf(3, tmp_path, pages=PAGES).get("tokenA").title == "edited on disk"
+    changed = lec.edit(0, title="Stride, again")
+    first.put("tokenA", changed)  # a change is written
+    assert Shelf(3, tmp_path, pages=PAGES).get("tokenA") == changed
+    # at most `size` files, the least recently used dropped first
+    for n in range(5):
+        first.put(f"t{n}", lec.add(Slide("pooling", {"n": str(n)})))
+    assert sorted(f.name for f in tmp_path.glob("*.json")) == ["t2.json", "t3.json", "t4.json"]
+    assert not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize(
+    "token", ["../outside", "a/b", "", "x" * 41, "tok.json", "..", "/etc/passwd"]
+)
+def test_a_hostile_token_reads_and_writes_no_file(tmp_path, token):
+    from core.lecture import Shelf
+
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    (tmp_path / "outside.json").write_text(to_json(_lecture()))
+    shelf = Shelf(5, folder, pages=PAGES)
+    assert shelf.get(token) is None
+    shelf.put(token, _lecture())  # kept in memory only
+    assert shelf.get(token) == _lecture()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_bad_file_on_the_shelf_is_ignored(tmp_path):
+    from core.lecture import Shelf
+
+    (tmp_path / "junk.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(to_json(Lecture(slides=(Slide("nosuchpage"),))))
+    (tmp_path / "big.json").write_bytes(b" " * (MAX_BYTES + 1))
+    shelf = Shelf(5, tmp_path, pages=PAGES)
+    assert shelf.get("junk") is shelf.get("other") is shelf.get("big") is None
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder should be")
+    Shelf(5, blocked / "lectures", pages=PAGES).put("tokenB", _lecture())  # no error: memory only

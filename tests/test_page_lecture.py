@@ -143,3 +143,20 @@ def test_hostile_lecture_parameters_are_ignored(query):
     assert not at.exception, at.exception
     assert not at.session_state["lecture"].slides
     assert "lecture_at" not in at.session_state or at.session_state["lecture_at"] is None
+
+
+def test_a_lecture_link_still_works_after_the_server_restarts():
+    """The shelf is kept in $CNN_DATA_DIR/lectures: a restart (its memory cleared) loses
+    nothing a link names."""
+    from pages._slides import shelf
+
+    at = _lecture_page(TWO)
+    at.button(key="lec_present").click().run()
+    token = at.session_state["lecture_token"]
+    shelf.clear()  # what a restart does to the server's memory
+    again = AppTest.from_file("../app.py", default_timeout=90)
+    again.query_params.update({"lecture": token, "slide": "1", "pool_mode": "max"})
+    again.switch_page("pages/pooling.py").run()
+    assert not again.exception, again.exception
+    assert again.session_state["lecture"] == TWO
+    assert "Slide 1 of 2" in " ".join(m.value for m in again.sidebar.markdown)
