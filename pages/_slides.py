@@ -123,7 +123,7 @@ def bar() -> None:
     if at is None or not lec.slides:
         return
     at = min(at, len(lec.slides) - 1)
-    where, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
+    where, prev, nxt = st.columns([4, 1.4, 1.4], vertical_alignment="center")
     where.caption(f"Slide {at + 1} of {len(lec.slides)}: {lec.slides[at].title}")
     prev.button("Previous", icon=":material/chevron_left:", key="lec_bar_prev", on_click=go,
                 args=(at - 1,), disabled=at == 0, width="stretch")  # fmt: skip
