@@ -102,6 +102,65 @@ def browser_id() -> str | None:
     return hashlib.sha256(token).hexdigest()[:16]
 
 
+def session_alive_check():
+    """A check that this browser session is still connected (None outside a served app)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def train_owner() -> str:
+    """This browser session, for the one-run-per-session rule of the run queue."""
+    import uuid
+
+    return st.session_state.setdefault("train_owner", uuid.uuid4().hex)
+
+
+def linked_run(current):
+    """The run the link names (``run=<id>``, read only from a link or a reload), when this
+    session should take it up instead of ``current``: None when the link names none, it is
+    already ``current``, or ``current`` is this session's own run still training. Returns
+    ``(run or None, asked)``: a run that has left the server gives ``(None, id)``."""
+    from pages import _url
+
+    asked = st.query_params.get("run") if st.session_state.get(_url.EXTERNAL, True) else None
+    if (
+        not asked
+        or current is not None
+        and (current.id == asked or current.active and not watching(current))
+    ):
+        return None, None
+    from core.learn import runs
+
+    return runs.find(asked), asked
+
+
+def watching(current) -> bool:
+    """This session only watches ``current`` (another browser's run, opened from its link)."""
+    return st.session_state.get("train_watching") == current.id
+
+
+def attach_run(found) -> None:
+    """A run named in a link (a reload, another tab, a pasted address) becomes this session's
+    run. Its own browser's run is adopted (Stop works here); another browser's is only
+    watched, so a lecturer's run shown to the hall cannot be stopped from a seat (a browser
+    that cannot be named counts as another)."""
+    from core.learn import runs
+
+    S = st.session_state
+    if found.browser is not None and browser_id() != found.browser:
+        S.train_watching = found.id
+    else:
+        S.pop("train_watching", None)
+        runs.get_queue().adopt(found, owner=train_owner(), alive=session_alive_check())
+    S.train_run = found
+
+
 def count(n: int, one: str, many: str | None = None) -> str:
     """``n`` and its noun in the right number: "1 channel", "2 channels", "0 classes"."""
     return f"{n:,} {one if n == 1 else many or one + 's'}"

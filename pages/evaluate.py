@@ -6,8 +6,18 @@ import streamlit as st
 from core.errors import UserInputError
 from core.figures import training as tfig
 from core.learn import metrics, runs
+from pages import _url
 from pages._router import ensure_router
-from pages._shared import chart, end_page, go_to, init_state, presenter, table
+from pages._shared import (
+    attach_run,
+    chart,
+    end_page,
+    go_to,
+    init_state,
+    linked_run,
+    presenter,
+    table,
+)
 
 ensure_router()
 
@@ -26,10 +36,18 @@ st.markdown(
 )
 
 run = S.get("train_run")
+# The link names the run (a reload, another tab): it is taken up as the Train page does.
+found, asked = linked_run(run)
+if found is not None:
+    attach_run(found)
+    run = found
 if run is None:
     st.info(
-        "No model has been trained in this session yet: train one on the Train page, then "
-        "come back here.",
+        "The run named in this link is no longer on the server (it ended a while ago and its "
+        "page was closed, or the server restarted): train again on the Train page."
+        if asked
+        else "No model has been trained in this session yet: train one on the Train page, "
+        "then come back here.",
         icon=":material/info:",
     )
     try:
@@ -38,10 +56,40 @@ if run is None:
         st.markdown("Open the **Train** page from the menu.")
     end_page()
 
+S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
 task, info = run.task, run.info  # core.learn.task.Task, core.learn.runs.RunInfo
 class_names = list(task.class_names)
 n_classes = len(class_names)
 init_state({"ev_norm": "counts", "ev_true": 0, "ev_pred": 0, "ev_threshold": 0.5})
+test = None if run.active else run.test
+if test is not None:
+    y_true = np.asarray(info.y_test)
+    pred = np.asarray(test.predictions)
+    cm = metrics.confusion_matrix(y_true=y_true, y_pred=pred, n_classes=n_classes)
+    off = cm - np.diag(np.diag(cm))  # (C, C) mistakes only
+    first_cell = tuple(int(v) for v in np.unravel_index(off.argmax(), off.shape))
+    if off.max() == 0:
+        first_cell = (0, 0)
+    if S.get("ev_run_id") != run.id:  # a new run: start on its most frequent mistake
+        S.ev_run_id = run.id
+        S.ev_true, S.ev_pred = first_cell
+
+
+def url_settings() -> list[_url.Setting]:
+    """What the link holds: the matrix's scale, and once the test is scored, the cell shown
+    and the two-class threshold (a link's cell is read before a new run picks its own)."""
+    keep = [_url.choice("ev_norm", ["counts", "row-normalised"], "counts")]
+    if test is not None:
+        keep += [
+            _url.integer("ev_true", 0, n_classes - 1, first_cell[0]),
+            _url.integer("ev_pred", 0, n_classes - 1, first_cell[1]),
+        ]
+        if n_classes == 2:
+            keep.append(_url.number("ev_threshold", 0.0, 1.0, 0.5))
+    return keep
+
+
+_url.sync(url_settings)
 
 
 def matrix_view(cm: np.ndarray) -> np.ndarray:
@@ -104,7 +152,6 @@ if run.active:
     end_page()
 
 snap = run.snapshot()
-test = run.test
 if test is None:
     if snap.status == runs.FAILED:
         st.error(f"The last run failed: {snap.message}", icon=":material/error:")
@@ -112,9 +159,6 @@ if test is None:
         st.warning(f"The last run ended without a model to test. {snap.message}")
     end_page()
 
-y_true = np.asarray(info.y_test)
-pred = np.asarray(test.predictions)
-cm = metrics.confusion_matrix(y_true=y_true, y_pred=pred, n_classes=n_classes)
 state = {"finished": "finished", "diverged": "diverged", "at_chance": "stayed at chance"}.get(
     snap.verdict, "was stopped"
 )
@@ -140,12 +184,6 @@ def cell_clicked() -> None:
             S.ev_pred = class_names.index(p["x"])
 
 
-if S.get("ev_run_id") != id(run):  # a new run: start on its most frequent mistake
-    S.ev_run_id = id(run)
-    off = cm - np.diag(np.diag(cm))  # (C, C) mistakes only
-    S.ev_true, S.ev_pred = (int(v) for v in np.unravel_index(off.argmax(), off.shape))
-    if off.max() == 0:
-        S.ev_true = S.ev_pred = 0
 for key in ("ev_true", "ev_pred"):
     if S[key] not in range(n_classes):
         S[key] = 0

@@ -2,7 +2,6 @@
 
 import itertools
 import threading
-import uuid
 from dataclasses import replace
 
 import streamlit as st
@@ -18,7 +17,19 @@ from core.learn import train as trainer
 from core.learn.build import to_pytorch_code
 from pages import _url
 from pages._router import ensure_router
-from pages._shared import browser_id, chart, init_state, presenter
+from pages._shared import (
+    attach_run,
+    browser_id,
+    chart,
+    init_state,
+    linked_run,
+    presenter,
+    session_alive_check,
+    train_owner,
+)
+from pages._shared import (
+    watching as watching_it,
+)
 
 ensure_router()
 # Seconds between redraws of a live run: each redraw costs the server a script run, and a hall
@@ -276,79 +287,51 @@ def url_settings() -> list[_url.Setting]:
     ]
 
 
-if "train_owner" not in S:
-    S.train_owner = uuid.uuid4().hex  # this browser session, for the one-run-per-session rule
-
-
-def session_alive_check():
-    """A check that this browser session is still connected (None outside a served app)."""
-    from streamlit.runtime import Runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if ctx is None or not Runtime.exists():
-        return None
-    runtime, session_id = Runtime.instance(), ctx.session_id
-    return lambda: runtime.is_active_session(session_id)
-
-
 if pool.backend_setting() == "process":
     pool.get_pool()  # a worker starts importing torch now, before the first Train press
 
 
-def _watching_it(current) -> bool:
-    """This session only watches ``current`` (another browser's run, opened from its link)."""
-    return S.get("train_watching") == current.id
-
-
 run = S.get("train_run")
 # The run's id travels in the link: a reload, or the same student in another tab, finds it.
-_asked = st.query_params.get("run") if S.get(_url.EXTERNAL, True) else None  # a link, not ours
 if S.tr_dataset == USER and S.get("user_dataset") is None:
     S.tr_dataset = "digits"  # your own classes were let go on their page
 # A link (or a reload) brings back the data, model and recipe it was made with; the run it
 # names, if any, is attached next and its own settings win.
+_found, _asked = linked_run(run)  # read before sync drops what is not a setting
 _url.sync(url_settings)
-if _asked and (run is None or (run.id != _asked and (not run.active or _watching_it(run)))):
-    _found = runs.find(_asked)
-    if _found is None:
-        st.info(
-            "The run named in this link is no longer on the server (it ended a while ago "
-            "and its page was closed, or the server restarted). Train again below.",
-            icon=":material/link_off:",
-        )
-    else:
-        _mine = browser_id()
-        if _found.browser is not None and _mine != _found.browser:
-            # another browser's run, from a pasted address: watched, not steered (a lecturer's
-            # run shown to the hall cannot be stopped from a student's seat); a browser that
-            # cannot be named (no cookie) counts as another one
-            S.train_watching = _found.id
-        else:
-            S.pop("train_watching", None)
-            runs.get_queue().adopt(_found, owner=S.train_owner, alive=session_alive_check())
-        S.train_run = run = _found
-        # the settings on screen become the run's own (they are locked while it trains)
-        if _found.task is not None:
-            S.update(recipe_state(_found.task.recipe))
-        _own = S.get("user_dataset")
-        _key = (
-            USER
-            if _own is not None and _found.info is not None and _found.info.dataset is _own
-            else getattr(_found.info, "dataset_name", None)
-        )  # a run on your own classes (this session's): the "Your data" entry
-        if _found.info is not None and (_key in DATASETS or _key == USER):
-            S.tr_dataset = _key
-            by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
-            if _found.info.model_name in by_title:
-                S.tr_source, S.tr_preset = "preset", by_title[_found.info.model_name]
-            for _net, _mode in itertools.product(tasks.BACKBONE_TITLES, PRE_MODES):
-                if _found.info.model_name == tasks.pretrained_title(_net, _mode):
-                    S.tr_source, S.tr_pre_net, S.tr_pre_mode = "pretrained", _net, _mode
-            S.tr_recipe_for = recipe_for_source()  # the recipe on screen is the run's kind
+if _asked and _found is None:
+    st.info(
+        "The run named in this link is no longer on the server (it ended a while ago "
+        "and its page was closed, or the server restarted). Train again below.",
+        icon=":material/link_off:",
+    )
+elif _found is not None:
+    attach_run(_found)
+    run = _found
+if run is not None and S.get("tr_settings_of") != run.id:
+    # a run this page did not start (from a link, or taken up on the Evaluate page): the
+    # settings on screen become the run's own (they are locked while it trains)
+    S.tr_settings_of = run.id
+    if run.task is not None:
+        S.update(recipe_state(run.task.recipe))
+    _own = S.get("user_dataset")
+    _key = (
+        USER
+        if _own is not None and run.info is not None and run.info.dataset is _own
+        else getattr(run.info, "dataset_name", None)
+    )  # a run on your own classes (this session's): the "Your data" entry
+    if run.info is not None and (_key in DATASETS or _key == USER):
+        S.tr_dataset = _key
+        by_title = {zoo.PRESETS[k]["title"]: k for k in PRESETS}
+        if run.info.model_name in by_title:
+            S.tr_source, S.tr_preset = "preset", by_title[run.info.model_name]
+        for _net, _mode in itertools.product(tasks.BACKBONE_TITLES, PRE_MODES):
+            if run.info.model_name == tasks.pretrained_title(_net, _mode):
+                S.tr_source, S.tr_pre_net, S.tr_pre_mode = "pretrained", _net, _mode
+        S.tr_recipe_for = recipe_for_source()  # the recipe on screen is the run's kind
 if run is not None:
     S[_url.PAGE_EXTRA] = {"run": run.id}  # app.py writes it into the link after the page
-watching = run is not None and _watching_it(run)
+watching = run is not None and watching_it(run)
 busy = run is not None and run.active and not watching
 
 st.title("Train a CNN")
@@ -583,21 +566,22 @@ def start() -> str | None:
     if problems or plan is None or device is None:
         return "Fix the settings marked in red above first."
     previous = S.get("train_run")
-    if previous is not None and previous.active and not _watching_it(previous):
+    if previous is not None and previous.active and not watching_it(previous):
         return "A run of yours is already waiting or training: stop it first."
     try:
-        S.train_run = runs.start_training(plan, device, dataset=ds, owner=S.train_owner,
+        S.train_run = runs.start_training(plan, device, dataset=ds, owner=train_owner(),
                                           alive=session_alive_check(),
                                           browser=browser_id())  # fmt: skip
     except UserInputError as err:
         return str(err)
+    S.tr_settings_of = S.train_run.id  # made from the settings on screen
     S.pop("train_watching", None)
     return None
 
 
 def stop() -> None:
     current = S.get("train_run")
-    if current is not None and not _watching_it(current):
+    if current is not None and not watching_it(current):
         current.stop()
 
 

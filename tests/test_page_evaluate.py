@@ -260,3 +260,51 @@ def test_an_example_of_a_cell_opens_inside_the_network(digits_run):
         f"True class **{ds.class_names[i]}**; the network says **{ds.class_names[j]}** (wrong)"
         in said
     )
+
+
+def test_a_reload_finds_the_run_and_the_cell_from_the_link(digits_run):
+    """The link holds the run and the page's settings: a reload (a new session) shows the
+    same run at the same cell and scale, and Train then shows that run's settings."""
+    run = digits_run
+    at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
+    at.query_params.update({"run": run.id, "ev_true": "3", "ev_pred": "5",
+                            "ev_norm": "row-normalised"})  # fmt: skip
+    at.run()
+    assert not at.exception and at.session_state["train_run"] is run
+    assert (at.selectbox(key="ev_true").value, at.selectbox(key="ev_pred").value) == (3, 5)
+    assert at.radio(key="ev_norm").value == "row-normalised"
+    assert {m.label for m in at.metric} >= {"Test accuracy", "Mistakes"}
+    link = {k: at.query_params[k] for k in at.query_params}
+    assert link["run"] == run.id and (link["ev_true"], link["ev_pred"]) == ("3", "5")
+    # the Train page of that session shows the run's own recipe, not its defaults
+    train = AppTest.from_file(TRAIN, default_timeout=TIMEOUT)
+    train.session_state["train_run"] = run
+    train.run()
+    assert not train.exception
+    assert train.number_input(key="tr_epochs").value == run.task.recipe.epochs == 1
+    assert train.selectbox(key="tr_augment").value == "none"
+
+
+@pytest.mark.parametrize(
+    "query, said",
+    [
+        ({"run": "nosuchrun"}, "no longer on the server"),
+        ({"run": "x" * 5000, "ev_true": "1e9"}, "no longer on the server"),
+        ({"ev_true": "NaN", "ev_pred": "-1"}, "No model has been trained in this session"),
+    ],
+)
+def test_a_link_to_a_run_that_is_gone_says_so(query, said):
+    at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception
+    assert any(said in i.value for i in at.info)
+
+
+def test_a_links_cell_out_of_range_is_ignored(digits_run):
+    at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
+    at.query_params.update({"run": digits_run.id, "ev_true": "10", "ev_pred": "x"})
+    at.run()
+    assert not at.exception
+    cell = (at.selectbox(key="ev_true").value, at.selectbox(key="ev_pred").value)
+    assert all(0 <= c < 10 for c in cell)
