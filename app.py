@@ -3,6 +3,9 @@
 Run with `streamlit run app.py`. Pages live in pages/, the engine in core/.
 """
 
+import logging
+import os
+
 import streamlit as st
 
 from pages import _shared, _slides, _url
@@ -96,6 +99,17 @@ try:
     nav.run()
 except _shared.EndOfPage:
     pass  # the page said all it could; the sidebar and the link below still come
+except Exception:
+    # A fault of ours: one sentence for the person at the page (a hall may be watching), the
+    # traceback for the server's log. CNN_DEBUG=1 (tests, development) lets it through.
+    if os.environ.get("CNN_DEBUG", "").strip() not in ("", "0"):
+        raise
+    logging.getLogger("cnn_explainer").exception("Page %r failed", getattr(nav, "title", "?"))
+    st.error(
+        "Something went wrong on this page, and it stopped here. Nothing you entered is lost: "
+        "change a setting or reload the page to try again. The server's log has the details.",
+        icon=":material/error:",
+    )
 finally:
     # the page's settings as the page left them (it may have fitted some to its data);
     # a page without settings in its link keeps only presenter mode there

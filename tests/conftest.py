@@ -26,6 +26,9 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 _DATA = tempfile.mkdtemp(prefix="cnn-tests-data-")
 os.environ["CNN_DATA_DIR"] = _DATA
 atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
+# A page's unexpected error reaches the tests (and a browser test's page) as itself, with its
+# traceback, instead of app.py's one-sentence notice (tests/test_app_errors.py checks that).
+os.environ["CNN_DEBUG"] = "1"
 
 
 @pytest.fixture
