@@ -19,6 +19,7 @@ CSS = """
        --font: 1rem; --eq: 1.15rem; }
 .stp.big { --cell: 3.9rem; --font: 1.6rem; --eq: 1.75rem; }
 .stp .row { display: flex; flex-wrap: wrap; gap: 1.6rem; align-items: flex-start; }
+.stp .panel { max-width: 100%; overflow-x: auto; }
 .stp .panel h4 { margin: 0 0 .35rem 0; font-size: calc(var(--font) * .85); font-weight: 600;
                  color: #555; text-align: center; }
 .stp table { border-collapse: separate; border-spacing: 3px; }
@@ -210,6 +211,11 @@ export default function (component) {
     clearLit();
     const s = d.steps[step - 1];
     lit = windowCells(s, "win");
+    // a long 1-D input scrolls in its panel: bring the window's first cell into view
+    const first = lit[0], box = first && first.closest(".panel");
+    if (box && box.scrollWidth > box.clientWidth) {
+      box.scrollLeft += first.getBoundingClientRect().left - box.getBoundingClientRect().left - 24;
+    }
     const done = step - 1;
     d.steps.forEach((t, i) => {
       const td = outCells[t.out[0]][t.out[1]];

@@ -58,16 +58,12 @@ def session_choice():
         return None
     if run.task is None:
         return None
-    if run.task.binary or run.task.representation not in ("image", "log-mel"):
+    if run.task.binary:
         S.in_not_drawn = (
             f"The {run.info.model_name} trained in this session is not in the list: this page "
-            + ("draws networks with one output per class, and it learned a two-class decision "
-               "with one output (the Evaluate page shows its ROC curve)."
-               if run.task.binary else
-               "draws the 2-D feature maps of networks that read pictures or log-mel "
-               "spectrograms, and it reads the waveform itself. Train a log-mel model on the "
-               "Train page to look inside it here.")
-        )  # fmt: skip
+            "draws networks with one output per class, and it learned a two-class decision "
+            "with one output (the Evaluate page shows its ROC curve)."
+        )
         return None
     if run.info.dataset_name not in TITLES and run.info.dataset is None:
         return None
@@ -85,9 +81,10 @@ if run is not None:
 def loaded_choice():
     """The model loaded on the Ask your model page, if this page can look inside it."""
     loaded = S.get("cl_loaded")
-    if not loaded or loaded.get("head") != "softmax" or len(loaded.get("input_shape", ())) != 3:
+    if not loaded or loaded.get("head") != "softmax":
         return None
-    if loaded["pre"].representation not in ("image", "log-mel"):
+    dims = 2 if loaded["pre"].representation == "waveform" else 3
+    if len(loaded.get("input_shape", ())) != dims:
         return None
     return loaded
 
@@ -155,11 +152,14 @@ except UserInputError as err:
     end_page()
 model = model.cpu().eval()
 if S.in_model == "loaded":
-    audio = loaded["pre"].representation == "log-mel"
+    reads = loaded["pre"].representation
 elif S.in_model == "session":
-    audio = run.task.representation == "log-mel"
+    reads = run.task.representation
 else:
-    audio = ds_name != "digits"
+    reads = "image" if ds_name == "digits" else "log-mel"
+audio = reads == "log-mel"  # a log-mel: drawn as a picture of bands against frames
+sound = reads in ("log-mel", "waveform")  # clips to record, upload and hear
+wave_model = reads == "waveform"  # reads the samples themselves: 1-D maps against time
 
 if wanted is not None and ex is not None and S.get("in_index_applied") != (S.in_model, wanted):
     S.in_index_applied = (S.in_model, wanted)
@@ -177,20 +177,26 @@ with controls("Choose the input: a test example or your own"):
     st.radio("Input", ["a test example", OWN], key="in_source", persist_state="session", horizontal=True,
              disabled=ex is None,
              format_func=lambda v: v if v != OWN else
-             ("your own (record or upload a clip)" if audio else "your own (draw or upload)"))  # fmt: skip
+             ("your own (record or upload a clip)" if sound else "your own (draw or upload)"))  # fmt: skip
+
+
+def preprocess():
+    """How the chosen model's inputs are made (core.learn.classify.Preprocess)."""
+    from core.learn.classify import Preprocess
+
+    if S.in_model == "loaded":
+        return loaded["pre"]
+    if S.in_model == "session":
+        return task.preprocess
+    return Preprocess.from_dict(bundle.features or {})
 
 
 def own_input():
     """The user's picture or clip as the network reads it (None until one is given)."""
-    from core.learn.classify import Preprocess, drawing_to_digit
+    from core.learn.classify import drawing_to_digit
 
-    if S.in_model == "loaded":
-        pre = loaded["pre"]
-    elif S.in_model == "session":
-        pre = task.preprocess
-    else:
-        pre = Preprocess.from_dict(bundle.features or {})
-    if not audio:
+    pre = preprocess()
+    if not sound:
         d1, d2 = st.columns(2)
         with d1:
             from streamlit_drawable_canvas import st_canvas
@@ -231,7 +237,7 @@ if S.in_source == OWN:
             own = None
     if own is None:
         st.info(
-            ("Record or upload a clip" if audio else "Draw a digit or upload a picture")
+            ("Record or upload a clip" if sound else "Draw a digit or upload a picture")
             + ": the rest of the page follows it through the network.",
             icon=":material/info:",
         )
@@ -265,16 +271,23 @@ else:
     i = int(chosen[S.in_example])
     x = ex.x[i : i + 1]
     truth, pred = int(ex.y[i]), int(ex.predicted[i])
-    wave = examples_of.x[int(ex.index[i])] if audio else None
+    wave = examples_of.x[int(ex.index[i])] if sound else None
+
+
+def sample_rate() -> int:
+    return int(preprocess().sample_rate)
+
 
 left, right = st.columns([2, 3])
 with left:
-    title = "what the network reads" + (": log-mel (bands up, frames across)" if audio else "")
-    chart(
-        st,
-        fig.input_figure(x[0].numpy(), audio=audio, presenter=presenter(), title=title),
-        key="in_input",
-    )
+    if wave_model:
+        title = "the waveform the network reads"
+        f_in = fig.wave_figure(x[0].numpy(), sample_rate=sample_rate(), title=title,
+                               presenter=presenter())  # fmt: skip
+    else:
+        title = "what the network reads" + (": log-mel (bands up, frames across)" if audio else "")
+        f_in = fig.input_figure(x[0].numpy(), audio=audio, presenter=presenter(), title=title)
+    chart(st, f_in, key="in_input")
 with right:
     if truth is None:
         st.markdown(f"The network says **{class_names[pred]}**.")
@@ -290,9 +303,19 @@ st.header("Every layer")
 order = st.radio("Order the maps", ["channel", "strength"], key="in_order", persist_state="session", horizontal=True,
                  help="By channel number, or the most active first.")  # fmt: skip
 views = I.walk(model, x)
+if wave_model:
+    st.caption(
+        "The network reads a waveform, so each layer's maps are 1-D: every channel is one row "
+        "below, its positions across in the order of time (each position of a deeper layer "
+        "covers more of the clip)."
+    )
 for view in views[1:]:
     shape = "×".join(str(s) for s in view.shape)
-    if view.is_map:
+    if view.is_map and len(view.shape) == 2:  # (C, T): every channel as one row
+        st.markdown(f"**{view.name}** ({view.kind}) → {shape}")
+        chart(st, fig.layer_1d_figure(view.output, order=order, presenter=presenter()),
+              key=f"in_maps_{view.name}")  # fmt: skip
+    elif view.is_map:
         f, shown = fig.maps_figure(view.output, n=8, order=order, presenter=presenter())
         st.markdown(f"**{view.name}** ({view.kind}) → {shape}"
                     + (f"; maps {', '.join(map(str, shown))} of {view.shape[0]}"
@@ -314,6 +337,12 @@ if w is not None:
         "The first convolution's kernels are its learned weights, drawn as they are (input "
         "channel 0): each one lights up where the input looks like it. Deeper kernels mix "
         "many channels and are not pictures of anything."
+        + (
+            " Here each kernel is a short stretch of waveform, one weight per sample: a filter "
+            "tuned to a band of frequencies has the wiggle of that band."
+            if wave_model
+            else ""
+        )
     )
     chart(st, fig.filters_figure(w, presenter=presenter()), key="in_filters")
 
@@ -335,7 +364,10 @@ if deeper:
                 I.excite(model, deep_layer, c, tuple(x.shape[1:]), steps=40) for c in range(8)
                 if c < dict(model.named_children())[deep_layer].out_channels]))  # fmt: skip
     found = S.get("in_deep_result")
-    if found is not None and found[0] == deep_key:
+    if found is not None and found[0] == deep_key and wave_model:
+        chart(st, fig.layer_1d_figure(found[1][:, 0], presenter=presenter()), key="in_deep_maps")
+        st.caption("The waveform each filter (rows 0–7) liked best; red high, blue low.")
+    elif found is not None and found[0] == deep_key:
         f_deep, _ = fig.maps_figure(found[1][:, 0], n=8, presenter=presenter())
         chart(st, f_deep, key="in_deep_maps")
         st.caption("Input channel 0 of the input each filter (0–7) liked best; red high, blue low.")
@@ -461,7 +493,33 @@ if convs_here:
             v2.number_input(
                 f"Output column (of {ow})", 0, ow - 1, key="in_unit_col", persist_state="session"
             )
-        if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
+        else:  # 1-D: one position along time, this filter's strongest answer first
+            (ow,) = op.result.out_shape
+            strongest = int(np.argmax(np.abs(op.result.output[f_idx])))
+            if not 0 <= int(S.get("in_unit_pos", strongest)) < ow:
+                S.in_unit_pos = strongest
+            S.setdefault("in_unit_pos", strongest)
+            st.number_input(
+                f"Output position (of {ow})", 0, ow - 1, key="in_unit_pos", persist_state="session"
+            )
+        if op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 2:
+            from core.explain.frames import step_frames
+            from pages._instant import instant_stepper
+
+            crop, (_, c0) = I.crop_operation(op, f_idx, 0, S.in_unit_pos, size=6)
+            (cw,) = crop.out_shape
+            (sw,), (kw,), (dw,) = op.result.stride, op.result.kernel_size, op.result.dilation
+            lo, hi = c0 * sw, (c0 + cw - 1) * sw + dw * (kw - 1)
+            st.caption(
+                f"Output positions {c0}–{c0 + cw - 1} of filter {f_idx} (numbered from 0 in the "
+                f"player below), and the {hi - lo + 1} input positions they read ({lo}–{hi} of "
+                "the padded input): each output is the sum of "
+                f"{kw * op.in_channels} products and the bias."
+            )
+            prefix = f"in_unit_{unit_layer}_{f_idx}_{c0}"
+            S.setdefault(f"{prefix}_step", S.in_unit_pos - c0 + 1)
+            instant_stepper(prefix, step_frames(crop), ms_per_step=500, report=False)
+        elif op.in_channels <= I.MAX_STEPPED_CHANNELS and op.result.padded.ndim == 3:
             from core.explain.frames import step_frames
             from pages._instant import instant_stepper
 
@@ -500,8 +558,16 @@ layer = e2.selectbox("Grad-CAM at layer", convs, index=len(convs) - 1, key="in_l
 target = class_names.index(target_name)
 g1, g2 = st.columns(2)
 cam = I.grad_cam(model, x, target, layer)
-chart(g1, fig.overlay_figure(x[0].numpy(), cam, audio=audio, presenter=presenter(),
-                             title=f"Grad-CAM for “{target_name}” at {layer}"), key="in_cam")  # fmt: skip
+
+
+def evidence_figure(attr: np.ndarray, title: str):
+    if wave_model:
+        return fig.wave_figure(x[0].numpy(), sample_rate=sample_rate(), attr=attr, title=title,
+                               presenter=presenter())  # fmt: skip
+    return fig.overlay_figure(x[0].numpy(), attr, audio=audio, presenter=presenter(), title=title)
+
+
+chart(g1, evidence_figure(cam, f"Grad-CAM for “{target_name}” at {layer}"), key="in_cam")
 spatial = x.shape[2:]
 window = tuple(max(2, n // 7) for n in spatial)
 with g2:
@@ -511,16 +577,35 @@ with g2:
                       progress=lambda f: bar.progress(f, text=f"Sliding the patch over the "
                                                       f"input: {f:.0%}"))  # fmt: skip
     bar.empty()
-chart(g2, fig.overlay_figure(x[0].numpy(), occ, audio=audio, presenter=presenter(),
-                             title=f"Occlusion: the score drop for “{target_name}”"),
-      key="in_occ")  # fmt: skip
+chart(g2, evidence_figure(occ, f"Occlusion: the score drop for “{target_name}”"), key="in_occ")
+if wave_model:
+    patch = f"{window[0]:,} samples ({1000 * window[0] / sample_rate():,.0f} ms) of silence."
+else:
+    patch = f"{'×'.join(map(str, window))} cells of 0: " + (
+        "the average level of the standardised log-mel." if audio else "black pixels."
+    )
 st.caption(
     "Red: evidence for the class (hiding it lowers the score); blue, for occlusion: hiding it "
-    f"raises the score. The occluding patch is {'×'.join(map(str, window))} cells of 0: "
-    + ("the average level of the standardised log-mel." if audio else "black pixels.")
+    f"raises the score. The occluding patch is {patch}"
 )
 
-if audio:
+if wave_model:
+    st.subheader("Hear the evidence")
+    st.markdown(
+        "Keep only the samples where Grad-CAM puts the top fifth of its evidence, and listen; "
+        "then listen to everything else. If the network listens to the right thing, the first "
+        f"should still sound like “{target_name}” and the second should not."
+    )
+    from core.audio.views import wav_bytes
+
+    heard = x[0, 0].numpy()  # the window the network read
+    evidence, rest, _ = I.evidence_wave(heard, cam, sample_rate=sample_rate(), keep=0.2)
+    h1, h2, h3 = st.columns(3)
+    for col, label, clip in ((h1, "the clip", heard), (h2, "the evidence only", evidence),
+                             (h3, "everything else", rest)):  # fmt: skip
+        col.caption(label)
+        col.audio(wav_bytes(clip, sample_rate()), format="audio/wav")
+elif audio:
     st.subheader("Hear the evidence")
     st.markdown(
         "Keep only the time–frequency cells where Grad-CAM puts the top fifth of its evidence "

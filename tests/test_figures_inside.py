@@ -52,3 +52,28 @@ def test_the_channel_numbers_above_the_maps_have_room_in_presenter_mode():
         assert fig.layout.margin.t >= 1.5 * font_size(presenter)
         titled, _ = F.maps_figure(np.zeros((3, 7, 7)), n=3, title="conv", presenter=presenter)
         assert titled.layout.margin.t >= 3 * font_size(presenter)
+
+
+def test_a_1d_layer_shows_every_channel_in_the_order_asked():
+    maps = np.stack([np.full(6, c * (-1) ** c, dtype=float) for c in range(5)])
+    fig = F.layer_1d_figure(maps)
+    np.testing.assert_array_equal(fig.data[0].z, maps)
+    assert list(fig.data[0].y) == ["0", "1", "2", "3", "4"]
+    fig = F.layer_1d_figure(maps, order="strength")
+    assert list(fig.data[0].y) == ["4", "3", "2", "1", "0"]  # rows keep their channel numbers
+    np.testing.assert_array_equal(fig.data[0].z[0], maps[4])
+    assert fig.data[0].zmin == -4 and fig.data[0].zmax == 4
+
+
+def test_a_waveform_against_time_with_its_evidence_and_1d_kernels():
+    wave = np.sin(np.arange(16_000) / 10.0)
+    fig = F.wave_figure(wave, sample_rate=16_000, attr=np.linspace(-1, 1, 16_000))
+    line, band = fig.data
+    assert line.x[-1] < 1.0 and len(line.x) <= 4_001  # seconds, a line of at most ~4000 points
+    np.testing.assert_allclose(line.y, wave[:: 16_000 // 4000])
+    assert band.zmin == -1 and band.zmax == 1 and np.asarray(band.z).shape[0] == 1
+    assert len(F.wave_figure(wave, sample_rate=16_000).data) == 1
+    w = np.arange(3 * 1 * 7, dtype=float).reshape(3, 1, 7)  # three 1-D kernels of 7 taps
+    ff = F.filters_figure(w)
+    assert [d.type for d in ff.data] == ["scatter"] * 3
+    np.testing.assert_array_equal(ff.data[2].y, w[2, 0])

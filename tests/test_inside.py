@@ -331,3 +331,44 @@ def test_each_shipped_model_scores_what_its_index_says(name):
     ex = I.test_examples(bundle.model, data.load(name), pre.representation, pre.pad)
     assert len(ex.y) == facts["test_examples"]
     assert float((ex.predicted == ex.y).mean()) == pytest.approx(facts["test_accuracy"], abs=1e-3)
+
+
+def test_a_1d_layer_is_redone_and_cropped_as_pytorch_computes_it():
+    """A waveform model (M5-like): the unit view redoes its first Conv1d, and a crop of about
+    six outputs around a position holds exactly the sums of the whole layer."""
+    torch.manual_seed(0)
+    model = build_model([{"type": "conv1d", "filters": 4, "kernel_size": 9, "stride": 3},
+                         {"type": "relu"}, {"type": "conv1d", "filters": 5, "kernel_size": 3},
+                         {"type": "global_avg_pool"}, {"type": "dense", "units": 2}], (1, 200))  # fmt: skip
+    x = torch.randn(1, 1, 200)
+    first = I.conv_layer_names(model)[0]
+    op = I.unit_operation(model, x, first)
+    conv = dict(model.named_children())[first]
+    expected = torch.nn.functional.conv1d(x, conv.weight, conv.bias, stride=3)[0]
+    np.testing.assert_allclose(op.result.output, expected.detach().numpy(), atol=1e-5)
+    n = op.result.out_shape[0]
+    for pos in (0, 30, n - 1):
+        crop, (r0, c0) = I.crop_operation(op, 2, 0, pos, size=6)
+        assert r0 == 0 and crop.output.shape == (1, 6) and c0 <= pos < c0 + 6
+        np.testing.assert_allclose(crop.output[0], op.result.output[2, c0 : c0 + 6])
+    from core.explain.frames import step_frames
+
+    frames = step_frames(crop)
+    assert frames["nd"] == 1 and len(frames["steps"]) == 6
+    assert len(frames["kernels"][0][0]) == 9  # the filter's nine taps
+
+
+def test_the_evidence_of_a_waveform_can_be_heard():
+    sr = 1000
+    wave = np.sin(np.arange(2000) / 5.0).astype(np.float32)
+    attr = np.zeros(2000)
+    attr[500:900] = 1.0  # the evidence: a fifth of the clip
+    evidence, rest, mask = I.evidence_wave(wave, attr, sample_rate=sr, keep=0.2, fade_ms=10)
+    assert mask[500:900].all() and not mask[:490].any() and not mask[910:].any()
+    np.testing.assert_allclose(evidence + rest, wave, atol=1e-6)  # the two parts make the clip
+    np.testing.assert_allclose(evidence[520:880], wave[520:880])  # kept whole inside
+    assert np.abs(evidence[:480]).max() == 0 and np.abs(rest[520:880]).max() == 0
+    # the edges fade over about 10 ms instead of clicking
+    assert 0 < abs(evidence[500]) < abs(wave[500]) or wave[500] == 0
+    with pytest.raises(UserInputError):
+        I.evidence_wave(wave, attr[:10], sample_rate=sr)

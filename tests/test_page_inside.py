@@ -328,20 +328,45 @@ def test_a_model_trained_on_your_own_classes_is_looked_inside(kind, preset):
         assert at.get("audio")
 
 
-def test_a_waveform_model_is_not_offered_and_the_page_says_why():
+def test_a_waveform_model_is_looked_inside_in_1d():
+    """A model that reads the samples themselves (M5): its 1-D maps against time, the unit
+    arithmetic of its first Conv1d checked against PyTorch, the evidence over time, heard."""
     from streamlit.testing.v1 import AppTest
 
     from tests.apptest import PAGES
 
-    run, _ = _own_run("audio", "m5", epochs=12)
+    run, ds = _own_run("audio", "m5", epochs=12)
     at = AppTest.from_file(str(PAGES / "inside.py"), default_timeout=90)
     at.session_state["train_run"] = run
     at.run()
-    assert not at.exception
-    assert not any("trained in this session" in o for o in at.selectbox(key="in_model").options)
-    said = " ".join(i.value for i in at.info)  # and the page says why
-    assert f"The {run.info.model_name} trained in this session is not in the list" in said
-    assert "reads the waveform itself" in said
+    assert not at.exception and not at.error
+    assert at.selectbox(key="in_model").value == "session"
+    figs = _figs(at)
+    ex = at.session_state["in_examples"]
+    x = ex.x[:1]
+    # the input: the waveform itself, against seconds
+    wave_fig = next(f for f in figs.values() if f["layout"].get("title", {}).get("text", "")
+                    .startswith("the waveform"))  # fmt: skip
+    step = max(1, x.shape[-1] // 4000)  # the line is thinned to a few thousand points
+    np.testing.assert_allclose(_array(wave_fig["data"][0]["y"]), x[0, 0, ::step].numpy(), atol=1e-6)
+    # every 1-D layer is one heat map of (channels, positions), as the model computes it
+    views = I.walk(run.model.cpu().eval(), x)
+    maps_1d = [f for f in figs.values() if f["data"][0].get("type") == "heatmap"
+               and f["layout"].get("yaxis", {}).get("type") == "category"]  # fmt: skip
+    first = next(v for v in views if v.kind == "Conv1d")
+    np.testing.assert_allclose(
+        _array(maps_1d[0]["data"][0]["z"]), first.output, rtol=1e-4, atol=1e-5
+    )
+    assert len(maps_1d) == sum(v.is_map and len(v.shape) == 2 for v in views[1:])
+    said = " ".join(c.value for c in at.caption)
+    assert "they agree" in said and "each output is the sum of 80 products" in said
+    assert at.number_input(key="in_unit_pos").value == int(
+        np.argmax(np.abs(first.output[0]))
+    )  # the filter's strongest answer first
+    assert "samples" in said and "ms) of silence" in said
+    assert len(at.get("audio")) == 3  # the clip, the evidence only, everything else
+    at.button(key="in_sanity").click().run()
+    assert not at.exception and len(at.metric) == 2
 
 
 def test_the_first_unit_shown_is_the_filters_strongest_answer():

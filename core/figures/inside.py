@@ -43,6 +43,61 @@ def input_figure(x: np.ndarray, *, title: str = "", audio: bool = False,
     return fig
 
 
+def wave_figure(wave: np.ndarray, *, sample_rate: int, attr: np.ndarray | None = None,
+                title: str = "", presenter: bool = False) -> go.Figure:  # fmt: skip
+    """A waveform the network reads (T,) or (1, T), against time in seconds; with ``attr``
+    (one value per sample), the evidence as a red-blue band under it on the same time axis."""
+    w = np.asarray(wave, dtype=float).ravel()
+    t = np.arange(len(w)) / float(sample_rate)
+    step = max(1, len(w) // 4000)  # a line of at most a few thousand points per trace
+    rows = 1 if attr is None else 2
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        row_heights=[0.7, 0.3] if rows == 2 else None)  # fmt: skip
+    fig.add_trace(go.Scatter(x=t[::step], y=w[::step], mode="lines", showlegend=False,
+                             line=dict(color="#495057", width=1),
+                             hovertemplate="%{x:.3f} s: %{y:.3g}<extra></extra>"),
+                  row=1, col=1)  # fmt: skip
+    if attr is not None:
+        a = np.asarray(attr, dtype=float).ravel()
+        top = float(np.abs(a).max()) or 1.0
+        fig.add_trace(go.Heatmap(z=a[None, ::step], x=t[::step], zmin=-top, zmax=top,
+                                 colorscale="RdBu_r", colorbar=dict(title="evidence",
+                                                                    thickness=10),
+                                 hovertemplate="%{x:.3f} s: %{z:.3g}<extra></extra>"),
+                      row=2, col=1)  # fmt: skip
+        fig.update_yaxes(showticklabels=False, row=2, col=1)
+    fig.update_layout(height=320 if rows == 2 else 260,
+                      margin=dict(l=10, r=10, t=40 if title else 20, b=10), title=title or None,
+                      font=dict(family=FONT, size=font_size(presenter)))  # fmt: skip
+    fig.update_xaxes(title_text="time (s)", row=rows, col=1)
+    return fig
+
+
+def layer_1d_figure(maps: np.ndarray, *, order: str = "channel", title: str = "",
+                    presenter: bool = False) -> go.Figure:  # fmt: skip
+    """Every channel of a 1-D layer (C, T) at once: one row per channel, positions across;
+    red where a filter found its pattern, blue where the opposite. ``order`` "strength" puts
+    the most active channel at the top (rows keep their channel numbers)."""
+    maps = np.asarray(maps, dtype=float)
+    strength = np.abs(maps).mean(1)
+    channels = np.argsort(-strength, kind="stable") if order == "strength" else np.arange(len(maps))
+    lim = float(np.abs(maps).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=maps[channels], y=[str(c) for c in channels], zmin=-lim,
+                               zmax=lim, colorscale="RdBu_r", showscale=False,
+                               hovertemplate="channel %{y}, position %{x}: %{z:.3g}"
+                               "<extra></extra>"))  # fmt: skip
+    fig.update_layout(height=int(min(320, max(140, 60 + 4 * len(maps)))),
+                      margin=dict(l=10, r=10, t=40 if title else 20, b=10), title=title or None,
+                      font=dict(family=FONT, size=font_size(presenter)))  # fmt: skip
+    n = maps.shape[1]
+    ticks = dict(tickvals=list(range(n))) if n <= 12 else dict(tickformat="d")
+    fig.update_xaxes(title_text="position", showgrid=False, zeroline=False, **ticks)
+    fig.update_yaxes(title_text="channel" + (" (most active first)" if order == "strength" else ""),
+                     type="category", autorange="reversed", showgrid=False, zeroline=False,
+                     nticks=8)  # fmt: skip
+    return fig
+
+
 def maps_figure(maps: np.ndarray, *, n: int = 8, order: str = "channel", title: str = "",
                 presenter: bool = False) -> tuple[go.Figure, list[int]]:  # fmt: skip
     """Up to ``n`` feature maps of one layer, (C, H, W) or (C, T), in one row of heatmaps;
@@ -80,13 +135,23 @@ def vector_figure(v: np.ndarray, *, labels=None, title: str = "", presenter: boo
 
 
 def filters_figure(w: np.ndarray, *, n: int = 16, presenter: bool = False) -> go.Figure:
-    """The first layer's kernels (F, C, kH, kW) or (F, C, k): input channel 0 of up to ``n``."""
+    """The first layer's kernels (F, C, kH, kW) or (F, C, k): input channel 0 of up to ``n``;
+    a 1-D kernel drawn as the curve of its taps."""
     w = np.asarray(w, dtype=float)[:n, 0]
     cols = min(8, len(w))
     rows = math.ceil(len(w) / cols)
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.08,
                         subplot_titles=[f"filter {i}" for i in range(len(w))])  # fmt: skip
     lim = float(np.abs(w).max()) or 1.0
+    if w.ndim == 2:  # (F, k): each kernel's taps as a curve, on one scale
+        for i, k in enumerate(w):
+            fig.add_trace(go.Scatter(y=k, mode="lines", line=dict(color="#c92a2a", width=1.5),
+                                     showlegend=False,
+                                     hovertemplate="tap %{x}: %{y:.3f}<extra></extra>"),
+                          row=i // cols + 1, col=i % cols + 1)  # fmt: skip
+        _layout(fig, 110 * rows + 30, presenter)
+        fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], autorange=False)
+        return fig
     for i, k in enumerate(w):
         fig.add_trace(go.Heatmap(z=_as_2d(k), zmin=-lim, zmax=lim, colorscale="RdBu_r",
                                  showscale=False, texttemplate="%{z:.2f}" if k.size <= 25 else None,

@@ -389,13 +389,21 @@ def unit_operation(model: nn.Sequential, x: torch.Tensor, layer: str) -> UnitOp:
 
 def crop_operation(op: UnitOp, filt: int, row: int, col: int, *, size: int = 5):
     """The same convolution on a crop: about ``size`` x ``size`` output cells around output
-    (row, col) of filter ``filt``, from the padded input the layer saw (so every sum is the
-    one the layer made). Returns the OpResult of the crop and its (row, col) offset."""
+    (row, col) of filter ``filt`` (a 1-D one: ``size`` outputs around position ``col``), from
+    the padded input the layer saw (so every sum is the one the layer made). Returns the
+    OpResult of the crop and its (row, col) offset (row 0 in 1-D)."""
     from core.explain import conv as C
 
     r = op.result
-    if r.padded.ndim != 3:
-        raise UserInputError("Crops are for 2-D convolutions.")
+    if r.padded.ndim == 2:  # 1-D: about `size` outputs around position `col`
+        (ow,), (sw,), (dw,), (kw,) = r.out_shape, r.stride, r.dilation, r.kernel_size
+        c0 = min(max(int(col) - size // 2, 0), max(ow - size, 0))
+        nc = min(size, ow)
+        cols = slice(c0 * sw, (c0 + nc - 1) * sw + dw * (kw - 1) + 1)
+        w = r.weights[filt : filt + 1]
+        b = None if r.bias is None else r.bias[filt : filt + 1]
+        crop = C.conv1d(r.padded[:, cols], w, b, stride=r.stride, dilation=r.dilation)
+        return crop, (0, c0)
     (oh, ow), (sh, sw), (dh, dw) = r.out_shape, r.stride, r.dilation
     kh, kw = r.kernel_size
     r0 = min(max(int(row) - size // 2, 0), max(oh - size, 0))
@@ -437,19 +445,37 @@ def own_picture(gray: np.ndarray, pre) -> OwnInput:
 
 def own_clip(data: bytes, pre, *, name: str = "clip") -> OwnInput:
     """A recorded or uploaded clip: decoded (at most OWN_CLIP_SECONDS), refused when silent or
-    too short, its loudest window of the model's length kept, made into the model's log-mel."""
+    too short, its loudest window of the model's length kept, made into what the model reads
+    (its log-mel, or the waveform itself)."""
     from core.audio.clips import load_clip, require_signal
     from core.audio.trim import loudest_window
     from core.learn.classify import audio_tensor
 
-    if pre.representation != "log-mel":
-        raise UserInputError("This view reads clips for log-mel models.")
+    if pre.representation not in ("log-mel", "waveform"):
+        raise UserInputError("This view reads clips for models of sound.")
     clip = load_clip(data, name=name, target_sr=pre.sample_rate, max_seconds=OWN_CLIP_SECONDS)
     require_signal(clip, purpose="show the network", frame=pre.frame)
     kept = loudest_window(clip.samples, sr=pre.sample_rate, length=pre.length)
-    x = audio_tensor(kept.samples[None], pre)  # (1, 1, mels, frames)
+    x = audio_tensor(kept.samples[None], pre)  # (1, 1, mels, frames), or (1, 1, T)
     notes = tuple(clip.notes) + ((f"The clip {kept.note}",) if kept.note else ())
     return OwnInput(x, kept.samples, notes)
+
+
+def evidence_wave(wave: np.ndarray, attr: np.ndarray, *, sample_rate: int, keep: float = 0.2,
+                  fade_ms: float = 5.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """For a model that reads the waveform: the samples where ``attr`` (one value per sample)
+    is in its top ``keep`` fraction, and the rest. The 0/1 mask is smoothed over ``fade_ms``
+    so that its edges do not click. Returns (evidence, rest, mask) as long as ``wave``."""
+    wave = np.asarray(wave, dtype=np.float32)
+    attr = np.asarray(attr, dtype=np.float64).ravel()
+    if attr.shape != wave.shape:
+        raise UserInputError("The evidence and the clip differ in length.")
+    cut = np.quantile(attr, 1.0 - keep)
+    mask = (attr >= cut) & (attr > 0)
+    n = max(1, int(sample_rate * fade_ms / 1000))
+    soft = np.convolve(mask.astype(np.float64), np.ones(n) / n, mode="same")
+    soft = np.clip(soft, 0.0, 1.0).astype(np.float32)
+    return wave * soft, wave * (1.0 - soft), mask
 
 
 # ------------------------------------------------------------ a unit's receptive field ----
