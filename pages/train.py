@@ -503,7 +503,9 @@ r3.number_input("Momentum (SGD)", min_value=0.0, max_value=0.999, step=0.05, per
                 disabled=busy or S.tr_optimizer != "sgd")  # fmt: skip
 r4.number_input("Weight decay", min_value=0.0, step=1e-3, format="%g",
                 persist_state="session", key="tr_wd", disabled=busy)  # fmt: skip
-r5, r6, r7, r8, r9 = st.columns(5)
+# the two choices get the room their names need (at 1280 px "OneCycle (warm u" was all)
+r5, r8 = st.columns(2)
+r6, r7, r9, _ = st.columns(4)
 r5.selectbox("Scheduler", list(SCHEDULERS), format_func=SCHEDULERS.get, persist_state="session", key="tr_scheduler",
              disabled=busy)  # fmt: skip
 r6.number_input("Batch size", min_value=0, step=8, persist_state="session", key="tr_batch",

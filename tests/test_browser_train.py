@@ -105,6 +105,17 @@ def test_train_to_the_end_then_evaluate(served_app, page):
     expect(page.locator('[data-testid="stMetric"]', has_text="AUC")).to_be_visible()
     screenshot(page, "evaluate-2-roc")
 
+    # a reload (a new session: only the link is kept) shows the same run at the same cell
+    assert "run=" in page.url and ("ev_true=1" in page.url or "ev_pred=1" in page.url)
+    page.reload()
+    wait_for_app(page)
+    expect(main).to_contain_text("Confusion matrix (test set)", timeout=30_000)
+    expect(main).to_contain_text(re.compile(r"\d+ test examples of 1 predicted as 1 \(right\)"))
+    assert page.locator('[data-testid="stMetric"]', has_text="Test accuracy").inner_text() == (
+        test_acc
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0
+
 
 @pytest.mark.skipif("train" not in REGISTERED, reason="the Train page is not registered")
 def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser):
