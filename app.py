@@ -95,16 +95,22 @@ _slides.bar()  # while a lecture is given: where it is, and Previous / Next, in 
 _shared.follow_page()  # a page another page's button asked for
 
 S[_shared.ROUTED] = True
+# A fault of ours shows one sentence, not a traceback (a hall may be watching); the traceback
+# goes to the server's log. CNN_DEBUG=1 (tests, development) lets it through as itself. An
+# error inside a fragment (a live view) is drawn by Streamlit, hence its option too.
+DEBUG = os.environ.get("CNN_DEBUG", "").strip() not in ("", "0")
+st.set_option("client.showErrorDetails", "full" if DEBUG else "none")
+failed_early = False
 try:
     nav.run()
 except _shared.EndOfPage:
     pass  # the page said all it could; the sidebar and the link below still come
-except Exception:
-    # A fault of ours: one sentence for the person at the page (a hall may be watching), the
-    # traceback for the server's log. CNN_DEBUG=1 (tests, development) lets it through.
-    if os.environ.get("CNN_DEBUG", "").strip() not in ("", "0"):
+except Exception as err:
+    if DEBUG or type(err).__name__ == "FragmentHandledException":  # already drawn
         raise
     logging.getLogger("cnn_explainer").exception("Page %r failed", getattr(nav, "title", "?"))
+    # before the page read its link, its settings are still only there: keep the link as it is
+    failed_early = not S.get(_url.SYNCED)
     st.error(
         "Something went wrong on this page, and it stopped here. Nothing you entered is lost: "
         "change a setting or reload the page to try again. The server's log has the details.",
@@ -113,7 +119,8 @@ except Exception:
 finally:
     # the page's settings as the page left them (it may have fitted some to its data);
     # a page without settings in its link keeps only presenter mode there
-    _url.write_url(S[_url.SYNCED]() if S.get(_url.SYNCED) else [])
+    if not failed_early:
+        _url.write_url(S[_url.SYNCED]() if S.get(_url.SYNCED) else [])
     with st.sidebar:
         _url.share_link()
         _slides.sidebar(nav)

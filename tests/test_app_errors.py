@@ -51,3 +51,31 @@ def test_cnn_debug_off(monkeypatch, value):
     monkeypatch.setattr(shared, "count", lambda *a, **k: 1 / 0)
     at = _open("pages/transposed.py")
     assert not at.exception and any("Something went wrong" in e.value for e in at.error)
+
+
+def test_a_fault_before_the_page_reads_its_link_keeps_the_link(monkeypatch):
+    """Reloading, as the sentence advises, must find what the link held."""
+    monkeypatch.delenv("CNN_DEBUG", raising=False)
+    import pages._shared as shared
+
+    monkeypatch.setattr(shared, "init_state", lambda *a, **k: 1 / 0)
+    at = AppTest.from_file("../app.py", default_timeout=90)
+    at.query_params.update({"tconv_stride": "3", "tconv_bias": "2.5"})
+    at.switch_page("pages/transposed.py").run()
+    assert not at.exception and any("Something went wrong" in e.value for e in at.error)
+    assert at.query_params["tconv_stride"] == "3" and at.query_params["tconv_bias"] == "2.5"
+
+
+def test_a_live_view_s_error_shows_no_traceback(monkeypatch):
+    """Streamlit draws a fragment's error itself: without CNN_DEBUG, with no details."""
+    import streamlit as st
+
+    monkeypatch.delenv("CNN_DEBUG", raising=False)
+    try:
+        _open("pages/pooling.py")
+        assert st.get_option("client.showErrorDetails") == "none"
+        monkeypatch.setenv("CNN_DEBUG", "1")
+        _open("pages/pooling.py")
+        assert st.get_option("client.showErrorDetails") == "full"
+    finally:
+        st.set_option("client.showErrorDetails", "full")
