@@ -61,7 +61,8 @@ task, info = run.task, run.info  # core.learn.task.Task, core.learn.runs.RunInfo
 class_names = list(task.class_names)
 n_classes = len(class_names)
 init_state({"ev_norm": "counts", "ev_true": 0, "ev_pred": 0, "ev_threshold": 0.5})
-test = None if run.active else run.test
+active = run.active  # read once: a run that ends while this page runs is drawn next run
+test = None if active else run.test
 if test is not None:
     y_true = np.asarray(info.y_test)
     pred = np.asarray(test.predictions)
@@ -147,7 +148,7 @@ st.radio(
     help="Row-normalised divides each row by the number of examples of its true class.",
 )
 
-if run.active:
+if active:
     st.fragment(run_every=1.0)(live)(run, True)
     end_page()
 

@@ -276,7 +276,8 @@ def test_a_reload_finds_the_run_and_the_cell_from_the_link(digits_run):
     assert {m.label for m in at.metric} >= {"Test accuracy", "Mistakes"}
     link = {k: at.query_params[k] for k in at.query_params}
     assert link["run"] == run.id and (link["ev_true"], link["ev_pred"]) == ("3", "5")
-    # the Train page of that session shows the run's own recipe, not its defaults
+    # the Train page shows a run it did not start (here: one taken up on Evaluate) with the
+    # run's own recipe, not its defaults
     train = AppTest.from_file(TRAIN, default_timeout=TIMEOUT)
     train.session_state["train_run"] = run
     train.run()
@@ -302,9 +303,30 @@ def test_a_link_to_a_run_that_is_gone_says_so(query, said):
 
 
 def test_a_links_cell_out_of_range_is_ignored(digits_run):
+    """Class 10 of ten and a letter: both named in a sentence, and the page opens on the
+    run's most frequent mistake, as it does without a link."""
+    ds = data.load("digits")
+    cm = _reference_confusion(ds.y[ds.splits["test"]], digits_run.test.predictions, 10)
+    np.fill_diagonal(cm, -1)
+    first = tuple(int(v) for v in np.unravel_index(cm.argmax(), cm.shape))
     at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT)
     at.query_params.update({"run": digits_run.id, "ev_true": "10", "ev_pred": "x"})
     at.run()
     assert not at.exception
-    cell = (at.selectbox(key="ev_true").value, at.selectbox(key="ev_pred").value)
-    assert all(0 <= c < 10 for c in cell)
+    assert (at.selectbox(key="ev_true").value, at.selectbox(key="ev_pred").value) == first
+    said = " ".join(w.value for w in at.warning)
+    assert "ev_true=10" in said and "ev_pred=x" in said
+
+
+def test_a_run_taken_up_on_evaluate_opens_on_train_with_its_recipe(digits_run):
+    """One session: a reload of Evaluate takes the run up; the Train page then shows it with
+    its own settings (1 epoch, no augmentation), not the page's defaults."""
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.query_params.update({"run": digits_run.id})
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception and at.session_state["train_run"] is digits_run
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="tr_epochs").value == 1
+    assert at.selectbox(key="tr_augment").value == "none"
+    assert at.query_params["run"] == digits_run.id
