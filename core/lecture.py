@@ -11,12 +11,14 @@ memory and, given a folder, on disk, so a lecture's link still works after a res
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -142,15 +144,21 @@ log = logging.getLogger(__name__)
 
 class Shelf:
     """Recent lectures by token, shared by a server's sessions; thread-safe and bounded: at
-    most ``size`` in memory and ``size`` files of at most MAX_BYTES in ``folder``, the least
-    recently used dropped first. ``folder`` (optional) keeps them across restarts of the
-    server (and for every server that shares it); its files are read as user input, and a
-    disk that refuses costs only that keeping."""
+    most ``size`` in memory, and in ``folder`` at most ``files`` files of at most MAX_BYTES
+    and ``disk_bytes`` in all, the least recently used dropped first (a lecture read or put
+    again counts as used, so the one a hall keeps opening stays). ``folder`` (optional) keeps
+    them across restarts of the server (and for every server that shares it); its files are
+    read as user input, and a disk that refuses costs only that keeping."""
 
-    def __init__(self, size: int, folder: Path | str | None = None, *, pages: set[str]):
+    TOUCH_EVERY = 60.0  # seconds between two marks of one file as used
+
+    def __init__(self, size: int, folder: Path | str | None = None, *, pages: set[str],
+                 files: int = 5_000, disk_bytes: int = 64_000_000):  # fmt: skip
         self.size, self.pages = size, set(pages)
         self.folder = Path(folder) if folder else None
+        self.files, self.disk_bytes = files, disk_bytes
         self._items: OrderedDict[str, Lecture] = OrderedDict()
+        self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _file(self, token: str) -> Path | None:
@@ -167,13 +175,17 @@ class Shelf:
                 self._items.popitem(last=False)
         if changed:  # each rerun puts the same object again: only a change is written
             self._write(token, lecture)
+        else:
+            self._touch(token)
 
     def get(self, token: str) -> Lecture | None:
         with self._lock:
             lecture = self._items.get(token)
             if lecture is not None:
                 self._items.move_to_end(token)
-                return lecture
+        if lecture is not None:
+            self._touch(token)
+            return lecture
         lecture = self._read(token)
         if lecture is not None:
             with self._lock:
@@ -182,6 +194,21 @@ class Shelf:
                     self._items.popitem(last=False)
         return lecture
 
+    def _touch(self, token: str) -> None:
+        """Mark the lecture's file as used (at most once a TOUCH_EVERY): pruned last."""
+        path = self._file(token)
+        if path is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._touched.get(token, -1e9) < self.TOUCH_EVERY:
+                return
+            self._touched[token] = now
+            if len(self._touched) > 4 * self.size:
+                self._touched.clear()
+        with contextlib.suppress(OSError):  # not on disk (any more): nothing to keep
+            os.utime(path)
+
     def _write(self, token: str, lecture: Lecture) -> None:
         path = self._file(token)
         if path is None:
@@ -189,20 +216,38 @@ class Shelf:
         text = to_json(lecture).encode()
         if len(text) > MAX_BYTES:
             return  # it could not be read back
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
             with os.fdopen(fd, "wb") as f:
                 f.write(text)
             os.replace(tmp, path)  # a reader never sees half a file
+            tmp = None
+            with self._lock:
+                self._touched[token] = time.monotonic()
             self._prune(path.parent)
         except OSError as err:
             log.warning("A lecture could not be kept on disk: %s", err)
+        finally:
+            if tmp is not None:  # a full disk: no half-written file left behind
+                Path(tmp).unlink(missing_ok=True)
 
     def _prune(self, folder: Path) -> None:
-        files = sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
-        for old in files[self.size :]:
-            old.unlink(missing_ok=True)
+        """Keep the most recently used files within the count and the bytes allowed."""
+        found = []
+        for f in folder.glob("*.json"):
+            try:
+                st = f.stat()
+            except OSError:
+                continue  # removed meanwhile (another server pruning the same folder)
+            found.append((st.st_mtime_ns, f.name, st.st_size, f))
+        found.sort(reverse=True)
+        total = 0
+        for n, (_, _, size, f) in enumerate(found):
+            total += size
+            if n >= self.files or total > self.disk_bytes:
+                f.unlink(missing_ok=True)
 
     def _read(self, token: str) -> Lecture | None:
         path = self._file(token)

@@ -28,7 +28,7 @@ TITLES = {p.url_path: p.title for p in PAGES}
 KEY, AT, GOTO, SAID = "lecture", "lecture_at", "lecture_goto", "lecture_said"
 TOKEN = "lecture_token"
 END = -1
-SHELF_SIZE = 500  # lectures kept for reloads, the least recently used dropped first
+SHELF_SIZE = 500  # lectures kept in memory for reloads, the least recently used dropped first
 
 
 @st.cache_resource(show_spinner=False)

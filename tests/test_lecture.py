@@ -69,7 +69,7 @@ def test_a_hostile_lecture_file_is_one_sentence(data, message):
         from_json(data, pages=PAGES)
 
 
-def test_the_shelf_keeps_lectures_across_a_restart_and_stays_bounded(tmp_path):
+def test_the_shelf_keeps_lectures_across_a_restart(tmp_path):
     from core.lecture import Shelf
 
     lec = _lecture()
@@ -87,11 +87,31 @@ def test_the_shelf_keeps_lectures_across_a_restart_and_stays_bounded(tmp_path):
     changed = lec.edit(0, title="Stride, again")
     first.put("tokenA", changed)  # a change is written
     assert Shelf(3, tmp_path, pages=PAGES).get("tokenA") == changed
-    # at most `size` files, the least recently used dropped first
-    for n in range(5):
-        first.put(f"t{n}", lec.add(Slide("pooling", {"n": str(n)})))
-    assert sorted(f.name for f in tmp_path.glob("*.json")) == ["t2.json", "t3.json", "t4.json"]
-    assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_shelf_drops_the_least_recently_used_file_and_keeps_one_in_use(tmp_path):
+    import os
+
+    from core.lecture import Shelf
+
+    shelf = Shelf(10, tmp_path, pages=PAGES, files=3)
+    shelf.TOUCH_EVERY = 0.0
+    lec = _lecture()
+    for n in range(3):
+        shelf.put(f"t{n}", lec.add(Slide("pooling", {"n": str(n)})))
+        os.utime(tmp_path / f"t{n}.json", ns=(n * 10**9, n * 10**9))  # written in this order
+    assert shelf.get("t0") is not None  # t0 is used again (a hall opening its link)
+    shelf.put("t3", lec)  # a fourth file: the least recently used one goes, t1
+    assert sorted(f.name for f in tmp_path.glob("*.json")) == ["t0.json", "t2.json", "t3.json"]
+    # and a byte budget: two lectures' worth keeps the two most recent
+    size = (tmp_path / "t3.json").stat().st_size
+    small = Shelf(10, tmp_path / "b", pages=PAGES, disk_bytes=2 * size + 10)
+    for n in range(3):
+        small.put(f"b{n}", lec)
+        os.utime(tmp_path / "b" / f"b{n}.json", ns=(n * 10**9, n * 10**9))
+    small.put("b3", lec.edit(0, title="newest"))
+    assert sorted(f.name for f in (tmp_path / "b").glob("*.json")) == ["b2.json", "b3.json"]
+    assert not list(tmp_path.glob("**/*.part"))
 
 
 @pytest.mark.parametrize(
@@ -121,3 +141,21 @@ def test_a_bad_file_on_the_shelf_is_ignored(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("a file where the folder should be")
     Shelf(5, blocked / "lectures", pages=PAGES).put("tokenB", _lecture())  # no error: memory only
+
+
+def test_a_full_disk_leaves_no_half_written_file(tmp_path, monkeypatch):
+    import os
+
+    from core.lecture import Shelf
+
+    real_replace = os.replace
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    shelf = Shelf(5, tmp_path, pages=PAGES)
+    shelf.put("tokenC", _lecture())  # logged, kept in memory
+    assert shelf.get("tokenC") == _lecture()
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "replace", real_replace)
