@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5, help="tasks built, with seeds 0, 1, ...")
     p.add_argument("--backbone", default="speech_embedding", choices=["speech_embedding", "aisfx"])
     a = p.parse_args(argv)
+    if a.seeds < 1:
+        p.error("--seeds must be at least 1")
     import shutil
 
     missing = [exe for exe in ("espeak-ng", "flite") if shutil.which(exe) is None]

@@ -42,11 +42,12 @@ def controls(label: str = "Edit the input and settings"):
 
 def plain_number(v: float) -> str:
     """A float as it is read: at most two decimals (18.4, 0.04, 1,234.5), and two significant
-    figures for values too small for two decimals (0.0012), never "0" for them."""
+    figures for values too small for two decimals (0.0012, 0.00001), never "0" for them and
+    never in scientific notation."""
     if v == 0:
         return "0"
     if math.isfinite(v) and abs(v) < 0.005:
-        return f"{v:.2g}"
+        return np.format_float_positional(v, precision=2, fractional=False, trim="-")
     return f"{v:,.2f}".rstrip("0").rstrip(".")
 
 

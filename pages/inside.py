@@ -303,7 +303,7 @@ st.header("Every layer")
 order = st.radio("Order the maps", ["channel", "strength"], key="in_order", persist_state="session", horizontal=True,
                  help="By channel number, or the most active first.")  # fmt: skip
 views = I.walk(model, x)
-if wave_model:
+if any(v.is_map and len(v.shape) == 2 for v in views[1:]):
     st.caption(
         "The network reads a waveform, so each layer's maps are 1-D: every channel is one row "
         "below, its positions across in the order of time (each position of a deeper layer "

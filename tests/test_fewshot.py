@@ -89,3 +89,10 @@ def test_flite_speaks_a_word_at_the_rate_asked():
     assert np.abs(slow).max() > 0.05 and fast.dtype == np.float32
     assert 0.1 * fewshot.SR < len(fast) < len(slow) < 2 * fewshot.SR
     assert not np.allclose(fewshot.synth_say("yes", "flite:awb", 175, 50)[:4000], 0)
+
+
+def test_fewer_training_clips_still_come_from_both_voices():
+    ds = fewshot.build(say=_fake_say, per_class=4, seed=0)
+    train = ds.splits["train"][ds.y[ds.splits["train"]] < len(fewshot.WORDS)]
+    voices = {ds.info[i]["voice"] for i in train}
+    assert voices == set(fewshot.TRAIN_VOICES) and len(train) == 4 * len(fewshot.WORDS)

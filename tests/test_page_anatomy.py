@@ -88,5 +88,6 @@ def test_presenter_numbers_keep_small_values():
     from pages._shared import plain_number
 
     got = [plain_number(v) for v in (18.4, 0.04, 1234.5, 3.14159, 0.0, -0.0, 0.0012, -0.00049,
-                                      0.005, float("nan"))]  # fmt: skip
-    assert got == ["18.4", "0.04", "1,234.5", "3.14", "0", "0", "0.0012", "-0.00049", "0.01", "nan"]
+                                      0.005, float("nan"), 1e-5, 4.9e-7)]  # fmt: skip
+    assert got == ["18.4", "0.04", "1,234.5", "3.14", "0", "0", "0.0012", "-0.00049", "0.01", "nan",
+                   "0.00001", "0.00000049"]  # fmt: skip

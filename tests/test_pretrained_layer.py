@@ -396,6 +396,39 @@ def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
     assert not any("has no convolution" in i for i in infos)
 
 
+def test_inside_the_network_draws_a_pretrained_sound_model_on_your_own_clip():
+    """A pretrained audio model reads the waveform but has no maps of its own to draw: the
+    page shows its input against time and its vector layers, with no word of 1-D maps."""
+    import soundfile as sf
+
+    from core.learn.checkpoints import load_bundle, save_bundle
+    from core.learn.classify import Preprocess
+
+    spec = [speech_layer(), {"type": "dense", "units": 2}]
+    model = build_model(spec, (1, SR))
+    pre = Preprocess("waveform", length=SR, sample_rate=SR)
+    b = load_bundle(save_bundle(model, spec=spec, input_shape=(1, SR), class_names=["a", "b"],
+                                features=pre.to_dict()))  # fmt: skip
+    at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=120)
+    at.session_state["cl_loaded"] = {
+        "model": b.model, "pre": pre, "class_names": b.class_names, "head": b.head,
+        "spec": b.spec, "input_shape": b.input_shape, "task": b.task, "title": "words.zip",
+    }  # fmt: skip
+    at.run()
+    assert any("words.zip" in o for o in at.selectbox(key="in_model").options)
+    at.selectbox(key="in_model").set_value("loaded").run()
+    t = np.arange(SR) / SR
+    buf = BytesIO()
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SR, format="WAV")
+    at.file_uploader(key="in_clip").set_value(("tone.wav", buf.getvalue(), "audio/wav")).run()
+    assert not at.exception and not at.error
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+              for c in at.get("plotly_chart")]  # fmt: skip
+    assert "the waveform the network reads" in titles
+    assert not any("maps are 1-D" in c.value for c in at.caption)
+    assert any("**pretrained** (Pretrained)" in m.value for m in at.markdown)
+
+
 def test_a_link_to_a_pretrained_run_brings_back_its_settings():
     from core.data import users as userdata
     from core.learn import runs
