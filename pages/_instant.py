@@ -223,9 +223,12 @@ export default function (component) {
       td.classList.toggle("now", i === done);
       td.textContent = i <= done ? d.output[t.out[0]][t.out[1]] : "";
     });
-    label.textContent = `Step ${step} of ${d.steps.length}: output row ${s.out[0]}, ` +
-      `column ${s.out[1]}; the window covers padded rows ${s.rows[0]}–${s.rows[s.rows.length - 1]}` +
-      ` and columns ${s.cols[0]}–${s.cols[s.cols.length - 1]}.`;
+    const span = a => `${a[0]}–${a[a.length - 1]}`;
+    label.textContent = d.nd === 1
+      ? `Step ${step} of ${d.steps.length}: output position ${s.out[1]}; the window covers ` +
+        `padded positions ${span(s.cols)}.`
+      : `Step ${step} of ${d.steps.length}: output row ${s.out[0]}, column ${s.out[1]}; the ` +
+        `window covers padded rows ${span(s.rows)} and columns ${span(s.cols)}.`;
     eq.textContent = s.eq;
     slider.value = step;
     root.dataset.step = String(step);

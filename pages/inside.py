@@ -345,6 +345,8 @@ if w is not None:
         )
     )
     chart(st, fig.filters_figure(w, presenter=presenter()), key="in_filters")
+    if len(w) > 16:
+        st.caption(f"The first 16 of its {len(w)} kernels.")
 
 deeper = I.conv_layer_names(model)[1:]
 if deeper:
@@ -365,8 +367,9 @@ if deeper:
                 if c < dict(model.named_children())[deep_layer].out_channels]))  # fmt: skip
     found = S.get("in_deep_result")
     if found is not None and found[0] == deep_key and wave_model:
-        chart(st, fig.layer_1d_figure(found[1][:, 0], presenter=presenter()), key="in_deep_maps")
-        st.caption("The waveform each filter (rows 0–7) liked best; red high, blue low.")
+        liked = found[1][:, :, :: max(1, found[1].shape[-1] // 1000)]  # curves of ~1000 points
+        chart(st, fig.filters_figure(liked, presenter=presenter()), key="in_deep_maps")
+        st.caption("The waveform each filter (0–7) liked best, across the whole input.")
     elif found is not None and found[0] == deep_key:
         f_deep, _ = fig.maps_figure(found[1][:, 0], n=8, presenter=presenter())
         chart(st, f_deep, key="in_deep_maps")
@@ -435,13 +438,42 @@ def show_field(op, f_idx: int) -> None:
              format="audio/wav")  # fmt: skip
 
 
+def show_field_1d(op, f_idx: int) -> None:
+    """The chosen unit's receptive field shaded on the waveform, and the stretch to hear."""
+    from core.audio.views import wav_bytes
+
+    st.subheader("Where this unit listens")
+    pos = int(S.in_unit_pos)
+    try:
+        field = I.unit_field_1d(model, x, op.layer, pos)
+    except UserInputError as err:
+        st.info(str(err), icon=":material/info:")
+        return
+    sr = sample_rate()
+    chart(st, fig.wave_figure(x[0].numpy(), sample_rate=sr, field=(field.lo, field.hi),
+                              title=f"{op.layer}, filter {f_idx}, position {pos}: its field",
+                              presenter=presenter()), key="in_field_1d")  # fmt: skip
+    n = field.hi - field.lo + 1
+    gaps = " (with gaps: a dilated kernel skips samples)" if field.positions.size < n else ""
+    st.markdown(
+        f"Position {pos} of filter {f_idx} reads input samples **{field.lo:,}–{field.hi:,}**: "
+        f"{n:,} samples, **{1000 * field.lo / sr:,.0f}–{1000 * (field.hi + 1) / sr:,.0f} ms** "
+        f"of the clip{gaps}. Nothing outside it can change this number. Listen to it:"
+    )
+    st.audio(wav_bytes(x[0, 0].numpy()[field.lo : field.hi + 1], sr), format="audio/wav")
+
+
 st.header("One unit's arithmetic")
 st.markdown(
     "Pick a convolution and one of its filters: the step player below redoes that layer with "
     "the explainer's arithmetic on the real input it received, the learned weights and bias. "
     "Click any output cell to see the sum that made it; the numbers are checked against "
     "what the network itself computed. Below it, the unit's receptive field lights up on the "
-    "input: click a cell of the feature map there to choose another unit."
+    + (
+        "waveform, and you can hear it: choose another unit by its position."
+        if wave_model
+        else "input: click a cell of the feature map there to choose another unit."
+    )
 )
 convs_here = I.conv_layer_names(model)
 if not convs_here and I.inside_pretrained(model):
@@ -542,6 +574,8 @@ if convs_here:
             )
         if op.result.padded.ndim == 3:
             show_field(op, f_idx)
+        else:
+            show_field_1d(op, f_idx)
 
 st.header("The evidence")
 convs = I.conv_layer_names(model)

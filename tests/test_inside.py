@@ -372,3 +372,24 @@ def test_the_evidence_of_a_waveform_can_be_heard():
     assert 0 < abs(evidence[500]) < abs(wave[500]) or wave[500] == 0
     with pytest.raises(UserInputError):
         I.evidence_wave(wave, attr[:10], sample_rate=sr)
+
+
+def test_a_1d_unit_s_field_is_exactly_the_samples_its_gradient_reaches():
+    """Traced through a strided conv, an average pooling and a dilated conv: the field is the
+    set of input samples whose change moves the unit (no ReLU or max to hide any)."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("c1", nn.Conv1d(1, 3, 9, stride=3, padding=2))
+    model.add_module("bn", nn.BatchNorm1d(3))
+    model.add_module("p1", nn.AvgPool1d(2))
+    model.add_module("c2", nn.Conv1d(3, 2, 3, dilation=4))
+    model.eval()
+    x = torch.randn(1, 1, 300, requires_grad=True)
+    for pos in (0, 7, model(x).shape[2] - 1):
+        x.grad = None
+        model(x)[0, 1, pos].backward()
+        reached = np.flatnonzero(x.grad[0, 0].numpy() != 0)
+        field = I.unit_field_1d(model, x.detach(), "c2", pos)
+        np.testing.assert_array_equal(field.positions, reached)
+    with pytest.raises(UserInputError, match="pick one below"):
+        I.unit_field_1d(model, x.detach(), "c2", 10_000)

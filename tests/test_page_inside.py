@@ -364,7 +364,14 @@ def test_a_waveform_model_is_looked_inside_in_1d():
         np.argmax(np.abs(first.output[0]))
     )  # the filter's strongest answer first
     assert "samples" in said and "ms) of silence" in said
-    assert len(at.get("audio")) == 3  # the clip, the evidence only, everything else
+    # the chosen unit's field on the waveform, in samples and in ms, to hear
+    pos = at.number_input(key="in_unit_pos").value
+    field = I.unit_field_1d(run.model.cpu().eval(), x, first.name, pos)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"reads input samples **{field.lo:,}–{field.hi:,}**" in text
+    assert field.hi - field.lo + 1 == 80  # the first layer's kernel
+    # its stretch, then the clip, the evidence only and everything else
+    assert len(at.get("audio")) == 4
     at.button(key="in_sanity").click().run()
     assert not at.exception and len(at.metric) == 2
 

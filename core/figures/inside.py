@@ -44,9 +44,11 @@ def input_figure(x: np.ndarray, *, title: str = "", audio: bool = False,
 
 
 def wave_figure(wave: np.ndarray, *, sample_rate: int, attr: np.ndarray | None = None,
-                title: str = "", presenter: bool = False) -> go.Figure:  # fmt: skip
+                field: tuple[int, int] | None = None, title: str = "",
+                presenter: bool = False) -> go.Figure:  # fmt: skip
     """A waveform the network reads (T,) or (1, T), against time in seconds; with ``attr``
-    (one value per sample), the evidence as a red-blue band under it on the same time axis."""
+    (one value per sample), the evidence as a red-blue band under it on the same time axis;
+    with ``field`` (first, last sample), that stretch shaded."""
     w = np.asarray(wave, dtype=float).ravel()
     t = np.arange(len(w)) / float(sample_rate)
     step = max(1, len(w) // 4000)  # a line of at most a few thousand points per trace
@@ -70,6 +72,9 @@ def wave_figure(wave: np.ndarray, *, sample_rate: int, attr: np.ndarray | None =
                       margin=dict(l=10, r=10, t=40 if title else 20, b=10), title=title or None,
                       font=dict(family=FONT, size=font_size(presenter)))  # fmt: skip
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
+    if field is not None:
+        fig.add_vrect(x0=field[0] / sample_rate, x1=(field[1] + 1) / sample_rate,
+                      fillcolor="#ffa94d", opacity=0.35, line_width=0, row=1, col=1)  # fmt: skip
     return fig
 
 
@@ -92,9 +97,8 @@ def layer_1d_figure(maps: np.ndarray, *, order: str = "channel", title: str = ""
     n = maps.shape[1]
     ticks = dict(tickvals=list(range(n))) if n <= 12 else dict(tickformat="d")
     fig.update_xaxes(title_text="position", showgrid=False, zeroline=False, **ticks)
-    fig.update_yaxes(title_text="channel" + (" (most active first)" if order == "strength" else ""),
-                     type="category", autorange="reversed", showgrid=False, zeroline=False,
-                     nticks=8)  # fmt: skip
+    fig.update_yaxes(title_text="channel", type="category", autorange="reversed",
+                     showgrid=False, zeroline=False, nticks=8)  # fmt: skip
     return fig
 
 

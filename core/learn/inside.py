@@ -545,6 +545,55 @@ def unit_field(model: nn.Sequential, x: torch.Tensor, layer: str, row: int, col:
     return r_reg, c_reg
 
 
+POINTWISE_1D = (nn.BatchNorm1d, nn.Dropout1d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
+                nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)  # fmt: skip
+
+
+def _single(v) -> int:
+    return int(v[0]) if isinstance(v, tuple | list) else int(v)
+
+
+@torch.no_grad()
+def unit_field_1d(model: nn.Sequential, x: torch.Tensor, layer: str, pos: int):
+    """The input samples unit ``pos`` of 1-D layer ``layer`` depends on: :func:`unit_field`
+    for a model that reads a waveform. Returns a core.explain.receptive.AxisRegion on the
+    input's time axis."""
+    from core.explain.receptive import AxisRegion, Layer, field_below
+
+    _module(model, layer)
+    steps = []  # (input length, Layer) per conv or pool
+    h = x
+    for name, module in model.eval().named_children():
+        if isinstance(module, nn.Conv1d | nn.MaxPool1d | nn.AvgPool1d):
+            pad = module.padding
+            if isinstance(pad, str) or getattr(module, "ceil_mode", False):
+                raise UserInputError(f"Layer {name!r} pads in a way this view does not trace.")
+            kind = "conv" if isinstance(module, nn.Conv1d) else "pool"
+            steps.append((int(h.shape[2]), Layer(kind, _single(module.kernel_size),
+                                                 _single(module.stride), _single(pad),
+                                                 _single(getattr(module, "dilation", 1)))))  # fmt: skip
+        elif not isinstance(module, POINTWISE_1D):
+            raise UserInputError(
+                f"Layer {name!r} ({type(module).__name__}) mixes positions in a way this view "
+                "does not trace, so the receptive field is not drawn for this model."
+            )
+        h = module(h)
+        if name == layer:
+            break
+    else:
+        raise UserInputError(f"The model has no layer {layer!r}.")
+    if h.ndim != 3:
+        raise UserInputError("This receptive field is traced for 1-D layers.")
+    n = int(h.shape[2])
+    if not 0 <= int(pos) < n:
+        raise UserInputError(f"Layer {layer!r} has {n} positions: pick one below {n}.")
+    positions, region = np.array([int(pos)]), None
+    for length, step in reversed(steps):
+        region = field_below(positions, step, length)
+        positions = region.positions
+    return region if region is not None else AxisRegion(n, positions, np.array([], dtype=int))
+
+
 def field_in_audio(rows, cols, settings) -> dict:
     """A log-mel region (rows = mel bands, cols = frames) in Hz and ms.
 
