@@ -43,8 +43,9 @@ if found is not None:
     run = found
 if run is None:
     st.info(
-        "The run named in this link is no longer on the server (it ended a while ago and its "
-        "page was closed, or the server restarted): train again on the Train page."
+        "The run named in this link is not on the server: it ended a while ago and its page "
+        "was closed, the server restarted, or the link was cut short. Train again on the "
+        "Train page."
         if asked
         else "No model has been trained in this session yet: train one on the Train page, "
         "then come back here.",
@@ -189,7 +190,11 @@ for key in ("ev_true", "ev_pred"):
     if S[key] not in range(n_classes):
         S[key] = 0
 
-left, right = st.columns([3, 2], gap="large")
+# a few short class names fit beside the scores; more, or longer ones, need the page's width
+if n_classes <= 4 and max(len(str(c)) for c in class_names) <= 14:
+    left, right = st.columns([3, 2], gap="large")
+else:
+    left, right = st.container(), st.container()
 with left:
     st.subheader("Confusion matrix (test set)")
     chart(st,

@@ -66,7 +66,8 @@ if not lec.slides:
     )
 for i, slide in enumerate(lec.slides):
     with st.container(border=True):
-        c = st.columns([4, 1, 1, 1, 1], vertical_alignment="bottom")
+        # the buttons fill their columns, and Remove's gets the room its label needs
+        c = st.columns([3, 1, 1.1, 1.3, 1.1], vertical_alignment="bottom")
         c[0].text_input(
             f"Slide {i + 1}: {TITLES.get(slide.page, slide.page)}",
             slide.title,
@@ -76,13 +77,15 @@ for i, slide in enumerate(lec.slides):
             max_chars=MAX_TITLE,
         )
         c[1].button("Up", icon=":material/arrow_upward:", key=f"lec_up_{v}_{i}",
-                    on_click=_move, args=(i, -1), disabled=i == 0)  # fmt: skip
+                    on_click=_move, args=(i, -1), disabled=i == 0, width="stretch")  # fmt: skip
         c[2].button("Down", icon=":material/arrow_downward:", key=f"lec_down_{v}_{i}",
-                    on_click=_move, args=(i, 1), disabled=i == len(lec.slides) - 1)  # fmt: skip
+                    on_click=_move, args=(i, 1), disabled=i == len(lec.slides) - 1,
+                    width="stretch")  # fmt: skip
         c[3].button("Remove", icon=":material/delete:", key=f"lec_del_{v}_{i}",
-                    on_click=_remove, args=(i,))  # fmt: skip
+                    on_click=_remove, args=(i,), width="stretch")  # fmt: skip
         c[4].button("Open", icon=":material/open_in_new:", key=f"lec_open_{v}_{i}", on_click=go,
-                    args=(i,), help="Open this slide's page as it was, in presenter mode.")  # fmt: skip
+                    args=(i,), help="Open this slide's page as it was, in presenter mode.",
+                    width="stretch")  # fmt: skip
         st.text_area(
             "Note for the speaker",
             slide.note,

@@ -301,8 +301,8 @@ _found, _asked = linked_run(run)  # read before sync drops what is not a setting
 _url.sync(url_settings)
 if _asked and _found is None:
     st.info(
-        "The run named in this link is no longer on the server (it ended a while ago "
-        "and its page was closed, or the server restarted). Train again below.",
+        "The run named in this link is not on the server: it ended a while ago and its page "
+        "was closed, the server restarted, or the link was cut short. Train again below.",
         icon=":material/link_off:",
     )
 elif _found is not None:

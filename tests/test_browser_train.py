@@ -169,6 +169,6 @@ def test_a_reload_and_a_second_tab_find_the_run_again(served_app, page, browser)
     # a link to a run the server no longer has says so and offers the page as it is
     page.goto(f"{served_app}/train?run=no-such-run-id")
     wait_for_app(page)
-    expect(main).to_contain_text("no longer on the server")
+    expect(main).to_contain_text("run named in this link is not on the server")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "run=" not in page.url

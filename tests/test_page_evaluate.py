@@ -289,8 +289,8 @@ def test_a_reload_finds_the_run_and_the_cell_from_the_link(digits_run):
 @pytest.mark.parametrize(
     "query, said",
     [
-        ({"run": "nosuchrun"}, "no longer on the server"),
-        ({"run": "x" * 5000, "ev_true": "1e9"}, "no longer on the server"),
+        ({"run": "nosuchrun"}, "run named in this link is not on the server"),
+        ({"run": "x" * 5000, "ev_true": "1e9"}, "run named in this link is not on the server"),
         ({"ev_true": "NaN", "ev_pred": "-1"}, "No model has been trained in this session"),
     ],
 )

@@ -216,8 +216,8 @@ def confusion_figure(
         presenter,
         side,
         title={"text": title} if title else None,
-        xaxis={"title": {"text": "predicted class"}, "side": "bottom", "tickangle": -30,
-               "type": "category"},
+        xaxis={"title": {"text": "predicted class"}, "side": "bottom", "type": "category",
+               "tickangle": -45 if max((len(n) for n in names), default=0) > 6 else 0},
         yaxis={"title": {"text": "true class"}, "autorange": "reversed", "type": "category"},
         shapes=shapes,
     )  # fmt: skip
