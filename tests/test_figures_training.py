@@ -49,3 +49,11 @@ def test_a_short_comparison_has_a_tick_at_each_epoch_and_none_between():
     assert short.layout.xaxis.dtick == 1 and list(short.data[0].x) == [1, 2]
     long = compare_figure([side("from scratch", 40), side("pretrained", 40)])
     assert long.layout.xaxis.dtick is None and long.layout.xaxis.tickformat == "d"
+
+
+def test_the_legend_sits_below_the_epoch_titles_with_room_for_it():
+    """It was drawn over the loss panel's "epoch" title; the plots keep their height."""
+    fig = curves_figure([_epoch(1)], height=380)
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -0.3
+    plot_height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert fig.layout.margin.b >= 90 and plot_height == 380 - 50 - 50

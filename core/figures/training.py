@@ -151,10 +151,13 @@ def curves_figure(
         xaxis2={"domain": [0.55, 1], "range": xr, "title": {"text": "epoch"}, "anchor": "y2"},
         yaxis2={"title": {"text": "accuracy"}, "range": [0, 1.02], "anchor": "x2",
                 "tickformat": ".0%"},
-        legend={"orientation": "h", "y": -0.22, "x": 0},
+        # below the axis titles ("epoch" was drawn over the legend), with room kept for it
+        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
         shapes=shapes,
         annotations=annotations,
     )  # fmt: skip
+    layout["margin"] = {**layout["margin"], "b": 110 if presenter else 95}
+    layout["height"] = height + 45  # the plots keep their size
     return go.Figure(data=data, layout=layout)
 
 
