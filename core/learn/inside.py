@@ -485,8 +485,45 @@ POINTWISE = (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn
              nn.Sigmoid, nn.Dropout, nn.Dropout2d, nn.Identity)  # fmt: skip
 
 
-def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+POINTWISE_1D = (nn.BatchNorm1d, nn.Dropout1d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
+                nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)  # fmt: skip
+
+
+def _traced(model: nn.Sequential, x: torch.Tensor, layer: str, *, nd: int):
+    """Run ``x`` up to ``layer``, keeping each convolution or pooling of ``nd`` dimensions
+    met on the way with the spatial shape of its input. Returns (steps, output of ``layer``);
+    a sentence (UserInputError) for a layer whose field cannot be traced."""
+    moving = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d) if nd == 2 else (nn.Conv1d, nn.MaxPool1d,
+                                                                      nn.AvgPool1d)  # fmt: skip
+    pointwise = POINTWISE if nd == 2 else POINTWISE_1D
+    _module(model, layer)  # a sentence for a name the model does not have
+    steps, h = [], x
+    for name, module in model.eval().named_children():
+        if isinstance(module, moving):
+            if isinstance(module.padding, str) or getattr(module, "ceil_mode", False):
+                raise UserInputError(f"Layer {name!r} pads in a way this view does not trace.")
+            steps.append((tuple(int(n) for n in h.shape[2:]), module))
+        elif not isinstance(module, pointwise):
+            raise UserInputError(
+                f"Layer {name!r} ({type(module).__name__}) mixes positions in a way this view "
+                "does not trace, so the receptive field is not drawn for this model."
+            )
+        h = module(h)
+        if name == layer:
+            return steps, h
+    raise UserInputError(f"The model has no layer {layer!r}.")
+
+
+def _axis_layer(module: nn.Module, axis: int):
+    """A convolution or pooling along one axis, as core.explain.receptive reads it."""
+    from core.explain.receptive import Layer
+
+    def along(v) -> int:
+        return int(v[axis]) if isinstance(v, tuple | list) else int(v)
+
+    kind = "conv" if isinstance(module, nn.Conv1d | nn.Conv2d) else "pool"
+    return Layer(kind, along(module.kernel_size), along(module.stride), along(module.padding),
+                 along(getattr(module, "dilation", 1)))  # fmt: skip
 
 
 @torch.no_grad()
@@ -501,31 +538,9 @@ def unit_field(model: nn.Sequential, x: torch.Tensor, layer: str, row: int, col:
     -------
     (rows, cols) : core.explain.receptive.AxisRegion on the input's height and width
     """
-    from core.explain.receptive import Layer, field_below
+    from core.explain.receptive import AxisRegion, field_below
 
-    _module(model, layer)  # a sentence for a name the model does not have
-    steps = []  # (input (H, W), (row-axis Layer, column-axis Layer)) per conv or pool
-    h = x
-    for name, module in model.eval().named_children():
-        if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
-            pad = module.padding
-            if isinstance(pad, str) or getattr(module, "ceil_mode", False):
-                raise UserInputError(f"Layer {name!r} pads in a way this view does not trace.")
-            k, st_, p = _pair(module.kernel_size), _pair(module.stride), _pair(pad)
-            d = _pair(getattr(module, "dilation", 1))
-            kind = "conv" if isinstance(module, nn.Conv2d) else "pool"
-            steps.append((tuple(h.shape[2:]),
-                          tuple(Layer(kind, k[i], st_[i], p[i], d[i]) for i in (0, 1))))  # fmt: skip
-        elif not isinstance(module, POINTWISE):
-            raise UserInputError(
-                f"Layer {name!r} ({type(module).__name__}) mixes positions in a way this view "
-                "does not trace, so the receptive field is not drawn for this model."
-            )
-        h = module(h)
-        if name == layer:
-            break
-    else:
-        raise UserInputError(f"The model has no layer {layer!r}.")
+    steps, h = _traced(model, x, layer, nd=2)
     if h.ndim != 4:
         raise UserInputError("Receptive fields are drawn for 2-D layers.")
     oh, ow = h.shape[2:]
@@ -534,23 +549,14 @@ def unit_field(model: nn.Sequential, x: torch.Tensor, layer: str, row: int, col:
                              f"column below {ow}.")  # fmt: skip
     rows, cols = np.array([int(row)]), np.array([int(col)])
     r_reg = c_reg = None
-    for (hh, ww), (lr, lc) in reversed(steps):
-        r_reg, c_reg = field_below(rows, lr, hh), field_below(cols, lc, ww)
+    for (hh, ww), module in reversed(steps):
+        r_reg = field_below(rows, _axis_layer(module, 0), hh)
+        c_reg = field_below(cols, _axis_layer(module, 1), ww)
         rows, cols = r_reg.positions, c_reg.positions
     if r_reg is None:  # no conv or pool below: the unit reads its own position
-        from core.explain.receptive import AxisRegion
-
         empty = np.array([], dtype=int)
         r_reg, c_reg = AxisRegion(oh, rows, empty), AxisRegion(ow, cols, empty)
     return r_reg, c_reg
-
-
-POINTWISE_1D = (nn.BatchNorm1d, nn.Dropout1d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
-                nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)  # fmt: skip
-
-
-def _single(v) -> int:
-    return int(v[0]) if isinstance(v, tuple | list) else int(v)
 
 
 @torch.no_grad()
@@ -558,38 +564,17 @@ def unit_field_1d(model: nn.Sequential, x: torch.Tensor, layer: str, pos: int):
     """The input samples unit ``pos`` of 1-D layer ``layer`` depends on: :func:`unit_field`
     for a model that reads a waveform. Returns a core.explain.receptive.AxisRegion on the
     input's time axis."""
-    from core.explain.receptive import AxisRegion, Layer, field_below
+    from core.explain.receptive import AxisRegion, field_below
 
-    _module(model, layer)
-    steps = []  # (input length, Layer) per conv or pool
-    h = x
-    for name, module in model.eval().named_children():
-        if isinstance(module, nn.Conv1d | nn.MaxPool1d | nn.AvgPool1d):
-            pad = module.padding
-            if isinstance(pad, str) or getattr(module, "ceil_mode", False):
-                raise UserInputError(f"Layer {name!r} pads in a way this view does not trace.")
-            kind = "conv" if isinstance(module, nn.Conv1d) else "pool"
-            steps.append((int(h.shape[2]), Layer(kind, _single(module.kernel_size),
-                                                 _single(module.stride), _single(pad),
-                                                 _single(getattr(module, "dilation", 1)))))  # fmt: skip
-        elif not isinstance(module, POINTWISE_1D):
-            raise UserInputError(
-                f"Layer {name!r} ({type(module).__name__}) mixes positions in a way this view "
-                "does not trace, so the receptive field is not drawn for this model."
-            )
-        h = module(h)
-        if name == layer:
-            break
-    else:
-        raise UserInputError(f"The model has no layer {layer!r}.")
+    steps, h = _traced(model, x, layer, nd=1)
     if h.ndim != 3:
         raise UserInputError("This receptive field is traced for 1-D layers.")
     n = int(h.shape[2])
     if not 0 <= int(pos) < n:
         raise UserInputError(f"Layer {layer!r} has {n} positions: pick one below {n}.")
     positions, region = np.array([int(pos)]), None
-    for length, step in reversed(steps):
-        region = field_below(positions, step, length)
+    for (length,), module in reversed(steps):
+        region = field_below(positions, _axis_layer(module, 0), length)
         positions = region.positions
     return region if region is not None else AxisRegion(n, positions, np.array([], dtype=int))
 
