@@ -366,23 +366,30 @@ def test_the_train_page_offers_the_pretrained_network_with_its_own_recipe():
     assert any(m.value.startswith("**It says: high**") for m in ask.markdown)
 
 
-def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
-    from PIL import Image
-
+def _inside_with_loaded(spec, input_shape, pre, class_names, title) -> AppTest:
+    """Inside the network, opened with a model saved and loaded as Ask your model loads one."""
     from core.learn.checkpoints import load_bundle, save_bundle
-    from core.learn.classify import Preprocess
 
-    spec = [lite0_layer(), {"type": "dense", "units": 3}]
-    model = build_model(spec, (1, 28, 28))
-    pre = Preprocess("image", image_shape=(1, 28, 28))
-    b = load_bundle(save_bundle(model, spec=spec, input_shape=(1, 28, 28),
-                                class_names=["a", "b", "c"], features=pre.to_dict()))  # fmt: skip
+    model = build_model(spec, input_shape)
+    b = load_bundle(save_bundle(model, spec=spec, input_shape=input_shape,
+                                class_names=class_names, features=pre.to_dict()))  # fmt: skip
     at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=120)
     at.session_state["cl_loaded"] = {
         "model": b.model, "pre": pre, "class_names": b.class_names, "head": b.head,
-        "spec": b.spec, "input_shape": b.input_shape, "task": b.task, "title": "pre.zip",
+        "spec": b.spec, "input_shape": b.input_shape, "task": b.task, "title": title,
     }  # fmt: skip
     at.run()
+    return at
+
+
+def test_inside_the_network_says_where_a_pretrained_model_s_convolutions_are():
+    from PIL import Image
+
+    from core.learn.classify import Preprocess
+
+    pre = Preprocess("image", image_shape=(1, 28, 28))
+    at = _inside_with_loaded([lite0_layer(), {"type": "dense", "units": 3}], (1, 28, 28), pre,
+                             ["a", "b", "c"], "pre.zip")  # fmt: skip
     at.selectbox(key="in_model").set_value("loaded").run()
     buf = BytesIO()
     Image.fromarray(np.tile(np.arange(28, dtype=np.uint8) * 9, (28, 1))).save(buf, "PNG")
@@ -401,20 +408,11 @@ def test_inside_the_network_draws_a_pretrained_sound_model_on_your_own_clip():
     page shows its input against time and its vector layers, with no word of 1-D maps."""
     import soundfile as sf
 
-    from core.learn.checkpoints import load_bundle, save_bundle
     from core.learn.classify import Preprocess
 
-    spec = [speech_layer(), {"type": "dense", "units": 2}]
-    model = build_model(spec, (1, SR))
     pre = Preprocess("waveform", length=SR, sample_rate=SR)
-    b = load_bundle(save_bundle(model, spec=spec, input_shape=(1, SR), class_names=["a", "b"],
-                                features=pre.to_dict()))  # fmt: skip
-    at = AppTest.from_file(str(Path(PAGE).with_name("inside.py")), default_timeout=120)
-    at.session_state["cl_loaded"] = {
-        "model": b.model, "pre": pre, "class_names": b.class_names, "head": b.head,
-        "spec": b.spec, "input_shape": b.input_shape, "task": b.task, "title": "words.zip",
-    }  # fmt: skip
-    at.run()
+    at = _inside_with_loaded([speech_layer(), {"type": "dense", "units": 2}], (1, SR), pre,
+                             ["a", "b"], "words.zip")  # fmt: skip
     assert any("words.zip" in o for o in at.selectbox(key="in_model").options)
     at.selectbox(key="in_model").set_value("loaded").run()
     t = np.arange(SR) / SR
